@@ -1,0 +1,12 @@
+//! SeaORM entities: the single source of truth for the database schema.
+//!
+//! The migration crate builds tables, foreign keys and indexes from these
+//! definitions, so a column or index is declared here and nowhere else.
+
+pub mod task;
+pub mod user;
+
+pub mod prelude {
+    pub use super::task::Entity as Task;
+    pub use super::user::Entity as User;
+}
