@@ -1,1 +1,73 @@
-fn main() {}
+use anyhow::Context;
+use api::auth::{TokenRequest, mint_hs256};
+use api::configuration::Settings;
+use api::startup::{Application, openapi_document};
+use clap::{Parser, Subcommand};
+
+/// The Todo API service.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Print an HS256 token signed with BETTER_AUTH_SECRET, for local testing.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+    },
+    /// Print the OpenAPI document (what `/openapi.json` serves).
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            api::telemetry::init();
+            let settings = Settings::from_env()?;
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        Command::Token {
+            sub,
+            email,
+            name,
+            minutes,
+        } => {
+            let settings = Settings::from_env()?;
+            let secret = settings
+                .auth
+                .secret
+                .context("BETTER_AUTH_SECRET must be set to mint a token the service accepts")?;
+            let request = TokenRequest {
+                email,
+                name,
+                issuer: settings.auth.issuer,
+                audience: settings.auth.audience,
+                lifetime: chrono::Duration::minutes(minutes),
+                ..TokenRequest::for_user(sub)
+            };
+            println!("{}", mint_hs256(&secret, &request));
+        }
+        Command::Openapi => println!("{}", openapi_document()),
+    }
+    Ok(())
+}

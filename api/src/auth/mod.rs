@@ -1,0 +1,33 @@
+//! Who is calling: the bearer token, verified, is the only source of identity.
+
+mod claims;
+mod mint;
+mod verifier;
+
+pub use claims::Identity;
+pub use mint::{TokenRequest, mint_hs256};
+pub use verifier::{TokenError, TokenVerifier};
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+
+use crate::problem::ApiError;
+
+/// `Authorization: Bearer <JWT>`: a Better Auth token (key set) or an HS256
+/// token signed with `BETTER_AUTH_SECRET`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "authenticate")]
+pub struct BearerAuth(pub Identity);
+
+async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Identity> {
+    let verifier = req
+        .data::<Arc<TokenVerifier>>()
+        .expect("the token verifier is installed on every route");
+    verifier.verify(&bearer.token).await.map_err(|err| {
+        tracing::debug!(reason = %err, "token rejected");
+        ApiError::Unauthorized(err.to_string()).into()
+    })
+}

@@ -1,0 +1,63 @@
+//! Probes for orchestrators: liveness needs nothing, readiness needs the database.
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sea_orm::DatabaseConnection;
+
+use crate::problem::Problem;
+use crate::tags::ApiTags;
+
+pub struct HealthApi;
+
+#[derive(Debug, Object)]
+pub struct HealthStatus {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum LivenessResponse {
+    /// The process is running.
+    #[oai(status = 200)]
+    Alive(Json<HealthStatus>),
+}
+
+#[derive(ApiResponse)]
+pub enum ReadinessResponse {
+    /// The database answers.
+    #[oai(status = 200)]
+    Ready(Json<HealthStatus>),
+    /// The database does not answer.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    NotReady(Json<Problem>),
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Liveness
+    #[oai(path = "/health/live", method = "get", operation_id = "getLiveness")]
+    async fn live(&self) -> LivenessResponse {
+        LivenessResponse::Alive(Json(HealthStatus {
+            status: "ok".into(),
+        }))
+    }
+
+    /// Readiness
+    #[oai(path = "/health/ready", method = "get", operation_id = "getReadiness")]
+    async fn ready(&self, db: Data<&DatabaseConnection>) -> ReadinessResponse {
+        match db.ping().await {
+            Ok(()) => ReadinessResponse::Ready(Json(HealthStatus {
+                status: "ready".into(),
+            })),
+            Err(err) => {
+                tracing::warn!(error = %err, "readiness check failed");
+                ReadinessResponse::NotReady(Json(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable",
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The JSON request body extractor.
+//!
+//! poem-openapi's `Json<T>` stops at the first bad field and answers with a
+//! plain-text 400. `JsonBody<T>` instead reads the body itself (64 KiB at
+//! most), checks the media type, and lets `T` validate every field, so a
+//! client learns about all of its mistakes in one 422. The OpenAPI schema
+//! still comes from `T`'s `Object` derive.
+
+use poem::{Request, RequestBody};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use serde_json::{Map, Value};
+
+use crate::problem::{ApiError, FieldError};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request body type: its schema for the document, and how to read it.
+pub trait FromJsonBody: Sized {
+    /// The documented shape of the body.
+    type Schema: Type;
+
+    /// Whether the operation needs a body at all.
+    const REQUIRED: bool = true;
+
+    /// `None` when the request has no body.
+    fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>>;
+}
+
+pub struct JsonBody<T>(pub T);
+
+impl<'a, T: FromJsonBody> ApiExtractor<'a> for JsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::Schema::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: T::Schema::schema_ref(),
+            }],
+            required: T::REQUIRED,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let is_json = request.content_type().is_some_and(is_json_media_type);
+        let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await?;
+        let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else if !is_json {
+            return Err(poem_openapi::error::ContentTypeError::NotSupported {
+                content_type: request.content_type().unwrap_or_default().to_owned(),
+            }
+            .into());
+        } else {
+            let value = serde_json::from_slice(&bytes)
+                .map_err(|err| ApiError::invalid("body", format!("malformed JSON: {err}")))?;
+            Some(value)
+        };
+        T::from_json(value)
+            .map(JsonBody)
+            .map_err(|errors| ApiError::Validation(errors).into())
+    }
+}
+
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// How a field appears in a JSON object. `null` and absent differ: in a
+/// partial update, absent keeps the stored value and `null` clears it.
+pub enum FieldValue<T> {
+    Absent,
+    Null,
+    Present(T),
+}
+
+/// Reads typed fields out of a JSON object, collecting every error.
+pub struct ObjectReader {
+    fields: Map<String, Value>,
+    pub errors: Vec<FieldError>,
+}
+
+impl ObjectReader {
+    /// The body must be a JSON object; a missing body reads as `{}`.
+    pub fn new(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
+        match body {
+            None => Ok(Self::from_map(Map::new())),
+            Some(Value::Object(fields)) => Ok(Self::from_map(fields)),
+            Some(_) => Err(vec![FieldError::new(
+                "body",
+                "the body must be a JSON object",
+            )]),
+        }
+    }
+
+    fn from_map(fields: Map<String, Value>) -> Self {
+        Self {
+            fields,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn string(&mut self, field: &str) -> FieldValue<String> {
+        match self.fields.remove(field) {
+            None => FieldValue::Absent,
+            Some(Value::Null) => FieldValue::Null,
+            Some(Value::String(text)) => FieldValue::Present(text),
+            Some(_) => {
+                self.reject(field, "must be a string");
+                FieldValue::Absent
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, field: &str) -> FieldValue<bool> {
+        match self.fields.remove(field) {
+            None => FieldValue::Absent,
+            Some(Value::Null) => FieldValue::Null,
+            Some(Value::Bool(flag)) => FieldValue::Present(flag),
+            Some(_) => {
+                self.reject(field, "must be true or false");
+                FieldValue::Absent
+            }
+        }
+    }
+
+    pub fn reject(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// `value` if every field was valid, else all the errors.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json_media_type;
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/merge-patch+json"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/jsonx"));
+        assert!(!is_json_media_type("multipart/form-data; boundary=x"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The Todo API service: a poem-openapi application over SeaORM.
+
+pub mod auth;
+pub mod configuration;
+pub mod health;
+pub mod json_body;
+pub mod me;
+pub mod problem;
+pub mod startup;
+pub mod tags;
+pub mod tasks;
+pub mod telemetry;
+pub mod timestamp;

@@ -1,0 +1,49 @@
+//! `/api/me`: who the token says the caller is.
+
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{Object, OpenApi};
+
+use crate::auth::BearerAuth;
+use crate::problem::ApiError;
+use crate::tags::ApiTags;
+
+pub struct MeApi;
+
+/// The caller, from the token's claims.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct Me {
+    /// The token's `sub`.
+    pub id: String,
+    #[oai(nullable)]
+    pub email: Option<String>,
+    #[oai(nullable)]
+    pub name: Option<String>,
+}
+
+impl Example for Me {
+    fn example() -> Self {
+        Self {
+            id: "hS7tY2pQ9wXk3LmN".into(),
+            email: Some("ada@example.com".into()),
+            name: Some("Ada Lovelace".into()),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Me")]
+impl MeApi {
+    /// Who am I
+    ///
+    /// The caller as the token names them. Reading this never writes anything.
+    #[oai(path = "/api/me", method = "get", operation_id = "getMe")]
+    async fn get_me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
+        let identity = auth.0;
+        Ok(Json(Me {
+            id: identity.user_id,
+            email: identity.email,
+            name: identity.name,
+        }))
+    }
+}

@@ -1,0 +1,203 @@
+//! Building the service: database, migrations, token verifier, routes,
+//! middleware, and the listening socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use poem::endpoint::BoxEndpoint;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::Cors;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server};
+use poem_openapi::OpenApiService;
+use rand::Rng;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
+use crate::configuration::Settings;
+use crate::health::HealthApi;
+use crate::me::MeApi;
+use crate::problem::into_problem_response;
+use crate::tasks::TasksApi;
+use crate::telemetry::log_request;
+
+/// The user a local-development token is minted for.
+pub const DEMO_USER_ID: &str = "demo-user";
+
+pub type Apis = (TasksApi, MeApi, HealthApi);
+
+/// The OpenAPI service: the routes and, from the same code, the document.
+pub fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (TasksApi, MeApi, HealthApi),
+        "Todo API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "A multi-user Todo backend. Every `/api` route needs `Authorization: Bearer <JWT>` \
+         (a Better Auth token); each user sees only their own tasks. Errors are \
+         `application/problem+json` (RFC 9457).",
+    )
+}
+
+/// The OpenAPI document as served at `/openapi.json` and committed at the root.
+pub fn openapi_document() -> String {
+    openapi_service().spec()
+}
+
+pub struct Application {
+    address: SocketAddr,
+    acceptor: TcpAcceptor,
+    app: BoxEndpoint<'static>,
+    /// Set in local-development mode (no auth configured).
+    demo_token: Option<String>,
+}
+
+impl Application {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let db = connect(&settings.database_url).await?;
+        if settings.auto_migrate {
+            Migrator::up(&db, None)
+                .await
+                .context("applying database migrations")?;
+        }
+
+        let demo_token = if settings.auth.is_configured() {
+            None
+        } else {
+            let secret: [u8; 32] = rand::rng().random();
+            let secret: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+            let token = mint_hs256(
+                &secret,
+                &TokenRequest {
+                    email: Some("demo@example.com".into()),
+                    name: Some("Demo User".into()),
+                    lifetime: chrono::Duration::hours(24),
+                    ..TokenRequest::for_user(DEMO_USER_ID)
+                },
+            );
+            settings.auth.secret = Some(secret);
+            Some(token)
+        };
+        let verifier = Arc::new(TokenVerifier::new(&settings.auth));
+
+        let acceptor = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let address = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .context("reading the bound address")?;
+
+        let app = routes(&settings, db, verifier).boxed();
+        Ok(Self {
+            address,
+            acceptor,
+            app,
+            demo_token,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn demo_token(&self) -> Option<&str> {
+        self.demo_token.as_deref()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let url = format!("http://{}", self.address);
+        tracing::info!("listening on {url} (Swagger UI at {url}/docs)");
+        if let Some(token) = &self.demo_token {
+            tracing::warn!(
+                "no BETTER_AUTH_SECRET or BETTER_AUTH_URL: local-development mode with a random secret"
+            );
+            tracing::info!("demo token for user `{DEMO_USER_ID}` (valid 24 h):\n{token}");
+            tracing::info!("try it:\ncurl -H 'Authorization: Bearer {token}' {url}/api/tasks");
+        }
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
+            .await
+    }
+}
+
+async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(database_url);
+    // Fail fast with a 503 when the database is down instead of queueing
+    // requests; the pool reconnects by itself when it returns.
+    options
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_timeout(Duration::from_secs(3))
+        .sqlx_logging(false);
+    Database::connect(options)
+        .await
+        .with_context(|| format!("connecting to {}", redact(database_url)))
+}
+
+/// The URL without its password, for error messages.
+fn redact(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => database_url.to_owned(),
+    }
+}
+
+fn routes(
+    settings: &Settings,
+    db: DatabaseConnection,
+    verifier: Arc<TokenVerifier>,
+) -> impl Endpoint<Output = poem::Response> + use<> {
+    let api = openapi_service();
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    let cors = Cors::new()
+        .allow_origins(settings.cors_origins.iter().map(String::as_str))
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["x-total-count", "location"])
+        .max_age(600);
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .data(db)
+        .data(verifier)
+        .catch_all_error(into_problem_response)
+        // CORS wraps the error mapping so error responses carry its headers
+        // too; its own refusals are mapped by the outer catch.
+        .with(cors)
+        .catch_all_error(into_problem_response)
+        .around(log_request)
+        .into_endpoint()
+}
+
+/// Ctrl-C, or SIGTERM from an orchestrator: stop accepting, finish requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

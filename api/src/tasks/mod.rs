@@ -1,0 +1,214 @@
+//! `/api/tasks`: the caller's tasks.
+
+pub mod model;
+mod repository;
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use sea_orm::DatabaseConnection;
+
+use crate::auth::BearerAuth;
+use crate::json_body::JsonBody;
+use crate::problem::ApiError;
+use crate::tags::ApiTags;
+use model::{
+    CreateTask, ListQuery, QUERY_MAX_CHARS, SetCompletion, SortKey, SortOrder, StatusFilter, Task,
+    TaskChanges, contains_nul,
+};
+
+pub struct TasksApi;
+
+#[derive(ApiResponse)]
+pub enum ListTasksResponse {
+    /// One page of the caller's tasks.
+    #[oai(status = 200)]
+    Ok(
+        Json<Vec<Task>>,
+        /// How many tasks match the filters before paging.
+        #[oai(header = "X-Total-Count")]
+        u64,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum CreateTaskResponse {
+    /// The task was created.
+    #[oai(status = 201)]
+    Created(
+        Json<Task>,
+        /// Where the new task lives: `/api/tasks/{id}`.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum TaskResponse {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(Json<Task>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteTaskResponse {
+    /// The task was deleted.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+fn default_limit() -> u64 {
+    100
+}
+
+impl TaskResponse {
+    fn found(task: Option<entity::task::Model>) -> Result<Self, ApiError> {
+        task.map(|task| Self::Ok(Json(task.into())))
+            .ok_or(ApiError::TaskNotFound)
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Tasks")]
+impl TasksApi {
+    /// List your tasks
+    ///
+    /// The caller's tasks, filtered, sorted and paged. Ties in the sort key
+    /// are broken by `id` in the same direction, so pages never overlap.
+    /// `X-Total-Count` holds the number of matches before paging.
+    #[oai(path = "/api/tasks", method = "get", operation_id = "listTasks")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_tasks(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+        /// Which tasks: all, only pending, or only completed.
+        #[oai(default)]
+        status: Query<StatusFilter>,
+        /// The sort key.
+        #[oai(default)]
+        sort: Query<SortKey>,
+        /// The sort direction.
+        #[oai(default)]
+        order: Query<SortOrder>,
+        /// Text found anywhere in the title or description, ignoring case.
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// Page size.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "500"))
+        )]
+        limit: Query<u64>,
+        /// How many matching tasks to skip.
+        #[oai(default)]
+        offset: Query<u64>,
+    ) -> Result<ListTasksResponse, ApiError> {
+        let text = q.0.filter(|text| !text.is_empty());
+        if let Some(text) = &text {
+            if contains_nul(text) {
+                return Err(ApiError::invalid("q", "must not contain NUL characters"));
+            }
+            debug_assert!(text.chars().count() <= QUERY_MAX_CHARS);
+        }
+        let query = ListQuery {
+            status: status.0,
+            sort: sort.0,
+            order: order.0,
+            text,
+            limit: limit.0,
+            // Past i64::MAX no database has rows; clamp instead of overflowing SQL.
+            offset: offset.0.min(i64::MAX as u64),
+        };
+        let page = repository::list(&db, &auth.0.user_id, &query).await?;
+        let tasks = page.tasks.into_iter().map(Task::from).collect();
+        Ok(ListTasksResponse::Ok(Json(tasks), page.total))
+    }
+
+    /// Create a task
+    ///
+    /// The task belongs to the caller. Server-owned fields in the body
+    /// (`id`, `user_id`, timestamps) are ignored.
+    #[oai(path = "/api/tasks", method = "post", operation_id = "createTask")]
+    async fn create_task(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+        body: JsonBody<CreateTask>,
+    ) -> Result<CreateTaskResponse, ApiError> {
+        let task = repository::create(&db, &auth.0, body.0).await?;
+        let location = format!("/api/tasks/{}", task.id);
+        Ok(CreateTaskResponse::Created(Json(task.into()), location))
+    }
+
+    /// Get a task
+    #[oai(path = "/api/tasks/:id", method = "get", operation_id = "getTask")]
+    async fn get_task(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+        /// The task's id.
+        id: Path<i64>,
+    ) -> Result<TaskResponse, ApiError> {
+        TaskResponse::found(repository::find(&db, &auth.0.user_id, id.0).await?)
+    }
+
+    /// Update a task
+    ///
+    /// Each field present in the body replaces the stored one; absent fields
+    /// are kept; `"description": null` clears the description. An empty
+    /// object is a 422.
+    #[oai(path = "/api/tasks/:id", method = "put", operation_id = "updateTask")]
+    async fn update_task(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+        /// The task's id.
+        id: Path<i64>,
+        body: JsonBody<TaskChanges>,
+    ) -> Result<TaskResponse, ApiError> {
+        TaskResponse::found(repository::update(&db, &auth.0.user_id, id.0, body.0).await?)
+    }
+
+    /// Delete a task
+    #[oai(
+        path = "/api/tasks/:id",
+        method = "delete",
+        operation_id = "deleteTask"
+    )]
+    async fn delete_task(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+        /// The task's id.
+        id: Path<i64>,
+    ) -> Result<DeleteTaskResponse, ApiError> {
+        if repository::delete(&db, &auth.0.user_id, id.0).await? {
+            Ok(DeleteTaskResponse::Deleted)
+        } else {
+            Err(ApiError::TaskNotFound)
+        }
+    }
+
+    /// Complete, reopen or toggle a task
+    ///
+    /// `{"completed": true|false}` sets the state; no body, or `{}`, toggles it.
+    #[oai(
+        path = "/api/tasks/:id/complete",
+        method = "patch",
+        operation_id = "setTaskCompletion"
+    )]
+    async fn set_task_completion(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+        /// The task's id.
+        id: Path<i64>,
+        body: JsonBody<SetCompletion>,
+    ) -> Result<TaskResponse, ApiError> {
+        let completed = body.0.completed;
+        TaskResponse::found(
+            repository::set_completion(&db, &auth.0.user_id, id.0, completed).await?,
+        )
+    }
+}

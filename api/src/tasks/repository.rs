@@ -1,0 +1,201 @@
+//! Every query on `tasks` (and the `users` row a first task needs). Each one
+//! is scoped by the owner, so a task that belongs to someone else is simply
+//! not found.
+
+use entity::{task, user};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    TransactionTrait,
+};
+
+use super::model::{CreateTask, ListQuery, SortKey, SortOrder, StatusFilter, TaskChanges};
+use crate::auth::Identity;
+use crate::timestamp;
+
+/// One page of tasks and how many match the filters in all.
+pub struct Page {
+    pub tasks: Vec<task::Model>,
+    pub total: u64,
+}
+
+pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Result<Page, DbErr> {
+    let mut select = owned_by(owner);
+    select = match query.status {
+        StatusFilter::All => select,
+        StatusFilter::Pending => select.filter(task::Column::Completed.eq(false)),
+        StatusFilter::Completed => select.filter(task::Column::Completed.eq(true)),
+    };
+    let order = match query.order {
+        SortOrder::Asc => Order::Asc,
+        SortOrder::Desc => Order::Desc,
+    };
+    let key = match query.sort {
+        SortKey::CreatedAt => task::Column::CreatedAt,
+        SortKey::UpdatedAt => task::Column::UpdatedAt,
+        SortKey::Title => task::Column::Title,
+    };
+    let sorted = |select: Select<task::Entity>| {
+        select
+            .order_by(key, order.clone())
+            .order_by(task::Column::Id, order.clone())
+    };
+
+    let Some(text) = query.text.as_deref() else {
+        return page_in_database(db, select, sorted, query).await;
+    };
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            // `strpos` rather than `LIKE`, so `%` and `_` are plain text;
+            // `lower` folds every Unicode letter on PostgreSQL.
+            let matches = Expr::cust_with_values(
+                r#"(strpos(lower("title"), lower($1)) > 0 OR strpos(lower(coalesce("description", '')), lower($1)) > 0)"#,
+                [text],
+            );
+            page_in_database(db, select.filter(matches), sorted, query).await
+        }
+        _ => {
+            // SQLite's `lower` and `LIKE` fold only ASCII, so the text match
+            // runs here over the caller's (already filtered, sorted) tasks.
+            let needle = text.to_lowercase();
+            let matching: Vec<task::Model> = sorted(select)
+                .all(db)
+                .await?
+                .into_iter()
+                .filter(|task| {
+                    task.title.to_lowercase().contains(&needle)
+                        || task
+                            .description
+                            .as_deref()
+                            .is_some_and(|d| d.to_lowercase().contains(&needle))
+                })
+                .collect();
+            let total = matching.len() as u64;
+            let tasks = matching
+                .into_iter()
+                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+                .collect();
+            Ok(Page { tasks, total })
+        }
+    }
+}
+
+async fn page_in_database(
+    db: &DatabaseConnection,
+    select: Select<task::Entity>,
+    sorted: impl Fn(Select<task::Entity>) -> Select<task::Entity>,
+    query: &ListQuery,
+) -> Result<Page, DbErr> {
+    let total = select.clone().count(db).await?;
+    let tasks = sorted(select)
+        .limit(query.limit)
+        .offset(query.offset)
+        .all(db)
+        .await?;
+    Ok(Page { tasks, total })
+}
+
+pub async fn find(
+    db: &DatabaseConnection,
+    owner: &str,
+    id: i64,
+) -> Result<Option<task::Model>, DbErr> {
+    owned_by(owner)
+        .filter(task::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+/// Records the owner on their first task, in the same transaction as the
+/// task itself, so `tasks.user_id` always names a real user.
+pub async fn create(
+    db: &DatabaseConnection,
+    owner: &Identity,
+    new: CreateTask,
+) -> Result<task::Model, DbErr> {
+    let now = timestamp::now();
+    let txn = db.begin().await?;
+    user::Entity::insert(user::ActiveModel {
+        id: Set(owner.user_id.clone()),
+        email: Set(owner.email.clone()),
+        name: Set(owner.name.clone()),
+        created_at: Set(now),
+    })
+    .on_conflict(OnConflict::column(user::Column::Id).do_nothing().to_owned())
+    .exec_without_returning(&txn)
+    .await?;
+    let task = task::ActiveModel {
+        id: NotSet,
+        user_id: Set(owner.user_id.clone()),
+        title: Set(new.title),
+        description: Set(new.description),
+        completed: Set(new.completed),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(task)
+}
+
+/// Applies `changes` in one `UPDATE … RETURNING`; `None` if not found.
+pub async fn update(
+    db: &DatabaseConnection,
+    owner: &str,
+    id: i64,
+    changes: TaskChanges,
+) -> Result<Option<task::Model>, DbErr> {
+    let mut update = task::Entity::update_many()
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::UserId.eq(owner))
+        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()));
+    if let Some(title) = changes.title {
+        update = update.col_expr(task::Column::Title, Expr::value(title));
+    }
+    if let Some(description) = changes.description {
+        update = update.col_expr(task::Column::Description, Expr::value(description));
+    }
+    if let Some(completed) = changes.completed {
+        update = update.col_expr(task::Column::Completed, Expr::value(completed));
+    }
+    Ok(update.exec_with_returning(db).await?.into_iter().next())
+}
+
+/// Sets `completed`, or flips it in the database when `None`, so two
+/// concurrent toggles never read the same old value.
+pub async fn set_completion(
+    db: &DatabaseConnection,
+    owner: &str,
+    id: i64,
+    completed: Option<bool>,
+) -> Result<Option<task::Model>, DbErr> {
+    let value = match completed {
+        Some(completed) => Expr::value(completed),
+        None => Expr::col(task::Column::Completed).not(),
+    };
+    let updated = task::Entity::update_many()
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::UserId.eq(owner))
+        .col_expr(task::Column::Completed, value)
+        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
+        .exec_with_returning(db)
+        .await?;
+    Ok(updated.into_iter().next())
+}
+
+/// `true` if the task existed (for this owner) and is gone.
+pub async fn delete(db: &DatabaseConnection, owner: &str, id: i64) -> Result<bool, DbErr> {
+    let result = task::Entity::delete_many()
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::UserId.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+fn owned_by(owner: &str) -> Select<task::Entity> {
+    task::Entity::find().filter(task::Column::UserId.eq(owner))
+}

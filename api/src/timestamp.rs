@@ -1,0 +1,82 @@
+//! Times on the wire: RFC 3339, UTC, microseconds, always with a `Z`
+//! (`2026-11-21T09:30:00.123456Z`). poem-openapi's own `DateTime<Utc>` writes
+//! `+00:00`, which the contract does not allow.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+/// The current time at the precision both databases store, so what a write
+/// returns is exactly what a later read returns.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(time: DateTime<Utc>) -> Self {
+        Self(time)
+    }
+}
+
+impl Type for Timestamp {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date-time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new_with_format("string", "date-time");
+        schema.example = Some(Value::String("2026-11-21T09:30:00.123456Z".into()));
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ToJSON for Timestamp {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(
+            self.0.to_rfc3339_opts(SecondsFormat::Micros, true),
+        ))
+    }
+}
+
+impl ParseFromJSON for Timestamp {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(text)) => DateTime::parse_from_rfc3339(&text)
+                .map(|time| Self(time.with_timezone(&Utc)))
+                .map_err(ParseError::custom),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn always_utc_with_z_and_microseconds() {
+        let time = DateTime::parse_from_rfc3339("2026-11-21T10:30:00.5+01:00").unwrap();
+        let json = Timestamp(time.with_timezone(&Utc)).to_json().unwrap();
+        assert_eq!(json, Value::String("2026-11-21T09:30:00.500000Z".into()));
+    }
+}
