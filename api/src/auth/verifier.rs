@@ -90,14 +90,23 @@ fn validation(algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;
     validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp"]);
+    // A configured `iss`/`aud` must also be present: jsonwebtoken only
+    // compares the claims a token carries unless they are listed here.
+    let mut required = vec!["exp"];
     match issuer {
-        Some(issuer) => validation.set_issuer(&[issuer]),
+        Some(issuer) => {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
         None => validation.iss = None,
     }
     match audience {
-        Some(audience) => validation.set_audience(&[audience]),
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
         None => validation.validate_aud = false,
     }
+    validation.set_required_spec_claims(&required);
     validation
 }

@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn create_trims_the_title_and_counts_characters_not_bytes() {
-        let task = CreateTask::from_json(Some(json!({"title": "  é".repeat(1) + "  "}))).unwrap();
+        let task = CreateTask::from_json(Some(json!({"title": "  é  "}))).unwrap();
         assert_eq!(task.title, "é");
         let long = "é".repeat(200);
         assert!(CreateTask::from_json(Some(json!({ "title": long }))).is_ok());

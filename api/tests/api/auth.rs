@@ -1,0 +1,282 @@
+//! Every 401 case of the contract, and what a valid token may carry.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
+
+crate::on_both_backends!(
+    requests_without_a_usable_token_are_401,
+    time_claims_are_checked_with_a_minute_of_leeway,
+    claims_fill_me_and_the_user_row,
+);
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn sign(algorithm: Algorithm, secret: &str, claims: Value) -> String {
+    encode(
+        &Header::new(algorithm),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A token whose header says `alg: none`, with no signature.
+fn unsigned(claims: Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.")
+}
+
+async fn assert_unauthorized(app: &TestApp, authorization: Option<&str>, why: &str) {
+    let mut request = app.client.get(app.url("/api/tasks"));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let problem = assert_problem(response, 401).await;
+    assert!(
+        challenge
+            .as_deref()
+            .is_some_and(|c| c.starts_with("Bearer")),
+        "{why}: WWW-Authenticate is {challenge:?}"
+    );
+    assert!(!problem.to_string().contains(&app.secret));
+}
+
+async fn requests_without_a_usable_token_are_401(app: TestApp) {
+    let valid = json!({"sub": "alice", "exp": now() + 600});
+    let good = sign(Algorithm::HS256, &app.secret, valid.clone());
+    // The baseline is accepted, so each refusal below is for its own reason.
+    let ok = app
+        .client
+        .get(app.url("/api/tasks"))
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "no Authorization header"),
+        (Some(format!("Basic {good}")), "not Bearer"),
+        (Some("Bearer".into()), "empty bearer"),
+        (Some("Bearer not-a-jwt".into()), "malformed"),
+        (Some("Bearer a.b.c".into()), "malformed segments"),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(Algorithm::HS256, "another-secret", valid.clone())
+            )),
+            "bad signature",
+        ),
+        (
+            Some(format!("Bearer {}", unsigned(valid.clone()))),
+            "alg none",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(Algorithm::HS384, &app.secret, valid.clone())
+            )),
+            "algorithm not allowed",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(Algorithm::HS256, &app.secret, json!({"exp": now() + 600}))
+            )),
+            "no sub",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    Algorithm::HS256,
+                    &app.secret,
+                    json!({"sub": "", "exp": now() + 600})
+                )
+            )),
+            "empty sub",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    Algorithm::HS256,
+                    &app.secret,
+                    json!({"sub": 7, "exp": now() + 600})
+                )
+            )),
+            "numeric sub",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(Algorithm::HS256, &app.secret, json!({"sub": "alice"}))
+            )),
+            "no exp",
+        ),
+    ];
+    for (authorization, why) in cases {
+        assert_unauthorized(&app, authorization.as_deref(), why).await;
+    }
+
+    // A token anywhere but the Authorization header is not read.
+    let in_query = app
+        .client
+        .get(app.url(&format!("/api/tasks?access_token={good}&token={good}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(in_query, 401).await;
+}
+
+async fn time_claims_are_checked_with_a_minute_of_leeway(app: TestApp) {
+    let status = |claims: Value| {
+        let token = sign(Algorithm::HS256, &app.secret, claims);
+        let request = app.client.get(app.url("/api/me")).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        status(json!({"sub": "a", "exp": now() - 120})).await,
+        401,
+        "expired"
+    );
+    assert_eq!(
+        status(json!({"sub": "a", "exp": now() - 20})).await,
+        200,
+        "within leeway"
+    );
+    assert_eq!(
+        status(json!({"sub": "a", "exp": now() + 600, "nbf": now() + 300})).await,
+        401,
+        "not yet valid"
+    );
+    assert_eq!(
+        status(json!({"sub": "a", "exp": now() + 600, "nbf": now() + 20})).await,
+        200,
+        "nbf within leeway"
+    );
+}
+
+async fn claims_fill_me_and_the_user_row(app: TestApp) {
+    let token = sign(
+        Algorithm::HS256,
+        &app.secret,
+        json!({"sub": "u-42", "email": "ada@example.com", "name": "Ada", "exp": now() + 600}),
+    );
+    let me: Value = app
+        .client
+        .get(app.url("/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me,
+        json!({"id": "u-42", "email": "ada@example.com", "name": "Ada"})
+    );
+
+    let bare: Value = app
+        .request(Method::GET, "/api/me", "u-7")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bare, json!({"id": "u-7", "email": null, "name": null}));
+
+    let created = app
+        .client
+        .post(app.url("/api/tasks"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT email, name FROM users WHERE id = 'u-42'",
+        ))
+        .await
+        .unwrap()
+        .expect("the user row exists");
+    assert_eq!(
+        row.try_get::<String>("", "email").unwrap(),
+        "ada@example.com"
+    );
+    assert_eq!(row.try_get::<String>("", "name").unwrap(), "Ada");
+}
+
+use sea_orm::ConnectionTrait;
+
+#[tokio::test]
+async fn issuer_and_audience_are_required_where_configured() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.auth.issuer = Some("https://auth.example.com".into());
+        settings.auth.audience = Some("todo-api".into());
+    })
+    .await;
+    let status = |claims: Value| {
+        let token = sign(Algorithm::HS256, &app.secret, claims);
+        let request = app.client.get(app.url("/api/tasks")).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let exp = now() + 600;
+    let good =
+        json!({"sub": "a", "exp": exp, "iss": "https://auth.example.com", "aud": "todo-api"});
+    assert_eq!(status(good).await, 200);
+    for (claims, why) in [
+        (json!({"sub": "a", "exp": exp, "aud": "todo-api"}), "no iss"),
+        (
+            json!({"sub": "a", "exp": exp, "iss": "https://evil.example", "aud": "todo-api"}),
+            "wrong iss",
+        ),
+        (
+            json!({"sub": "a", "exp": exp, "iss": "https://auth.example.com"}),
+            "no aud",
+        ),
+        (
+            json!({"sub": "a", "exp": exp, "iss": "https://auth.example.com", "aud": "other"}),
+            "wrong aud",
+        ),
+    ] {
+        assert_eq!(status(claims).await, 401, "{why}");
+    }
+}
+
+#[tokio::test]
+async fn issuer_and_audience_are_unchecked_for_hs256_by_default() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let token = sign(
+        Algorithm::HS256,
+        &app.secret,
+        json!({"sub": "a", "exp": now() + 600, "iss": "anyone", "aud": "anything"}),
+    );
+    let response = app
+        .client
+        .get(app.url("/api/tasks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -1,0 +1,89 @@
+//! Probes, and 503 while the database is gone.
+
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, assert_problem, postgres_configured, spawn_app};
+
+crate::on_both_backends!(probes_answer_without_a_token);
+
+async fn probes_answer_without_a_token(app: TestApp) {
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+/// PostgreSQL only: the database can be taken away from under the service.
+#[tokio::test]
+async fn database_outage_is_503_and_the_service_recovers() {
+    if !postgres_configured() {
+        return;
+    }
+    let app = spawn_app(Backend::Postgres).await;
+    let task = app.create_task("alice", json!({"title": "survives"})).await;
+    let name = url::Url::parse(&app.database_url).unwrap().path()[1..].to_owned();
+    let server = std::env::var("TEST_DATABASE_URL").unwrap();
+    let admin = Database::connect(&server).await.unwrap();
+    let rename = |from: &str, to: &str| format!(r#"ALTER DATABASE "{from}" RENAME TO "{to}""#);
+    let hidden = format!("{name}_away");
+    app.db.close_by_ref().await.ok();
+
+    // Renaming the database cuts the service off without losing data.
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&rename(&name, &hidden))
+        .await
+        .unwrap();
+
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(ready, 503).await;
+    let list = app
+        .request(Method::GET, "/api/tasks", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(list, 503).await;
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200, "the process keeps running");
+
+    admin
+        .execute_unprepared(&rename(&hidden, &name))
+        .await
+        .unwrap();
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "recovers by itself");
+    let (tasks, _) = app.list("alice", "").await;
+    assert_eq!(tasks[0]["id"], task["id"]);
+}

@@ -1,0 +1,183 @@
+//! Filtering, text search, sorting with the id tie-break, and paging.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+crate::on_both_backends!(
+    defaults_are_newest_first_with_total_count,
+    status_filters,
+    sort_keys_and_directions,
+    text_search_is_case_insensitive_for_all_letters,
+    text_search_treats_wildcards_literally,
+    paging_across_ties_never_overlaps_or_skips,
+    offset_past_the_end_is_an_empty_page,
+);
+
+fn ids(tasks: &[Value]) -> Vec<i64> {
+    tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect()
+}
+
+fn titles(tasks: &[Value]) -> Vec<&str> {
+    tasks.iter().map(|t| t["title"].as_str().unwrap()).collect()
+}
+
+async fn create_titled(app: &TestApp, titles: &[&str]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for title in titles {
+        let task = app.create_task("alice", json!({ "title": title })).await;
+        ids.push(task["id"].as_i64().unwrap());
+    }
+    ids
+}
+
+async fn defaults_are_newest_first_with_total_count(app: TestApp) {
+    let (tasks, total) = app.list("alice", "").await;
+    assert!(tasks.is_empty());
+    assert_eq!(total, 0);
+    let created = create_titled(&app, &["a", "b", "c"]).await;
+    let (tasks, total) = app.list("alice", "").await;
+    assert_eq!(total, 3);
+    let mut newest_first = created.clone();
+    newest_first.reverse();
+    assert_eq!(ids(&tasks), newest_first);
+}
+
+async fn status_filters(app: TestApp) {
+    let ids = create_titled(&app, &["one", "two", "three"]).await;
+    app.request(
+        Method::PATCH,
+        &format!("/api/tasks/{}/complete", ids[1]),
+        "alice",
+    )
+    .send()
+    .await
+    .unwrap();
+    let (pending, total) = app.list("alice", "status=pending").await;
+    assert_eq!(total, 2);
+    assert!(pending.iter().all(|t| t["completed"] == false));
+    let (completed, total) = app.list("alice", "status=completed").await;
+    assert_eq!((ids_of(&completed), total), (vec![ids[1]], 1));
+    let (all, total) = app.list("alice", "status=all").await;
+    assert_eq!((all.len(), total), (3, 3));
+}
+
+fn ids_of(tasks: &[Value]) -> Vec<i64> {
+    ids(tasks)
+}
+
+async fn sort_keys_and_directions(app: TestApp) {
+    let created = create_titled(&app, &["banana", "Apple", "cherry"]).await;
+    let (tasks, _) = app.list("alice", "sort=title&order=asc").await;
+    assert_eq!(titles(&tasks), vec!["Apple", "banana", "cherry"]);
+    let (tasks, _) = app.list("alice", "sort=title&order=desc").await;
+    assert_eq!(titles(&tasks), vec!["cherry", "banana", "Apple"]);
+    let (tasks, _) = app.list("alice", "sort=created_at&order=asc").await;
+    assert_eq!(ids(&tasks), created);
+
+    // Touch the oldest: it becomes the most recently updated.
+    app.request(Method::PUT, &format!("/api/tasks/{}", created[0]), "alice")
+        .json(&json!({"description": "edited"}))
+        .send()
+        .await
+        .unwrap();
+    let (tasks, _) = app.list("alice", "sort=updated_at").await;
+    assert_eq!(ids(&tasks)[0], created[0]);
+    let (tasks, _) = app.list("alice", "sort=updated_at&order=asc").await;
+    assert_eq!(*ids(&tasks).last().unwrap(), created[0]);
+}
+
+async fn text_search_is_case_insensitive_for_all_letters(app: TestApp) {
+    app.create_task("alice", json!({"title": "École du soir"}))
+        .await;
+    app.create_task(
+        "alice",
+        json!({"title": "Groceries", "description": "ÄPFEL und Öl"}),
+    )
+    .await;
+    app.create_task("alice", json!({"title": "ΣΟΦΙΑ"})).await;
+    app.create_task("alice", json!({"title": "unrelated"}))
+        .await;
+
+    let (tasks, total) = app.list("alice", "q=%C3%A9COLE").await; // "éCOLE"
+    assert_eq!((titles(&tasks), total), (vec!["École du soir"], 1));
+    let (tasks, _) = app.list("alice", "q=%C3%A4pfel").await; // "äpfel", in the description
+    assert_eq!(titles(&tasks), vec!["Groceries"]);
+    let (tasks, _) = app.list("alice", "q=%CF%83%CE%BF%CF%86").await; // "σοφ"
+    assert_eq!(titles(&tasks), vec!["ΣΟΦΙΑ"]);
+    let (tasks, total) = app.list("alice", "q=nothing-like-this").await;
+    assert_eq!((tasks.len(), total), (0, 0));
+}
+
+async fn text_search_treats_wildcards_literally(app: TestApp) {
+    app.create_task("alice", json!({"title": "100% done"}))
+        .await;
+    app.create_task("alice", json!({"title": "snake_case"}))
+        .await;
+    app.create_task("alice", json!({"title": "1000 done"}))
+        .await;
+    app.create_task("alice", json!({"title": "snakeXcase"}))
+        .await;
+
+    let (tasks, _) = app.list("alice", "q=0%25").await; // "0%"
+    assert_eq!(titles(&tasks), vec!["100% done"]);
+    let (tasks, _) = app.list("alice", "q=e_c").await;
+    assert_eq!(titles(&tasks), vec!["snake_case"]);
+    let (tasks, _) = app.list("alice", "q=%25").await;
+    assert_eq!(tasks.len(), 1);
+}
+
+async fn paging_across_ties_never_overlaps_or_skips(app: TestApp) {
+    // Seven identical titles tie on `sort=title`; `id` must break the tie.
+    let mut created = create_titled(&app, &["same"; 7]).await;
+    created.extend(create_titled(&app, &["other"]).await);
+    for (order, expect_ascending) in [("asc", true), ("desc", false)] {
+        let mut seen = Vec::new();
+        for offset in (0..9).step_by(3) {
+            let (page, total) = app
+                .list(
+                    "alice",
+                    &format!("sort=title&order={order}&limit=3&offset={offset}&q=same"),
+                )
+                .await;
+            assert_eq!(total, 7, "X-Total-Count counts matches before paging");
+            seen.extend(ids(&page));
+        }
+        let mut expected: Vec<i64> = created[..7].to_vec();
+        if !expect_ascending {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "order={order}");
+    }
+    // The same holds without a text filter (database-side paging).
+    let mut seen = Vec::new();
+    for offset in (0..8).step_by(3) {
+        let (page, total) = app
+            .list(
+                "alice",
+                &format!("sort=title&order=desc&limit=3&offset={offset}"),
+            )
+            .await;
+        assert_eq!(total, 8);
+        seen.extend(ids(&page));
+    }
+    let mut expected: Vec<i64> = created[..7].to_vec();
+    expected.reverse();
+    assert_eq!(
+        &seen[..7],
+        &expected[..],
+        "'same' sorts after 'other' descending"
+    );
+    assert_eq!(seen[7], created[7]);
+}
+
+async fn offset_past_the_end_is_an_empty_page(app: TestApp) {
+    create_titled(&app, &["a", "b"]).await;
+    let (tasks, total) = app.list("alice", "offset=5").await;
+    assert_eq!((tasks.len(), total), (0, 2));
+    let (tasks, total) = app.list("alice", "offset=18446744073709551615").await;
+    assert_eq!((tasks.len(), total), (0, 2));
+    let (tasks, _) = app.list("alice", "limit=1").await;
+    assert_eq!(tasks.len(), 1);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real service, over HTTP, on a fresh database each.
+
+mod helpers;
+
+mod auth;
+mod health;
+mod isolation;
+mod listing;
+mod openapi;
+mod schema;
+mod tasks;
+mod validation;

@@ -1,0 +1,97 @@
+//! The served document matches the committed one and describes every route.
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, spawn_app};
+
+async fn served_document() -> Value {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn committed_openapi_json_is_what_the_service_serves() {
+    let committed = include_str!("../../../openapi.json");
+    let committed: Value = serde_json::from_str(committed).expect("openapi.json is JSON");
+    assert!(
+        committed == served_document().await,
+        "openapi.json is stale: regenerate it with `cargo run -q -p api -- openapi > openapi.json`"
+    );
+}
+
+#[tokio::test]
+async fn every_operation_is_documented_for_client_generators() {
+    let doc = served_document().await;
+    let expected = [
+        ("/api/tasks", "get", "listTasks"),
+        ("/api/tasks", "post", "createTask"),
+        ("/api/tasks/{id}", "get", "getTask"),
+        ("/api/tasks/{id}", "put", "updateTask"),
+        ("/api/tasks/{id}", "delete", "deleteTask"),
+        ("/api/tasks/{id}/complete", "patch", "setTaskCompletion"),
+        ("/api/me", "get", "getMe"),
+    ];
+    for (path, method, operation_id) in expected {
+        let operation = &doc["paths"][path][method];
+        assert_eq!(operation["operationId"], operation_id, "{method} {path}");
+        assert!(
+            operation["summary"].is_string(),
+            "{operation_id} has a summary"
+        );
+        assert!(
+            !operation["security"].as_array().unwrap().is_empty(),
+            "{operation_id} is secured"
+        );
+        for status in ["401", "422", "503"] {
+            let content = &operation["responses"][status]["content"];
+            assert!(
+                content.get("application/problem+json").is_some(),
+                "{operation_id} documents {status} as problem+json"
+            );
+        }
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    let bearer = schemes.as_object().unwrap().values().next().unwrap();
+    assert_eq!(bearer["scheme"], "bearer");
+    assert_eq!(bearer["bearerFormat"], "JWT");
+
+    let task = &doc["components"]["schemas"]["CreateTask"]["properties"];
+    assert_eq!(task["title"]["maxLength"], 200);
+    assert_eq!(task["description"]["maxLength"], 1000);
+    let list = &doc["paths"]["/api/tasks"]["get"];
+    let limit = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["maximum"], 500.0);
+    // Header names are case-insensitive; poem-openapi writes them upper-case.
+    let headers = list["responses"]["200"]["headers"].as_object().unwrap();
+    assert!(
+        headers
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("x-total-count"))
+    );
+    let created = doc["paths"]["/api/tasks"]["post"]["responses"]["201"]["headers"]
+        .as_object()
+        .unwrap();
+    assert!(created.keys().any(|h| h.eq_ignore_ascii_case("location")));
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_self_contained() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("SwaggerUIBundle"));
+    assert!(!html.contains("<script src=\"http"), "no external scripts");
+}

@@ -1,0 +1,164 @@
+//! A freshly migrated database holds exactly what the entities declare.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use entity::{task, user};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityName, IdenStatic,
+    Iterable, Statement,
+};
+
+use crate::helpers::{Backend, fresh_database, postgres_configured};
+
+#[derive(Debug, PartialEq, Eq, Default)]
+struct SchemaSnapshot {
+    /// table -> column -> nullable
+    columns: BTreeMap<String, BTreeMap<String, bool>>,
+    /// (table, column, referenced table, referenced column, on delete)
+    foreign_keys: BTreeSet<(String, String, String, String, String)>,
+    /// index name -> its columns, in order (primary keys left out)
+    indexes: BTreeMap<String, Vec<String>>,
+}
+
+fn declared_by_entities() -> SchemaSnapshot {
+    let mut snapshot = SchemaSnapshot::default();
+    let user_columns = user::Column::iter()
+        .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+        .collect();
+    let task_columns = task::Column::iter()
+        .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+        .collect();
+    snapshot
+        .columns
+        .insert(user::Entity.table_name().to_owned(), user_columns);
+    snapshot
+        .columns
+        .insert(task::Entity.table_name().to_owned(), task_columns);
+    snapshot.foreign_keys.insert((
+        "tasks".into(),
+        "user_id".into(),
+        "users".into(),
+        "id".into(),
+        "CASCADE".into(),
+    ));
+    for index in task::indexes() {
+        let spec = index.get_index_spec();
+        snapshot
+            .indexes
+            .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
+    }
+    snapshot
+}
+
+async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+}
+
+fn text(row: &sea_orm::QueryResult, column: &str) -> String {
+    row.try_get::<String>("", column).unwrap()
+}
+
+async fn snapshot(db: &DatabaseConnection) -> SchemaSnapshot {
+    let mut snapshot = SchemaSnapshot::default();
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            let tables = rows(
+                db,
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'",
+            )
+            .await;
+            for table in tables.iter().map(|r| text(r, "name")) {
+                let columns = rows(
+                    db,
+                    &format!("SELECT name, \"notnull\" AS nn FROM pragma_table_info('{table}')"),
+                )
+                .await;
+                snapshot.columns.insert(
+                    table.clone(),
+                    columns
+                        .iter()
+                        .map(|c| (text(c, "name"), c.try_get::<i32>("", "nn").unwrap() == 0))
+                        .collect(),
+                );
+                for fk in rows(db, &format!("SELECT \"from\" AS f, \"table\" AS t, \"to\" AS c, on_delete FROM pragma_foreign_key_list('{table}')")).await {
+                    snapshot.foreign_keys.insert((table.clone(), text(&fk, "f"), text(&fk, "t"), text(&fk, "c"), text(&fk, "on_delete")));
+                }
+                for index in rows(db, &format!("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' AND sql IS NOT NULL")).await {
+                    let name = text(&index, "name");
+                    let columns = rows(db, &format!("SELECT name FROM pragma_index_info('{name}') ORDER BY seqno")).await;
+                    snapshot.indexes.insert(name, columns.iter().map(|c| text(c, "name")).collect());
+                }
+            }
+        }
+        DbBackend::Postgres => {
+            let columns = rows(db, "SELECT table_name::text AS t, column_name::text AS c, is_nullable::text AS n \
+                 FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'seaql_migrations'").await;
+            for column in columns {
+                snapshot
+                    .columns
+                    .entry(text(&column, "t"))
+                    .or_default()
+                    .insert(text(&column, "c"), text(&column, "n") == "YES");
+            }
+            let fks = rows(db, "SELECT cl.relname::text AS t, a.attname::text AS f, rc.relname::text AS rt, ra.attname::text AS rc, \
+                   CASE con.confdeltype WHEN 'c' THEN 'CASCADE' ELSE con.confdeltype::text END AS on_delete \
+                 FROM pg_constraint con \
+                 JOIN pg_class cl ON cl.oid = con.conrelid JOIN pg_class rc ON rc.oid = con.confrelid \
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1] \
+                 JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = con.confkey[1] \
+                 WHERE con.contype = 'f'").await;
+            for fk in fks {
+                snapshot.foreign_keys.insert((
+                    text(&fk, "t"),
+                    text(&fk, "f"),
+                    text(&fk, "rt"),
+                    text(&fk, "rc"),
+                    text(&fk, "on_delete"),
+                ));
+            }
+            let indexes = rows(db, "SELECT i.relname::text AS name, a.attname::text AS col \
+                 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+                 JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                 WHERE NOT x.indisprimary AND t.relname IN ('users', 'tasks') ORDER BY i.relname, k.ord").await;
+            for index in indexes {
+                snapshot
+                    .indexes
+                    .entry(text(&index, "name"))
+                    .or_default()
+                    .push(text(&index, "col"));
+            }
+        }
+        other => panic!("unsupported backend {other:?}"),
+    }
+    snapshot
+}
+
+async fn migrated_schema_matches_the_entities(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let db = Database::connect(&url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(snapshot(&db).await, declared_by_entities());
+
+    // `down` removes everything `up` made, and `up` works again after it.
+    Migrator::down(&db, None).await.unwrap();
+    assert_eq!(snapshot(&db).await, SchemaSnapshot::default());
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(snapshot(&db).await, declared_by_entities());
+}
+
+#[tokio::test]
+async fn sqlite_schema_matches_the_entities() {
+    migrated_schema_matches_the_entities(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_schema_matches_the_entities() {
+    if postgres_configured() {
+        migrated_schema_matches_the_entities(Backend::Postgres).await;
+    }
+}

@@ -1,0 +1,259 @@
+//! Create, read, update, complete and delete.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields};
+
+crate::on_both_backends!(
+    create_returns_the_task_with_location,
+    create_ignores_server_owned_and_unknown_fields,
+    get_returns_the_stored_task,
+    get_unknown_task_is_404,
+    put_replaces_present_fields_and_keeps_absent_ones,
+    put_null_description_clears_it,
+    put_empty_object_is_422_and_changes_nothing,
+    patch_sets_or_toggles_completion,
+    patch_with_null_completed_is_422,
+    delete_removes_the_task,
+    user_row_is_written_on_first_create_only,
+);
+
+fn is_utc_z_timestamp(value: &Value) -> bool {
+    let text = value.as_str().unwrap_or_default();
+    text.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(text).is_ok()
+}
+
+async fn create_returns_the_task_with_location(app: TestApp) {
+    let response = app
+        .request(Method::POST, "/api/tasks", "alice")
+        .json(&json!({"title": "  Buy milk  ", "description": "Oat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let task: Value = response.json().await.unwrap();
+    assert_eq!(location, format!("/api/tasks/{}", task["id"]));
+    assert!(task["id"].is_i64());
+    assert_eq!(task["user_id"], "alice");
+    assert_eq!(task["title"], "Buy milk", "title is trimmed");
+    assert_eq!(task["description"], "Oat");
+    assert_eq!(task["completed"], false, "completed defaults to false");
+    assert!(is_utc_z_timestamp(&task["created_at"]), "{task}");
+    assert_eq!(task["created_at"], task["updated_at"]);
+
+    let without_description = app.create_task("alice", json!({"title": "x"})).await;
+    assert_eq!(without_description["description"], Value::Null);
+    let done = app
+        .create_task("alice", json!({"title": "y", "completed": true}))
+        .await;
+    assert_eq!(done["completed"], true);
+}
+
+async fn create_ignores_server_owned_and_unknown_fields(app: TestApp) {
+    let task = app
+        .create_task(
+            "alice",
+            json!({
+                "title": "t",
+                "id": 999_999,
+                "user_id": "mallory",
+                "created_at": "2000-01-01T00:00:00Z",
+                "updated_at": "2000-01-01T00:00:00Z",
+                "colour": "red",
+            }),
+        )
+        .await;
+    assert_ne!(task["id"], 999_999);
+    assert_eq!(task["user_id"], "alice");
+    assert_ne!(task["created_at"], "2000-01-01T00:00:00Z");
+    assert!(task.get("colour").is_none());
+    let response = app.get_task("mallory", task["id"].as_i64().unwrap()).await;
+    assert_eq!(response.status(), 404, "mallory does not own it");
+}
+
+async fn get_returns_the_stored_task(app: TestApp) {
+    let created = app
+        .create_task("alice", json!({"title": "Read", "description": "a book"}))
+        .await;
+    let response = app.get_task("alice", created["id"].as_i64().unwrap()).await;
+    assert_eq!(response.status(), 200);
+    let fetched: Value = response.json().await.unwrap();
+    assert_eq!(fetched, created);
+}
+
+async fn get_unknown_task_is_404(app: TestApp) {
+    let problem = assert_problem(app.get_task("alice", 424242).await, 404).await;
+    assert_eq!(problem["title"], "Not Found");
+}
+
+async fn put_replaces_present_fields_and_keeps_absent_ones(app: TestApp) {
+    let created = app
+        .create_task("alice", json!({"title": "Old", "description": "keep me"}))
+        .await;
+    let id = created["id"].as_i64().unwrap();
+    let response = app
+        .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
+        .json(&json!({"title": "  New  ", "completed": true, "user_id": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["title"], "New");
+    assert_eq!(updated["completed"], true);
+    assert_eq!(updated["description"], "keep me");
+    assert_eq!(updated["user_id"], "alice");
+    assert_eq!(updated["created_at"], created["created_at"]);
+    assert!(
+        updated["updated_at"].as_str() > created["updated_at"].as_str(),
+        "updated_at moves forward: {updated}"
+    );
+    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
+    assert_eq!(stored, updated);
+}
+
+async fn put_null_description_clears_it(app: TestApp) {
+    let created = app
+        .create_task("alice", json!({"title": "T", "description": "D"}))
+        .await;
+    let id = created["id"].as_i64().unwrap();
+    let updated: Value = app
+        .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
+        .json(&json!({"description": null}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["description"], Value::Null);
+    assert_eq!(updated["title"], "T");
+}
+
+async fn put_empty_object_is_422_and_changes_nothing(app: TestApp) {
+    let created = app.create_task("alice", json!({"title": "T"})).await;
+    let id = created["id"].as_i64().unwrap();
+    for body in [
+        json!({}),
+        json!({"id": 5, "unknown": 1}),
+        json!({"title": null}),
+    ] {
+        let response = app
+            .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422).await;
+        assert!(!error_fields(&problem).is_empty(), "{problem}");
+    }
+    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
+    assert_eq!(stored, created);
+}
+
+async fn patch_sets_or_toggles_completion(app: TestApp) {
+    let id = app.create_task("alice", json!({"title": "T"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/tasks/{id}/complete");
+    let completed = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["completed"].clone()
+    };
+    // No body at all toggles.
+    let r = app
+        .request(Method::PATCH, &path, "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(completed(r).await, true);
+    // `{}` toggles.
+    let r = app
+        .request(Method::PATCH, &path, "alice")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(completed(r).await, false);
+    // An explicit value sets, and setting twice is idempotent.
+    for _ in 0..2 {
+        let r = app
+            .request(Method::PATCH, &path, "alice")
+            .json(&json!({"completed": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(completed(r).await, true);
+    }
+    let r = app
+        .request(Method::PATCH, &path, "alice")
+        .json(&json!({"completed": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(completed(r).await, false);
+}
+
+async fn patch_with_null_completed_is_422(app: TestApp) {
+    let created = app.create_task("alice", json!({"title": "T"})).await;
+    let id = created["id"].as_i64().unwrap();
+    for body in [
+        json!({"completed": null}),
+        json!({"completed": "yes"}),
+        json!([true]),
+    ] {
+        let response = app
+            .request(Method::PATCH, &format!("/api/tasks/{id}/complete"), "alice")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 422).await;
+    }
+    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
+    assert_eq!(stored, created, "a failed request changes nothing");
+}
+
+async fn delete_removes_the_task(app: TestApp) {
+    let id = app.create_task("alice", json!({"title": "T"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/tasks/{id}");
+    let response = app
+        .request(Method::DELETE, &path, "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(
+        response.bytes().await.unwrap().is_empty(),
+        "204 has no body"
+    );
+    assert_problem(app.get_task("alice", id).await, 404).await;
+    let again = app
+        .request(Method::DELETE, &path, "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404).await;
+}
+
+async fn user_row_is_written_on_first_create_only(app: TestApp) {
+    // Reads never write.
+    app.list("alice", "").await;
+    let me = app
+        .request(Method::GET, "/api/me", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(app.count_rows("users").await, 0);
+
+    app.create_task("alice", json!({"title": "1"})).await;
+    app.create_task("alice", json!({"title": "2"})).await;
+    assert_eq!(app.count_rows("users").await, 1);
+    app.create_task("bob", json!({"title": "3"})).await;
+    assert_eq!(app.count_rows("users").await, 2);
+}

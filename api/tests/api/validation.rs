@@ -1,0 +1,237 @@
+//! Bad input gets a clear problem+json error and changes nothing.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields};
+
+crate::on_both_backends!(
+    title_rules_are_enforced,
+    description_rules_are_enforced,
+    every_bad_field_is_reported_at_once,
+    malformed_or_non_object_json_is_422,
+    non_json_body_is_415,
+    body_over_64_kib_is_413,
+    bad_query_values_are_422,
+    non_integer_id_is_422_on_every_route,
+    unknown_routes_and_methods_get_problem_json,
+    failed_update_leaves_the_task_unchanged,
+);
+
+async fn post(app: &TestApp, body: Value) -> reqwest::Response {
+    app.request(Method::POST, "/api/tasks", "alice")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn title_rules_are_enforced(app: TestApp) {
+    let bad_titles = [
+        json!(""),
+        json!("   \t\n"),
+        json!("a".repeat(201)),
+        json!("é".repeat(201)),
+        json!("nul\u{0}inside"),
+        json!(42),
+        json!(null),
+    ];
+    for title in bad_titles {
+        let problem = assert_problem(post(&app, json!({ "title": title })).await, 422).await;
+        assert_eq!(error_fields(&problem), vec!["title"], "{title}");
+    }
+    let missing = assert_problem(post(&app, json!({"description": "d"})).await, 422).await;
+    assert_eq!(error_fields(&missing), vec!["title"]);
+
+    // Limits count Unicode scalar values, after trimming.
+    let two_hundred = "é".repeat(200);
+    let task = app
+        .create_task("alice", json!({ "title": format!("  {two_hundred}  ") }))
+        .await;
+    assert_eq!(task["title"], two_hundred);
+    let emoji = "🦀".repeat(200);
+    app.create_task("alice", json!({ "title": emoji })).await;
+    assert_eq!(app.count_rows("tasks").await, 2);
+}
+
+async fn description_rules_are_enforced(app: TestApp) {
+    for description in [json!("d".repeat(1001)), json!("a\u{0}b"), json!(true)] {
+        let problem = assert_problem(
+            post(&app, json!({"title": "t", "description": description})).await,
+            422,
+        )
+        .await;
+        assert_eq!(error_fields(&problem), vec!["description"]);
+    }
+    let task = app
+        .create_task(
+            "alice",
+            json!({"title": "t", "description": "ü".repeat(1000)}),
+        )
+        .await;
+    assert_eq!(task["description"].as_str().unwrap().chars().count(), 1000);
+}
+
+async fn every_bad_field_is_reported_at_once(app: TestApp) {
+    let problem = assert_problem(
+        post(
+            &app,
+            json!({"title": "", "description": "x".repeat(1001), "completed": "no"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    let mut fields = error_fields(&problem);
+    fields.sort();
+    assert_eq!(fields, vec!["completed", "description", "title"]);
+    for error in problem["errors"].as_array().unwrap() {
+        assert!(!error["message"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(app.count_rows("tasks").await, 0);
+}
+
+async fn malformed_or_non_object_json_is_422(app: TestApp) {
+    for body in [
+        "{\"title\": ",
+        "not json",
+        "[1, 2]",
+        "\"title\"",
+        "null",
+        "42",
+    ] {
+        let response = app
+            .request(Method::POST, "/api/tasks", "alice")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 422).await;
+    }
+    // No body at all: the required title is missing.
+    let response = app
+        .request(Method::POST, "/api/tasks", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422).await;
+    assert_eq!(app.count_rows("tasks").await, 0);
+}
+
+async fn non_json_body_is_415(app: TestApp) {
+    let id = app.create_task("alice", json!({"title": "t"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let attempts = [
+        (Method::POST, "/api/tasks".to_owned()),
+        (Method::PUT, format!("/api/tasks/{id}")),
+        (Method::PATCH, format!("/api/tasks/{id}/complete")),
+    ];
+    for (method, path) in attempts {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let response = app
+                .request(method.clone(), &path, "alice")
+                .header("content-type", content_type)
+                .body(r#"{"title": "x", "completed": true}"#)
+                .send()
+                .await
+                .unwrap();
+            assert_problem(response, 415).await;
+        }
+    }
+    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
+    assert_eq!(stored["completed"], false);
+    assert_eq!(app.count_rows("tasks").await, 1);
+}
+
+async fn body_over_64_kib_is_413(app: TestApp) {
+    let huge = json!({"title": "t", "description": "x".repeat(70 * 1024)});
+    assert_problem(post(&app, huge).await, 413).await;
+    // Just under the limit is parsed (and then refused for its length).
+    let under = json!({"title": "t", "description": "x".repeat(60 * 1024)});
+    assert_problem(post(&app, under).await, 422).await;
+    assert_eq!(app.count_rows("tasks").await, 0);
+}
+
+async fn bad_query_values_are_422(app: TestApp) {
+    let long_q = "q".repeat(201);
+    let cases = [
+        ("status=foo", "status"),
+        ("status=", "status"),
+        ("sort=priority", "sort"),
+        ("order=up", "order"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("q=a%00b", "q"),
+        (&format!("q={long_q}"), "q"),
+    ];
+    for (query, field) in cases {
+        let response = app
+            .request(Method::GET, &format!("/api/tasks?{query}"), "alice")
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422).await;
+        assert_eq!(error_fields(&problem), vec![field], "?{query}");
+    }
+    // The edges of the ranges are accepted.
+    app.list("alice", "limit=1&offset=0").await;
+    app.list("alice", "limit=500").await;
+    app.list("alice", &format!("q={}", "q".repeat(200))).await;
+}
+
+async fn non_integer_id_is_422_on_every_route(app: TestApp) {
+    for id in ["abc", "1.5", "99999999999999999999"] {
+        let attempts = [
+            (Method::GET, format!("/api/tasks/{id}")),
+            (Method::PUT, format!("/api/tasks/{id}")),
+            (Method::DELETE, format!("/api/tasks/{id}")),
+            (Method::PATCH, format!("/api/tasks/{id}/complete")),
+        ];
+        for (method, path) in attempts {
+            let response = app
+                .request(method.clone(), &path, "alice")
+                .json(&json!({"title": "t"}))
+                .send()
+                .await
+                .unwrap();
+            let problem = assert_problem(response, 422).await;
+            assert_eq!(error_fields(&problem), vec!["id"], "{method} {path}");
+        }
+    }
+}
+
+async fn unknown_routes_and_methods_get_problem_json(app: TestApp) {
+    let response = app
+        .request(Method::GET, "/api/nothing", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404).await;
+    let response = app
+        .request(Method::POST, "/api/me", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 405).await;
+}
+
+async fn failed_update_leaves_the_task_unchanged(app: TestApp) {
+    let created = app
+        .create_task("alice", json!({"title": "T", "description": "D"}))
+        .await;
+    let id = created["id"].as_i64().unwrap();
+    // One valid field and one invalid: nothing at all is applied.
+    let response = app
+        .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
+        .json(&json!({"completed": true, "title": "x".repeat(300)}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422).await;
+    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
+    assert_eq!(stored, created);
+}
