@@ -3,6 +3,8 @@
 mod helpers;
 
 mod auth;
+mod binary;
+mod cors;
 mod health;
 mod isolation;
 mod listing;

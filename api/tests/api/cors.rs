@@ -1,0 +1,55 @@
+//! Browsers at the configured origins may call the API and read its headers.
+
+use crate::helpers::{TestApp, assert_problem};
+
+crate::on_both_backends!(configured_origin_is_allowed_and_sees_paging_headers);
+
+async fn configured_origin_is_allowed_and_sees_paging_headers(app: TestApp) {
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/tasks"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+
+    let response = app
+        .request(reqwest::Method::GET, "/api/tasks", "alice")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("x-total-count") && exposed.contains("location"),
+        "{exposed}"
+    );
+
+    // Error responses carry CORS headers too, so the frontend can read them.
+    let unauthorized = app
+        .client
+        .get(app.url("/api/tasks"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        unauthorized
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    assert_problem(unauthorized, 401).await;
+}
