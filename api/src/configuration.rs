@@ -1,6 +1,7 @@
 //! Settings read from the environment (and `.env`, loaded by the binary).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use url::Url;
 
@@ -19,7 +20,7 @@ pub struct Settings {
     pub production: bool,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AuthSettings {
     /// `BETTER_AUTH_SECRET`: verifies (and, for `api token`, signs) HS256 tokens.
     pub secret: Option<String>,
@@ -29,6 +30,22 @@ pub struct AuthSettings {
     pub jwks_url: Option<Url>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// The least time between two fetches of the key set, so tokens naming
+    /// unknown `kid`s cannot make the service hammer Better Auth.
+    pub key_set_min_refresh: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            better_auth_url: None,
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            key_set_min_refresh: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +87,7 @@ impl Settings {
                 jwks_url: url("JWKS_URL")?,
                 issuer: var("JWT_ISSUER"),
                 audience: var("JWT_AUDIENCE"),
+                ..AuthSettings::default()
             },
             cors_origins: var("CORS_ORIGINS")
                 .unwrap_or_else(|| "http://localhost:3000".to_owned())

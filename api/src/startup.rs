@@ -82,6 +82,7 @@ impl Application {
             Some(token)
         };
         let verifier = Arc::new(TokenVerifier::new(&settings.auth));
+        tracing::info!("accepting {}", verifier.describe());
 
         let acceptor = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
             .into_acceptor()

@@ -1,6 +1,7 @@
 //! Who is calling: the bearer token, verified, is the only source of identity.
 
 mod claims;
+mod key_set;
 mod mint;
 mod verifier;
 

@@ -5,6 +5,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
 use super::claims::{Claims, Identity};
+use super::key_set::KeySet;
 use crate::configuration::AuthSettings;
 
 /// The clock skew allowed on `exp` and `nbf`.
@@ -31,6 +32,10 @@ pub enum TokenError {
     MissingClaim(String),
     #[error("the token has no usable `sub` claim")]
     NoSubject,
+    #[error("the token's signing key is not in the trusted key set")]
+    UnknownKey,
+    #[error("the trusted key set cannot be fetched right now")]
+    KeySetUnavailable,
 }
 
 impl From<jsonwebtoken::errors::Error> for TokenError {
@@ -54,8 +59,12 @@ struct SharedSecret {
     validation: Validation,
 }
 
+/// Verifies bearer tokens against whatever the deployment configured: the
+/// shared secret (HS256), Better Auth's key set (EdDSA, ES256, ES384, RS*,
+/// PS*), or both.
 pub struct TokenVerifier {
     shared_secret: Option<SharedSecret>,
+    key_set: Option<KeySet>,
 }
 
 impl TokenVerifier {
@@ -68,24 +77,66 @@ impl TokenVerifier {
                 settings.audience.as_deref(),
             ),
         });
-        Self { shared_secret }
+        // Better Auth sets `iss` and `aud` to its origin; JWT_ISSUER and
+        // JWT_AUDIENCE override that.
+        let key_set = settings.key_set_url().map(|url| {
+            let origin = settings.better_auth_origin();
+            KeySet::new(
+                url,
+                settings.issuer.clone().or_else(|| origin.clone()),
+                settings.audience.clone().or(origin),
+                settings.key_set_min_refresh,
+            )
+        });
+        Self {
+            shared_secret,
+            key_set,
+        }
+    }
+
+    /// What this verifier accepts, for the start-up log.
+    pub fn describe(&self) -> String {
+        let mut accepted = Vec::new();
+        if self.shared_secret.is_some() {
+            accepted.push("HS256 tokens signed with BETTER_AUTH_SECRET".to_owned());
+        }
+        if let Some(key_set) = &self.key_set {
+            accepted.push(format!(
+                "tokens signed by the key set at {} (fetched on first use)",
+                key_set.url()
+            ));
+        }
+        accepted.join("; ")
     }
 
     pub async fn verify(&self, token: &str) -> Result<Identity, TokenError> {
-        // An unknown `alg` (including `none`) fails to parse here.
+        // An unknown `alg` (including `none`) fails to parse here. `jku`,
+        // `jwk` and `x5u` are never read: keys come only from configuration.
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let claims = match (header.alg, &self.shared_secret) {
-            (Algorithm::HS256, Some(shared)) => {
+        let not_allowed = || TokenError::AlgorithmNotAllowed(format!("{:?}", header.alg));
+        let claims = match header.alg {
+            Algorithm::HS256 => {
+                let shared = self.shared_secret.as_ref().ok_or_else(not_allowed)?;
                 decode::<Claims>(token, &shared.key, &shared.validation)?.claims
             }
-            (alg, _) => return Err(TokenError::AlgorithmNotAllowed(format!("{alg:?}"))),
+            Algorithm::HS384 | Algorithm::HS512 => return Err(not_allowed()),
+            algorithm => {
+                let key_set = self.key_set.as_ref().ok_or_else(not_allowed)?;
+                let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+                let key = key_set.key_for(kid, algorithm).await?;
+                decode::<Claims>(token, &key.key, &key.validation)?.claims
+            }
         };
         claims.into_identity().ok_or(TokenError::NoSubject)
     }
 }
 
 /// The checks every accepted token passes, whatever signed it.
-fn validation(algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
+pub(super) fn validation(
+    algorithm: Algorithm,
+    issuer: Option<&str>,
+    audience: Option<&str>,
+) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;

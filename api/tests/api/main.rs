@@ -7,6 +7,7 @@ mod binary;
 mod cors;
 mod health;
 mod isolation;
+mod key_set;
 mod listing;
 mod openapi;
 mod schema;
