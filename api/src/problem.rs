@@ -39,10 +39,7 @@ impl poem_openapi::types::Example for Problem {
             StatusCode::UNPROCESSABLE_ENTITY,
             "the request is invalid: see `errors`",
         )
-        .with_errors(vec![FieldError::new(
-            "title",
-            "must be between 1 and 200 characters",
-        )])
+        .with_errors(vec![FieldError::new("title", "must not be blank")])
     }
 }
 

@@ -7,7 +7,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = process.env.TODO_API_BIN ?? path.join(root, "target/debug/api");
+/** The service binary: TODO_API_BIN, else the workspace's debug build. */
+export const binary = process.env.TODO_API_BIN ?? path.join(root, "target/debug/api");
 
 function freshDatabase() {
   const server = process.env.TEST_DATABASE_URL;

@@ -134,7 +134,7 @@ pub struct UpdateTask {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub title: Option<String>,
     /// At most 1000 characters; `null` clears it.
-    #[oai(validator(max_length = 1000))]
+    #[oai(validator(max_length = 1000), nullable)]
     pub description: MaybeUndefined<String>,
     pub completed: Option<bool>,
 }
