@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod configuration;
+pub mod cors;
 pub mod health;
 pub mod json_body;
 pub mod me;

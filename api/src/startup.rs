@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use poem::endpoint::BoxEndpoint;
+use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::Cors;
+use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server};
 use poem_openapi::OpenApiService;
 use rand::Rng;
@@ -17,6 +17,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::configuration::Settings;
+use crate::cors::{cors, skip_for_same_origin};
 use crate::health::HealthApi;
 use crate::me::MeApi;
 use crate::problem::into_problem_response;
@@ -157,14 +158,8 @@ fn routes(
     verifier: Arc<TokenVerifier>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let api = openapi_service();
-    let docs = api.swagger_ui();
+    let docs = docs_page(&api);
     let spec = api.spec_endpoint();
-    let cors = Cors::new()
-        .allow_origins(settings.cors_origins.iter().map(String::as_str))
-        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["x-total-count", "location"])
-        .max_age(600);
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
@@ -174,13 +169,25 @@ fn routes(
         .catch_all_error(into_problem_response)
         // CORS wraps the error mapping so error responses carry its headers
         // too; its own refusals are mapped by the outer catch.
-        .with(cors)
+        .with(cors(&settings.cors_origins))
         .catch_all_error(into_problem_response)
+        .around(skip_for_same_origin)
         .around(log_request)
         .into_endpoint()
 }
 
 /// Ctrl-C, or SIGTERM from an orchestrator: stop accepting, finish requests.
+/// Swagger UI, self-contained: poem-openapi inlines its script and styles,
+/// and an empty inline icon stops the browser from asking for a favicon.
+fn docs_page(api: &OpenApiService<Apis, ()>) -> Route {
+    let html = api.swagger_ui_html().replacen(
+        "<head>",
+        "<head>\n    <link rel=\"icon\" href=\"data:,\">",
+        1,
+    );
+    Route::new().at("/", make_sync(move |_| Html(html.clone())))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

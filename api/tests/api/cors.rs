@@ -2,7 +2,32 @@
 
 use crate::helpers::{TestApp, assert_problem};
 
-crate::on_both_backends!(configured_origin_is_allowed_and_sees_paging_headers);
+crate::on_both_backends!(
+    configured_origin_is_allowed_and_sees_paging_headers,
+    same_origin_requests_are_not_refused,
+);
+
+/// Swagger UI at `/docs` posts from the service's own origin.
+async fn same_origin_requests_are_not_refused(app: TestApp) {
+    let response = app
+        .request(reqwest::Method::POST, "/api/tasks", "alice")
+        .header("origin", &app.address)
+        .json(&serde_json::json!({"title": "from /docs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // An origin that is neither the service's own nor configured is refused.
+    let foreign = app
+        .request(reqwest::Method::POST, "/api/tasks", "alice")
+        .header("origin", "https://evil.example")
+        .json(&serde_json::json!({"title": "from elsewhere"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(foreign, 403).await;
+    assert_eq!(app.count_rows("tasks").await, 1);
+}
 
 async fn configured_origin_is_allowed_and_sees_paging_headers(app: TestApp) {
     let preflight = app

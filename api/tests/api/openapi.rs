@@ -94,4 +94,8 @@ async fn swagger_ui_is_served_self_contained() {
     let html = response.text().await.unwrap();
     assert!(html.contains("SwaggerUIBundle"));
     assert!(!html.contains("<script src=\"http"), "no external scripts");
+    assert!(
+        html.contains(r#"<link rel="icon" href="data:,">"#),
+        "no favicon request"
+    );
 }

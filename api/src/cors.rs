@@ -1,0 +1,38 @@
+//! Cross-origin access for the browser frontend.
+
+use poem::http::header;
+use poem::middleware::Cors;
+use poem::{Endpoint, Request};
+
+/// Lets the configured origins call the API and read its paging headers.
+pub fn cors(origins: &[String]) -> Cors {
+    Cors::new()
+        .allow_origins(origins.iter().map(String::as_str))
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["x-total-count", "location"])
+        .max_age(600)
+}
+
+/// Browsers send `Origin` on same-origin POSTs too (Swagger UI at `/docs`
+/// does). Those are not cross-origin, so the CORS check, which refuses any
+/// origin not configured, must not see them.
+pub async fn skip_for_same_origin<E: Endpoint>(
+    next: E,
+    mut req: Request,
+) -> poem::Result<E::Output> {
+    if is_same_origin(&req) {
+        req.headers_mut().remove(header::ORIGIN);
+    }
+    next.call(req).await
+}
+
+fn is_same_origin(req: &Request) -> bool {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let (Some(origin), Some(host)) = (header(header::ORIGIN), header(header::HOST)) else {
+        return false;
+    };
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
