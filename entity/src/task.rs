@@ -46,7 +46,9 @@ impl ActiveModelBehavior for ActiveModel {}
 /// with `LIMIT/OFFSET`. Each index leads with `user_id` (so one user's rows are
 /// contiguous, and the foreign key's cascade has an index to use) and ends with
 /// `id`, the tie-break, so PostgreSQL reads a page in order straight from the
-/// index instead of sorting all of the user's tasks.
+/// index instead of sorting all of the user's tasks (checked with EXPLAIN on
+/// 200k tasks: each list query is an index scan under `LIMIT`). `sort=title`
+/// has no index: it is a top-N sort over one user's tasks, which is cheap.
 pub fn indexes() -> Vec<IndexCreateStatement> {
     vec![
         // The default listing: all of a user's tasks, newest first.

@@ -58,13 +58,7 @@ async fn requests_without_a_usable_token_are_401(app: TestApp) {
     let valid = json!({"sub": "alice", "exp": now() + 600});
     let good = sign(Algorithm::HS256, &app.secret, valid.clone());
     // The baseline is accepted, so each refusal below is for its own reason.
-    let ok = app
-        .client
-        .get(app.url("/api/tasks"))
-        .bearer_auth(&good)
-        .send()
-        .await
-        .unwrap();
+    let ok = app.get_with_token("/api/tasks", &good).await;
     assert_eq!(ok.status(), 200);
 
     let cases: Vec<(Option<String>, &str)> = vec![
@@ -134,11 +128,8 @@ async fn requests_without_a_usable_token_are_401(app: TestApp) {
 
     // A token anywhere but the Authorization header is not read.
     let in_query = app
-        .client
-        .get(app.url(&format!("/api/tasks?access_token={good}&token={good}")))
-        .send()
-        .await
-        .unwrap();
+        .get_anonymously(&format!("/api/tasks?access_token={good}&token={good}"))
+        .await;
     assert_problem(in_query, 401).await;
 }
 
@@ -177,12 +168,8 @@ async fn claims_fill_me_and_the_user_row(app: TestApp) {
         json!({"sub": "u-42", "email": "ada@example.com", "name": "Ada", "exp": now() + 600}),
     );
     let me: Value = app
-        .client
-        .get(app.url("/api/me"))
-        .bearer_auth(&token)
-        .send()
+        .get_with_token("/api/me", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -271,12 +258,6 @@ async fn issuer_and_audience_are_unchecked_for_hs256_by_default() {
         &app.secret,
         json!({"sub": "a", "exp": now() + 600, "iss": "anyone", "aud": "anything"}),
     );
-    let response = app
-        .client
-        .get(app.url("/api/tasks"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with_token("/api/tasks", &token).await;
     assert_eq!(response.status(), 200);
 }

@@ -128,12 +128,8 @@ async fn token_command_mints_a_token_the_service_accepts() {
     assert!(output.status.success(), "{output:?}");
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     let me: serde_json::Value = app
-        .client
-        .get(app.url("/api/me"))
-        .bearer_auth(&token)
-        .send()
+        .get_with_token("/api/me", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

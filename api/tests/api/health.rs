@@ -9,19 +9,9 @@ use crate::helpers::{Backend, TestApp, assert_problem, postgres_configured, spaw
 crate::on_both_backends!(probes_answer_without_a_token);
 
 async fn probes_answer_without_a_token(app: TestApp) {
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get_anonymously("/health/live").await;
     assert_eq!(live.status(), 200);
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get_anonymously("/health/ready").await;
     assert_eq!(ready.status(), 200);
 }
 
@@ -52,12 +42,7 @@ async fn database_outage_is_503_and_the_service_recovers() {
         .await
         .unwrap();
 
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get_anonymously("/health/ready").await;
     assert_problem(ready, 503).await;
     let list = app
         .request(Method::GET, "/api/tasks", "alice")
@@ -65,24 +50,14 @@ async fn database_outage_is_503_and_the_service_recovers() {
         .await
         .unwrap();
     assert_problem(list, 503).await;
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get_anonymously("/health/live").await;
     assert_eq!(live.status(), 200, "the process keeps running");
 
     admin
         .execute_unprepared(&rename(&hidden, &name))
         .await
         .unwrap();
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get_anonymously("/health/ready").await;
     assert_eq!(ready.status(), 200, "recovers by itself");
     let (tasks, _) = app.list("alice", "").await;
     assert_eq!(tasks[0]["id"], task["id"]);

@@ -151,6 +151,25 @@ impl TestApp {
             .bearer_auth(self.token(sub))
     }
 
+    /// `GET path` with no `Authorization` header.
+    pub async fn get_anonymously(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET path` with `token` as the bearer token.
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn create_task(&self, sub: &str, body: Value) -> Value {
         let response = self
             .request(Method::POST, "/api/tasks", sub)

@@ -98,14 +98,7 @@ async fn app_trusting(server: &KeySetServer, min_refresh: Duration) -> TestApp {
 }
 
 async fn status(app: &TestApp, token: &str) -> u16 {
-    app.client
-        .get(app.url("/api/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.get_with_token("/api/me", token).await.status().as_u16()
 }
 
 #[tokio::test]
@@ -120,13 +113,7 @@ async fn every_supported_algorithm_verifies_with_its_own_key() {
         ("rsa", Algorithm::RS256),
     ] {
         let token = sign_with(name, algorithm, &claims(origin, "kim"));
-        let response = app
-            .client
-            .get(app.url("/api/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with_token("/api/me", &token).await;
         assert_eq!(response.status(), 200, "{algorithm:?}");
         let me: Value = response.json().await.unwrap();
         assert_eq!(
@@ -244,13 +231,7 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
     })
     .await;
     let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&origin, "kim"));
-    let response = app
-        .client
-        .get(app.url("/api/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with_token("/api/me", &token).await;
     assert_problem(response, 401).await;
 
     let address: &'static str = Box::leak(format!("127.0.0.1:{port}").into_boxed_str());

@@ -6,12 +6,7 @@ use crate::helpers::{Backend, spawn_app};
 
 async fn served_document() -> Value {
     let app = spawn_app(Backend::Sqlite).await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_anonymously("/openapi.json").await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -89,7 +84,7 @@ async fn every_operation_is_documented_for_client_generators() {
 #[tokio::test]
 async fn swagger_ui_is_served_self_contained() {
     let app = spawn_app(Backend::Sqlite).await;
-    let response = app.client.get(app.url("/docs")).send().await.unwrap();
+    let response = app.get_anonymously("/docs").await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("SwaggerUIBundle"));
