@@ -16,7 +16,7 @@ use rand::Rng;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
-use crate::configuration::Settings;
+use crate::configuration::{AuthSettings, Settings};
 use crate::cors::{cors, skip_for_same_origin};
 use crate::health::HealthApi;
 use crate::me::MeApi;
@@ -68,19 +68,7 @@ impl Application {
         let demo_token = if settings.auth.is_configured() {
             None
         } else {
-            let secret: [u8; 32] = rand::rng().random();
-            let secret: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
-            let token = mint_hs256(
-                &secret,
-                &TokenRequest {
-                    email: Some("demo@example.com".into()),
-                    name: Some("Demo User".into()),
-                    lifetime: chrono::Duration::hours(24),
-                    ..TokenRequest::for_user(DEMO_USER_ID)
-                },
-            );
-            settings.auth.secret = Some(secret);
-            Some(token)
+            Some(enable_local_development(&mut settings.auth))
         };
         let verifier = Arc::new(TokenVerifier::new(&settings.auth));
         tracing::info!("accepting {}", verifier.describe());
@@ -108,10 +96,6 @@ impl Application {
         self.address.port()
     }
 
-    pub fn demo_token(&self) -> Option<&str> {
-        self.demo_token.as_deref()
-    }
-
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let url = format!("http://{}", self.address);
         tracing::info!("listening on {url} (Swagger UI at {url}/docs)");
@@ -126,6 +110,24 @@ impl Application {
             .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
             .await
     }
+}
+
+/// No auth configured: verify HS256 with a random secret of our own, and
+/// return a token for the demo user signed with it.
+fn enable_local_development(auth: &mut AuthSettings) -> String {
+    let secret: [u8; 32] = rand::rng().random();
+    let secret: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+    let token = mint_hs256(
+        &secret,
+        &TokenRequest {
+            email: Some("demo@example.com".into()),
+            name: Some("Demo User".into()),
+            lifetime: chrono::Duration::hours(24),
+            ..TokenRequest::for_user(DEMO_USER_ID)
+        },
+    );
+    auth.secret = Some(secret);
+    token
 }
 
 async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
