@@ -14,8 +14,8 @@ use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 use crate::tags::ApiTags;
 use model::{
-    CreateTask, ListQuery, QUERY_MAX_CHARS, SetCompletion, SortKey, SortOrder, StatusFilter, Task,
-    TaskChanges, contains_nul,
+    CreateTask, ListQuery, SetCompletion, SortKey, SortOrder, StatusFilter, Task, TaskChanges,
+    contains_nul,
 };
 
 pub struct TasksApi;
@@ -105,11 +105,8 @@ impl TasksApi {
         offset: Query<u64>,
     ) -> Result<ListTasksResponse, ApiError> {
         let text = q.0.filter(|text| !text.is_empty());
-        if let Some(text) = &text {
-            if contains_nul(text) {
-                return Err(ApiError::invalid("q", "must not contain NUL characters"));
-            }
-            debug_assert!(text.chars().count() <= QUERY_MAX_CHARS);
+        if text.as_deref().is_some_and(contains_nul) {
+            return Err(ApiError::invalid("q", "must not contain NUL characters"));
         }
         let query = ListQuery {
             status: status.0,

@@ -10,7 +10,6 @@ use crate::timestamp::Timestamp;
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
-pub const QUERY_MAX_CHARS: usize = 200;
 
 /// A task, owned by the user whose token created it.
 #[derive(Debug, Clone, Object)]
