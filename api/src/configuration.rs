@@ -33,6 +33,9 @@ pub struct AuthSettings {
     /// The least time between two fetches of the key set, so tokens naming
     /// unknown `kid`s cannot make the service hammer Better Auth.
     pub key_set_min_refresh: Duration,
+    /// How long fetched keys are trusted before the key set is fetched again,
+    /// so a key removed from Better Auth stops verifying tokens.
+    pub key_set_max_age: Duration,
 }
 
 impl Default for AuthSettings {
@@ -44,6 +47,7 @@ impl Default for AuthSettings {
             issuer: None,
             audience: None,
             key_set_min_refresh: Duration::from_secs(5),
+            key_set_max_age: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Better Auth's JSON Web Key Set: fetched on first use, cached, and fetched
 //! again when a token names a `kid` the cache lacks, so key rotation needs no
-//! restart. Refetches are rate-limited, so a flood of made-up `kid`s cannot
-//! hammer Better Auth.
+//! restart, or when the cache is older than its maximum age, so a key Better
+//! Auth has removed stops being trusted. Refetches are rate-limited, so a
+//! flood of made-up `kid`s cannot hammer Better Auth.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,13 +22,20 @@ pub struct VerifyingKey {
     pub validation: Validation,
 }
 
+#[derive(Default)]
+struct CachedKeys {
+    by_kid: HashMap<String, Arc<VerifyingKey>>,
+    fetched_at: Option<Instant>,
+}
+
 pub struct KeySet {
     url: Url,
     client: reqwest::Client,
     issuer: Option<String>,
     audience: Option<String>,
     min_refresh_interval: Duration,
-    keys: RwLock<HashMap<String, Arc<VerifyingKey>>>,
+    max_age: Duration,
+    keys: RwLock<CachedKeys>,
     /// When the last fetch started; held while fetching, so concurrent
     /// misses wait for one fetch instead of starting their own.
     last_fetch: Mutex<Option<Instant>>,
@@ -39,6 +47,7 @@ impl KeySet {
         issuer: Option<String>,
         audience: Option<String>,
         min_refresh_interval: Duration,
+        max_age: Duration,
     ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -50,7 +59,8 @@ impl KeySet {
             issuer,
             audience,
             min_refresh_interval,
-            keys: RwLock::new(HashMap::new()),
+            max_age,
+            keys: RwLock::new(CachedKeys::default()),
             last_fetch: Mutex::new(None),
         }
     }
@@ -65,6 +75,10 @@ impl KeySet {
         kid: &str,
         algorithm: Algorithm,
     ) -> Result<Arc<VerifyingKey>, TokenError> {
+        if self.is_stale().await {
+            // A failure is logged; the cached keys keep serving meanwhile.
+            let _ = self.refresh().await;
+        }
         let key = match self.cached(kid).await {
             Some(key) => key,
             None => {
@@ -83,7 +97,13 @@ impl KeySet {
     }
 
     async fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        self.keys.read().await.get(kid).cloned()
+        self.keys.read().await.by_kid.get(kid).cloned()
+    }
+
+    async fn is_stale(&self) -> bool {
+        let keys = self.keys.read().await;
+        keys.fetched_at
+            .is_some_and(|fetched_at| fetched_at.elapsed() > self.max_age)
     }
 
     /// Fetches the key set unless it was fetched within the minimum interval.
@@ -96,7 +116,10 @@ impl KeySet {
         match self.fetch().await {
             Ok(keys) => {
                 tracing::info!(url = %self.url, keys = keys.len(), "loaded the JSON Web Key Set");
-                *self.keys.write().await = keys;
+                *self.keys.write().await = CachedKeys {
+                    by_kid: keys,
+                    fetched_at: Some(Instant::now()),
+                };
                 Ok(())
             }
             Err(reason) => {

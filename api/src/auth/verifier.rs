@@ -86,6 +86,7 @@ impl TokenVerifier {
                 settings.issuer.clone().or_else(|| origin.clone()),
                 settings.audience.clone().or(origin),
                 settings.key_set_min_refresh,
+                settings.key_set_max_age,
             )
         });
         Self {

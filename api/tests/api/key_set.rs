@@ -193,6 +193,33 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
 }
 
 #[tokio::test]
+async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
+    let server = KeySetServer::start(&["ed25519", "p256"]).await;
+    let origin = server.origin.clone();
+    let app = spawn_app_with(Backend::Sqlite, move |settings| {
+        settings.auth.secret = None;
+        settings.auth.better_auth_url = Some(origin.parse().unwrap());
+        settings.auth.key_set_min_refresh = Duration::from_millis(50);
+        settings.auth.key_set_max_age = Duration::from_millis(300);
+    })
+    .await;
+    let removed = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
+    let kept = sign_with("p256", Algorithm::ES256, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &removed).await, 200);
+
+    server
+        .keys
+        .write()
+        .await
+        .retain(|key| key["kid"] != "ed25519");
+    assert_eq!(status(&app, &removed).await, 200, "still cached");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(status(&app, &removed).await, 401, "refetched once stale");
+    assert_eq!(status(&app, &kept).await, 200);
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
 async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(30)).await;
