@@ -5,7 +5,8 @@ use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
 
 use crate::auth::BearerAuth;
-use crate::problem::ApiError;
+use crate::problem::OperationError;
+use crate::problem::statuses::Authenticated;
 use crate::tags::ApiTags;
 
 pub struct MeApi;
@@ -38,7 +39,7 @@ impl MeApi {
     ///
     /// The caller as the token names them. Reading this never writes anything.
     #[oai(path = "/api/me", method = "get", operation_id = "getMe")]
-    async fn get_me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
+    async fn get_me(&self, auth: BearerAuth) -> Result<Json<Me>, OperationError<Authenticated>> {
         let identity = auth.0;
         Ok(Json(Me {
             id: identity.user_id,

@@ -11,7 +11,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::BearerAuth;
 use crate::json_body::JsonBody;
-use crate::problem::ApiError;
+use crate::problem::statuses::{ChangingOneTask, Creating, Listing, OneTask};
+use crate::problem::{ApiError, OperationError};
 use crate::tags::ApiTags;
 use model::{
     CreateTask, ListQuery, SetCompletion, SortKey, SortOrder, StatusFilter, Task, TaskChanges,
@@ -103,10 +104,10 @@ impl TasksApi {
         /// How many matching tasks to skip.
         #[oai(default)]
         offset: Query<u64>,
-    ) -> Result<ListTasksResponse, ApiError> {
+    ) -> Result<ListTasksResponse, OperationError<Listing>> {
         let text = q.0.filter(|text| !text.is_empty());
         if text.as_deref().is_some_and(contains_nul) {
-            return Err(ApiError::invalid("q", "must not contain NUL characters"));
+            return Err(ApiError::invalid("q", "must not contain NUL characters").into());
         }
         let query = ListQuery {
             status: status.0,
@@ -132,7 +133,7 @@ impl TasksApi {
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
         body: JsonBody<CreateTask>,
-    ) -> Result<CreateTaskResponse, ApiError> {
+    ) -> Result<CreateTaskResponse, OperationError<Creating>> {
         let task = repository::create(&db, &auth.0, body.0).await?;
         let location = format!("/api/tasks/{}", task.id);
         Ok(CreateTaskResponse::Created(Json(task.into()), location))
@@ -146,8 +147,10 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// The task's id.
         id: Path<i64>,
-    ) -> Result<TaskResponse, ApiError> {
-        TaskResponse::found(repository::find(&db, &auth.0.user_id, id.0).await?)
+    ) -> Result<TaskResponse, OperationError<OneTask>> {
+        Ok(TaskResponse::found(
+            repository::find(&db, &auth.0.user_id, id.0).await?,
+        )?)
     }
 
     /// Update a task
@@ -163,8 +166,10 @@ impl TasksApi {
         /// The task's id.
         id: Path<i64>,
         body: JsonBody<TaskChanges>,
-    ) -> Result<TaskResponse, ApiError> {
-        TaskResponse::found(repository::update(&db, &auth.0.user_id, id.0, body.0).await?)
+    ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
+        Ok(TaskResponse::found(
+            repository::update(&db, &auth.0.user_id, id.0, body.0).await?,
+        )?)
     }
 
     /// Delete a task
@@ -179,11 +184,11 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// The task's id.
         id: Path<i64>,
-    ) -> Result<DeleteTaskResponse, ApiError> {
+    ) -> Result<DeleteTaskResponse, OperationError<OneTask>> {
         if repository::delete(&db, &auth.0.user_id, id.0).await? {
             Ok(DeleteTaskResponse::Deleted)
         } else {
-            Err(ApiError::TaskNotFound)
+            Err(ApiError::TaskNotFound.into())
         }
     }
 
@@ -202,10 +207,10 @@ impl TasksApi {
         /// The task's id.
         id: Path<i64>,
         body: JsonBody<SetCompletion>,
-    ) -> Result<TaskResponse, ApiError> {
+    ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
         let completed = body.0.completed;
-        TaskResponse::found(
+        Ok(TaskResponse::found(
             repository::set_completion(&db, &auth.0.user_id, id.0, completed).await?,
-        )
+        )?)
     }
 }

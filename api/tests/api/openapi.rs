@@ -24,16 +24,47 @@ async fn committed_openapi_json_is_what_the_service_serves() {
 #[tokio::test]
 async fn every_operation_is_documented_for_client_generators() {
     let doc = served_document().await;
-    let expected = [
-        ("/api/tasks", "get", "listTasks"),
-        ("/api/tasks", "post", "createTask"),
-        ("/api/tasks/{id}", "get", "getTask"),
-        ("/api/tasks/{id}", "put", "updateTask"),
-        ("/api/tasks/{id}", "delete", "deleteTask"),
-        ("/api/tasks/{id}/complete", "patch", "setTaskCompletion"),
-        ("/api/me", "get", "getMe"),
+    // Each operation documents exactly the statuses it can answer with.
+    let expected: [(&str, &str, &str, &[&str]); 7] = [
+        (
+            "/api/tasks",
+            "get",
+            "listTasks",
+            &["200", "401", "422", "503"],
+        ),
+        (
+            "/api/tasks",
+            "post",
+            "createTask",
+            &["201", "401", "413", "415", "422", "503"],
+        ),
+        (
+            "/api/tasks/{id}",
+            "get",
+            "getTask",
+            &["200", "401", "404", "422", "503"],
+        ),
+        (
+            "/api/tasks/{id}",
+            "put",
+            "updateTask",
+            &["200", "401", "404", "413", "415", "422", "503"],
+        ),
+        (
+            "/api/tasks/{id}",
+            "delete",
+            "deleteTask",
+            &["204", "401", "404", "422", "503"],
+        ),
+        (
+            "/api/tasks/{id}/complete",
+            "patch",
+            "setTaskCompletion",
+            &["200", "401", "404", "413", "415", "422", "503"],
+        ),
+        ("/api/me", "get", "getMe", &["200", "401"]),
     ];
-    for (path, method, operation_id) in expected {
+    for (path, method, operation_id, statuses) in expected {
         let operation = &doc["paths"][path][method];
         assert_eq!(operation["operationId"], operation_id, "{method} {path}");
         assert!(
@@ -44,13 +75,26 @@ async fn every_operation_is_documented_for_client_generators() {
             !operation["security"].as_array().unwrap().is_empty(),
             "{operation_id} is secured"
         );
-        for status in ["401", "422", "503"] {
-            let content = &operation["responses"][status]["content"];
-            assert!(
-                content.get("application/problem+json").is_some(),
-                "{operation_id} documents {status} as problem+json"
-            );
+        let responses = operation["responses"].as_object().unwrap();
+        let mut documented: Vec<&str> = responses.keys().map(String::as_str).collect();
+        documented.sort();
+        assert_eq!(documented, statuses, "{operation_id}");
+        for (status, response) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                assert!(
+                    response["content"]
+                        .get("application/problem+json")
+                        .is_some(),
+                    "{operation_id} documents {status} as problem+json"
+                );
+            }
         }
+        let challenge = responses["401"]["headers"].as_object().unwrap();
+        assert!(
+            challenge
+                .keys()
+                .any(|h| h.eq_ignore_ascii_case("www-authenticate"))
+        );
     }
     let schemes = &doc["components"]["securitySchemes"];
     let bearer = schemes.as_object().unwrap().values().next().unwrap();
