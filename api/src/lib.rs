@@ -6,6 +6,7 @@ pub mod cors;
 pub mod health;
 pub mod json_body;
 pub mod me;
+pub mod nullable;
 pub mod problem;
 pub mod startup;
 pub mod tags;

@@ -5,6 +5,7 @@ use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
 
 use crate::auth::BearerAuth;
+use crate::nullable::Nullable;
 use crate::problem::OperationError;
 use crate::problem::statuses::Authenticated;
 use crate::tags::ApiTags;
@@ -17,18 +18,16 @@ pub struct MeApi;
 pub struct Me {
     /// The token's `sub`.
     pub id: String,
-    #[oai(nullable)]
-    pub email: Option<String>,
-    #[oai(nullable)]
-    pub name: Option<String>,
+    pub email: Nullable<String>,
+    pub name: Nullable<String>,
 }
 
 impl Example for Me {
     fn example() -> Self {
         Self {
             id: "hS7tY2pQ9wXk3LmN".into(),
-            email: Some("ada@example.com".into()),
-            name: Some("Ada Lovelace".into()),
+            email: Some("ada@example.com".to_owned()).into(),
+            name: Some("Ada Lovelace".to_owned()).into(),
         }
     }
 }
@@ -43,8 +42,8 @@ impl MeApi {
         let identity = auth.0;
         Ok(Json(Me {
             id: identity.user_id,
-            email: identity.email,
-            name: identity.name,
+            email: identity.email.into(),
+            name: identity.name.into(),
         }))
     }
 }

@@ -5,6 +5,7 @@ use poem_openapi::{Enum, Object};
 use serde_json::Value;
 
 use crate::json_body::{FieldValue, FromJsonBody, ObjectReader};
+use crate::nullable::Nullable;
 use crate::problem::FieldError;
 use crate::timestamp::Timestamp;
 
@@ -22,8 +23,7 @@ pub struct Task {
     #[oai(read_only)]
     pub user_id: String,
     pub title: String,
-    #[oai(nullable)]
-    pub description: Option<String>,
+    pub description: Nullable<String>,
     pub completed: bool,
     #[oai(read_only)]
     pub created_at: Timestamp,
@@ -38,7 +38,7 @@ impl From<entity::task::Model> for Task {
             id: row.id,
             user_id: row.user_id,
             title: row.title,
-            description: row.description,
+            description: row.description.into(),
             completed: row.completed,
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
@@ -55,7 +55,7 @@ impl Example for Task {
             id: 42,
             user_id: "hS7tY2pQ9wXk3LmN".into(),
             title: "Buy milk".into(),
-            description: Some("Oat, 2 litres".into()),
+            description: Some("Oat, 2 litres".to_owned()).into(),
             completed: false,
             created_at: at.into(),
             updated_at: at.into(),

@@ -101,6 +101,19 @@ async fn every_operation_is_documented_for_client_generators() {
     assert_eq!(bearer["scheme"], "bearer");
     assert_eq!(bearer["bearerFormat"], "JWT");
 
+    // Always-present nullable fields are required, so clients type them `T | null`.
+    for (schema, field) in [("Task", "description"), ("Me", "email"), ("Me", "name")] {
+        let schema = &doc["components"]["schemas"][schema];
+        assert!(
+            schema["required"]
+                .as_array()
+                .unwrap()
+                .contains(&field.into()),
+            "{field}"
+        );
+        assert_eq!(schema["properties"][field]["nullable"], true, "{field}");
+    }
+
     let task = &doc["components"]["schemas"]["CreateTask"]["properties"];
     assert_eq!(task["title"]["maxLength"], 200);
     assert_eq!(task["description"]["maxLength"], 1000);
