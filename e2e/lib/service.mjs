@@ -1,7 +1,7 @@
 // Starts the Rust service binary on a free port against a fresh database:
 // PostgreSQL when TEST_DATABASE_URL is set, else a temporary SQLite file.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,27 +10,33 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** The service binary: TODO_API_BIN, else the workspace's debug build. */
 export const binary = process.env.TODO_API_BIN ?? path.join(root, "target/debug/api");
 
+/** A database of the service's own: `{ url, drop() }`. */
 function freshDatabase() {
   const server = process.env.TEST_DATABASE_URL;
   if (!server) {
     if (process.env.CI && process.env.CI !== "false") {
       throw new Error("CI is set but TEST_DATABASE_URL is not: the e2e suites must run on PostgreSQL");
     }
-    return `sqlite://${mkdtempSync(path.join(tmpdir(), "todo-e2e-"))}/todo.db?mode=rwc`;
+    const dir = mkdtempSync(path.join(tmpdir(), "todo-e2e-"));
+    return { url: `sqlite://${dir}/todo.db?mode=rwc`, drop: () => rmSync(dir, { recursive: true, force: true }) };
   }
   const name = `todo_test_e2e_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   execFileSync("psql", [server, "-qc", `CREATE DATABASE "${name}"`]);
   const url = new URL(server);
   url.pathname = `/${name}`;
-  return url.toString();
+  return {
+    url: url.toString(),
+    drop: () => execFileSync("psql", [server, "-qc", `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]),
+  };
 }
 
 /** Starts the service; `env` adds configuration (BETTER_AUTH_URL, …). */
 export async function startService(env) {
+  const database = freshDatabase();
   const child = spawn(binary, [], {
     env: {
       PATH: process.env.PATH,
-      DATABASE_URL: freshDatabase(),
+      DATABASE_URL: database.url,
       HOST: "127.0.0.1",
       PORT: "0",
       RUST_LOG: "info",
@@ -69,8 +75,11 @@ export async function startService(env) {
       const text = await response.text();
       return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
     },
-    stop() {
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
+      await exited;
+      database.drop();
     },
   };
 }

@@ -24,7 +24,7 @@ describe("EdDSA, Better Auth's default", () => {
     bobToken = await betterAuth.tokenFor(bob);
   });
   after(async () => {
-    service?.stop();
+    await service?.stop();
     await betterAuth?.close();
   });
 
@@ -122,7 +122,7 @@ for (const alg of ["RS256", "ES256"]) {
     let betterAuth, service;
     before(async () => ({ betterAuth, service } = await stack(alg)));
     after(async () => {
-      service?.stop();
+      await service?.stop();
       await betterAuth?.close();
     });
 

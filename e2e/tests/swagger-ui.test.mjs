@@ -45,7 +45,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  service?.stop();
+  await service?.stop();
 });
 
 /** Opens an operation, presses "Try it out", optionally edits the body, executes. */

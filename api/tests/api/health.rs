@@ -23,7 +23,7 @@ async fn database_outage_is_503_and_the_service_recovers() {
     }
     let app = spawn_app(Backend::Postgres).await;
     let task = app.create_task("alice", json!({"title": "survives"})).await;
-    let name = url::Url::parse(&app.database_url).unwrap().path()[1..].to_owned();
+    let name = url::Url::parse(&app.database.url).unwrap().path()[1..].to_owned();
     let server = std::env::var("TEST_DATABASE_URL").unwrap();
     let admin = Database::connect(&server).await.unwrap();
     let rename = |from: &str, to: &str| format!(r#"ALTER DATABASE "{from}" RENAME TO "{to}""#);

@@ -20,8 +20,42 @@ pub struct TestApp {
     pub secret: String,
     /// A direct connection, for assertions about what is stored.
     pub db: DatabaseConnection,
-    pub database_url: String,
+    /// Declared last: dropped after the connection above.
+    pub database: TestDatabase,
+}
+
+/// A database of one test's own, removed when the test ends.
+pub struct TestDatabase {
+    pub url: String,
     _dir: Option<TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (Some(name), Ok(server)) = (
+            self.postgres_name.take(),
+            std::env::var("TEST_DATABASE_URL"),
+        ) else {
+            return;
+        };
+        // Drop may run while the test's runtime winds down, so the statement
+        // runs on a runtime of its own. FORCE ends the service's connections.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(&server).await {
+                    let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                    let _ = admin.execute_unprepared(&sql).await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// Runs each listed `async fn(TestApp)` as a test on SQLite and on PostgreSQL.
@@ -67,12 +101,16 @@ pub fn postgres_configured() -> bool {
 
 /// A fresh, empty database: a temporary SQLite file, or a new PostgreSQL
 /// database on the server `TEST_DATABASE_URL` points at.
-pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
+pub async fn fresh_database(backend: Backend) -> TestDatabase {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temporary directory");
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
-            (url, Some(dir))
+            TestDatabase {
+                url,
+                _dir: Some(dir),
+                postgres_name: None,
+            }
         }
         Backend::Postgres => {
             let server = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
@@ -87,7 +125,11 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
             admin.close().await.ok();
             let mut url = url::Url::parse(&server).expect("TEST_DATABASE_URL is a URL");
             url.set_path(&name);
-            (url.to_string(), None)
+            TestDatabase {
+                url: url.to_string(),
+                _dir: None,
+                postgres_name: Some(name),
+            }
         }
     }
 }
@@ -113,16 +155,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], after `configure` adjusts the settings.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let (database_url, dir) = fresh_database(backend).await;
+    let database = fresh_database(backend).await;
     let secret = format!("test-secret-{}", uuid::Uuid::new_v4());
-    let mut settings = test_settings(&database_url, &secret);
+    let mut settings = test_settings(&database.url, &secret);
     configure(&mut settings);
     let application = Application::build(settings)
         .await
         .expect("the service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let db = Database::connect(&database_url)
+    let db = Database::connect(&database.url)
         .await
         .expect("direct database connection");
     TestApp {
@@ -130,8 +172,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         client: reqwest::Client::new(),
         secret,
         db,
-        database_url,
-        _dir: dir,
+        database,
     }
 }
 

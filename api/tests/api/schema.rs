@@ -139,8 +139,8 @@ async fn snapshot(db: &DatabaseConnection) -> SchemaSnapshot {
 }
 
 async fn migrated_schema_matches_the_entities(backend: Backend) {
-    let (url, _dir) = fresh_database(backend).await;
-    let db = Database::connect(&url).await.unwrap();
+    let database = fresh_database(backend).await;
+    let db = Database::connect(&database.url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(snapshot(&db).await, declared_by_entities());
 

@@ -13,7 +13,7 @@ let service;
 before(async () => {
   service = await startService({ BETTER_AUTH_SECRET: secret });
 });
-after(() => service?.stop());
+after(async () => await service?.stop());
 
 test("the typed client drives every kind of call", async () => {
   const token = execFileSync(binary, ["token", "--sub", "ts-user"], {
