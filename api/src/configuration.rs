@@ -82,7 +82,9 @@ impl Settings {
                 .transpose()
         };
         let settings = Settings {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url: var("DATABASE_URL")
+                .map(|url| creating_sqlite_file(url.trim()))
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             host: parse_or("HOST", var("HOST"), IpAddr::from([127, 0, 0, 1]))?,
             port: parse_or("PORT", var("PORT"), 8000)?,
             auth: AuthSettings {
@@ -139,6 +141,17 @@ impl AuthSettings {
             .as_ref()
             .map(|url| url.origin().ascii_serialization())
     }
+}
+
+/// SQLite refuses to open a missing file unless asked to create it; a
+/// fresh checkout should not need to know that.
+fn creating_sqlite_file(url: &str) -> String {
+    let is_file = url.starts_with("sqlite:") && !url.contains(":memory:");
+    if !is_file || url.contains("mode=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -233,6 +246,19 @@ mod tests {
         assert!(err.to_string().contains("PORT"));
         let err = settings(&[("AUTO_MIGRATE", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("AUTO_MIGRATE"));
+    }
+
+    #[test]
+    fn sqlite_files_are_created_unless_a_mode_is_given() {
+        let url = |raw| settings(&[("DATABASE_URL", raw)]).unwrap().database_url;
+        assert_eq!(url("sqlite://data.db"), "sqlite://data.db?mode=rwc");
+        assert_eq!(
+            url("sqlite://data.db?cache=shared"),
+            "sqlite://data.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(url("sqlite://data.db?mode=ro"), "sqlite://data.db?mode=ro");
+        assert_eq!(url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(url("postgres://u@h/db"), "postgres://u@h/db");
     }
 
     #[test]

@@ -162,3 +162,32 @@ async fn postgres_schema_matches_the_entities() {
         migrated_schema_matches_the_entities(Backend::Postgres).await;
     }
 }
+
+#[tokio::test]
+async fn with_auto_migrate_off_the_service_leaves_the_schema_alone() {
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |settings| {
+        settings.auto_migrate = false;
+    })
+    .await;
+    assert_eq!(
+        snapshot(&app.db).await,
+        SchemaSnapshot::default(),
+        "nothing was created"
+    );
+    let applied = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT COUNT(*) FROM seaql_migrations",
+        ))
+        .await;
+    assert!(applied.is_err(), "no migration table either");
+
+    // Once migrated by hand (as `cargo run -p migration -- up` would), it serves.
+    Migrator::up(&app.db, None).await.unwrap();
+    app.create_task(
+        "alice",
+        serde_json::json!({"title": "after a manual migration"}),
+    )
+    .await;
+}
