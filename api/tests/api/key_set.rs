@@ -269,6 +269,27 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
 }
 
 #[tokio::test]
+async fn keys_named_in_the_token_header_are_never_used() {
+    let server = KeySetServer::start(&["ed25519"]).await;
+    let app = app_trusting(&server, Duration::from_secs(5)).await;
+    // Signed with a key the service does not trust, which the header offers
+    // inline (`jwk`) and by URL (`jku`), under a trusted key's `kid`.
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("ed25519".into());
+    header.jwk = Some(serde_json::from_value(public_jwk("ed25519-rotated")).unwrap());
+    header.jku = Some(format!("{}/api/auth/jwks", server.origin));
+    header.x5u = Some(format!("{}/cert.pem", server.origin));
+    let pem = fixture("ed25519-rotated.pem");
+    let forged = encode(
+        &header,
+        &claims(&server.origin, "kim"),
+        &EncodingKey::from_ed_pem(&pem).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status(&app, &forged).await, 401);
+}
+
+#[tokio::test]
 async fn symmetric_keys_in_the_key_set_are_ignored() {
     let server = KeySetServer::start(&["ed25519"]).await;
     server
