@@ -1,6 +1,7 @@
 //! `/api/tasks`: the caller's tasks.
 
 pub mod model;
+mod params;
 mod repository;
 
 use poem::web::Data;
@@ -16,8 +17,8 @@ use crate::problem::{ApiError, OperationError};
 use crate::tags::ApiTags;
 use model::{
     CreateTask, ListQuery, SetCompletion, SortKey, SortOrder, StatusFilter, Task, TaskChanges,
-    contains_nul,
 };
+use params::{DEFAULT_LIMIT, Lenient, PageLimit, SearchText};
 
 pub struct TasksApi;
 
@@ -59,8 +60,8 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
-fn default_limit() -> u64 {
-    100
+fn default_limit() -> Lenient<PageLimit> {
+    Lenient::valid(PageLimit(DEFAULT_LIMIT))
 }
 
 impl TaskResponse {
@@ -85,38 +86,42 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// Which tasks: all, only pending, or only completed.
         #[oai(default)]
-        status: Query<StatusFilter>,
+        status: Query<Lenient<StatusFilter>>,
         /// The sort key.
         #[oai(default)]
-        sort: Query<SortKey>,
+        sort: Query<Lenient<SortKey>>,
         /// The sort direction.
         #[oai(default)]
-        order: Query<SortOrder>,
+        order: Query<Lenient<SortOrder>>,
         /// Text found anywhere in the title or description, ignoring case.
-        #[oai(validator(max_length = 200))]
-        q: Query<Option<String>>,
+        q: Query<Option<Lenient<SearchText>>>,
         /// Page size.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "500"))
-        )]
-        limit: Query<u64>,
+        #[oai(default = "default_limit")]
+        limit: Query<Lenient<PageLimit>>,
         /// How many matching tasks to skip.
         #[oai(default)]
-        offset: Query<u64>,
+        offset: Query<Lenient<u64>>,
     ) -> Result<ListTasksResponse, OperationError<Listing>> {
-        let text = q.0.filter(|text| !text.is_empty());
-        if text.as_deref().is_some_and(contains_nul) {
-            return Err(ApiError::invalid("q", "must not contain NUL characters").into());
-        }
+        let mut errors = Vec::new();
+        let status = status.0.check("status", &mut errors);
+        let sort = sort.0.check("sort", &mut errors);
+        let order = order.0.check("order", &mut errors);
+        let text = q.0.and_then(|q| q.check("q", &mut errors));
+        let limit = limit.0.check("limit", &mut errors);
+        let offset = offset.0.check("offset", &mut errors);
+        let (Some(status), Some(sort), Some(order), Some(limit), Some(offset), true) =
+            (status, sort, order, limit, offset, errors.is_empty())
+        else {
+            return Err(ApiError::Validation(errors).into());
+        };
         let query = ListQuery {
-            status: status.0,
-            sort: sort.0,
-            order: order.0,
-            text,
+            status,
+            sort,
+            order,
+            text: text.map(|text| text.0).filter(|text| !text.is_empty()),
             limit: limit.0,
             // Past i64::MAX no database has rows; clamp instead of overflowing SQL.
-            offset: offset.0.min(i64::MAX as u64),
+            offset: offset.min(i64::MAX as u64),
         };
         let page = repository::list(&db, &auth.0.user_id, &query).await?;
         let tasks = page.tasks.into_iter().map(Task::from).collect();

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     non_json_body_is_415,
     body_over_64_kib_is_413,
     bad_query_values_are_422,
+    every_bad_query_parameter_is_reported_at_once,
     non_integer_id_is_422_on_every_route,
     unknown_routes_and_methods_get_problem_json,
     failed_update_leaves_the_task_unchanged,
@@ -181,6 +182,20 @@ async fn bad_query_values_are_422(app: TestApp) {
     app.list("alice", "limit=1&offset=0").await;
     app.list("alice", "limit=500").await;
     app.list("alice", &format!("q={}", "q".repeat(200))).await;
+}
+
+async fn every_bad_query_parameter_is_reported_at_once(app: TestApp) {
+    let query = "status=done&sort=priority&order=up&q=a%00b&limit=0&offset=-3";
+    let response = app
+        .request(Method::GET, &format!("/api/tasks?{query}"), "alice")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422).await;
+    assert_eq!(
+        error_fields(&problem),
+        vec!["status", "sort", "order", "q", "limit", "offset"]
+    );
 }
 
 async fn non_integer_id_is_422_on_every_route(app: TestApp) {
