@@ -18,7 +18,7 @@ use crate::tags::ApiTags;
 use model::{
     CreateTask, ListQuery, SetCompletion, SortKey, SortOrder, StatusFilter, Task, TaskChanges,
 };
-use params::{DEFAULT_LIMIT, Lenient, PageLimit, SearchText};
+use params::{DEFAULT_LIMIT, Lenient, PageLimit, PageOffset, SearchText};
 
 pub struct TasksApi;
 
@@ -100,7 +100,7 @@ impl TasksApi {
         limit: Query<Lenient<PageLimit>>,
         /// How many matching tasks to skip.
         #[oai(default)]
-        offset: Query<Lenient<u64>>,
+        offset: Query<Lenient<PageOffset>>,
     ) -> Result<ListTasksResponse, OperationError<Listing>> {
         let mut errors = Vec::new();
         let status = status.0.check("status", &mut errors);
@@ -121,7 +121,7 @@ impl TasksApi {
             text: text.map(|text| text.0).filter(|text| !text.is_empty()),
             limit: limit.0,
             // Past i64::MAX no database has rows; clamp instead of overflowing SQL.
-            offset: offset.min(i64::MAX as u64),
+            offset: offset.0.min(i64::MAX as u64),
         };
         let page = repository::list(&db, &auth.0.user_id, &query).await?;
         let tasks = page.tasks.into_iter().map(Task::from).collect();

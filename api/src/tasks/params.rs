@@ -73,9 +73,27 @@ impl<T: Type> Type for Lenient<T> {
 
 impl<T: ParseFromParameter> ParseFromParameter for Lenient<T> {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        Ok(Self(
-            T::parse_from_parameter(value).map_err(ParseError::into_message),
-        ))
+        Ok(Self(T::parse_from_parameter(value).map_err(explain::<T>)))
+    }
+}
+
+/// A message for the client: the allowed values of an enum, else the reason
+/// without poem-openapi's `failed to parse "<type>"` prefix.
+fn explain<T: Type>(err: ParseError<T>) -> String {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let allowed: Vec<&str> = registry
+        .schemas
+        .get(T::name().as_ref())
+        .map(|schema| schema.enum_items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !allowed.is_empty() {
+        return format!("must be one of: {}", allowed.join(", "));
+    }
+    let message = err.into_message();
+    match message.split_once("\": ") {
+        Some((_, reason)) => reason.to_owned(),
+        None => message,
     }
 }
 
@@ -87,6 +105,10 @@ impl<T: ToJSON> ToJSON for Lenient<T> {
 
 /// `limit`: the page size, 1 to 500.
 pub struct PageLimit(pub u64);
+
+/// `offset`: how many matches to skip, 0 or more.
+#[derive(Default)]
+pub struct PageOffset(pub u64);
 
 /// `q`: text to find, at most 200 characters, without NUL.
 pub struct SearchText(pub String);
@@ -131,6 +153,16 @@ scalar_type!(
 );
 
 scalar_type!(
+    PageOffset,
+    "page_offset",
+    MetaSchema {
+        format: Some("uint64"),
+        minimum: Some(0.0),
+        ..MetaSchema::new("integer")
+    }
+);
+
+scalar_type!(
     SearchText,
     "search_text",
     MetaSchema {
@@ -151,6 +183,21 @@ impl ParseFromParameter for PageLimit {
 }
 
 impl ToJSON for PageLimit {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::from(self.0))
+    }
+}
+
+impl ParseFromParameter for PageOffset {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        value
+            .parse()
+            .map(Self)
+            .map_err(|_| ParseError::custom("must be an integer of 0 or more"))
+    }
+}
+
+impl ToJSON for PageOffset {
     fn to_json(&self) -> Option<Value> {
         Some(Value::from(self.0))
     }

@@ -196,6 +196,15 @@ async fn every_bad_query_parameter_is_reported_at_once(app: TestApp) {
         error_fields(&problem),
         vec!["status", "sort", "order", "q", "limit", "offset"]
     );
+    // Each message tells the client what would be accepted.
+    assert_eq!(
+        problem["errors"][0]["message"],
+        "must be one of: all, pending, completed"
+    );
+    assert_eq!(
+        problem["errors"][4]["message"],
+        "must be an integer from 1 to 500"
+    );
 }
 
 async fn non_integer_id_is_422_on_every_route(app: TestApp) {
