@@ -296,14 +296,11 @@ pub async fn into_problem_response(err: poem::Error) -> Response {
             format!("invalid parameter `{}`", param.name),
         )
         .with_errors(vec![FieldError::new(param.name, param.reason.clone())])
-    } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
+    } else if err.is::<ParsePathError>() {
         // poem-openapi reports path parameters by an internal placeholder
         // name; the only path parameter of this API is a task's `id`.
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid parameter `id`: must be a 64-bit integer",
-        )
-        .with_errors(vec![FieldError::new("id", path.reason.clone())])
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid parameter `id`")
+            .with_errors(vec![FieldError::new("id", "must be a 64-bit integer")])
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, payload.reason.clone())
             .with_errors(vec![FieldError::new("body", payload.reason.clone())])
