@@ -7,6 +7,7 @@ pub mod health;
 pub mod json_body;
 pub mod me;
 pub mod nullable;
+pub mod operation_error;
 pub mod problem;
 pub mod startup;
 pub mod tags;

@@ -6,8 +6,8 @@ use poem_openapi::{Object, OpenApi};
 
 use crate::auth::BearerAuth;
 use crate::nullable::Nullable;
-use crate::problem::OperationError;
-use crate::problem::statuses::Authenticated;
+use crate::operation_error::OperationError;
+use crate::operation_error::statuses::Authenticated;
 use crate::tags::ApiTags;
 
 pub struct MeApi;

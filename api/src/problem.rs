@@ -1,19 +1,16 @@
 //! Every error leaves the service as an RFC 9457 `application/problem+json`
-//! body. [`ApiError`] is what handlers return; [`into_problem_response`] is
-//! the one place where any error, ours or the framework's, becomes a response.
-
-use std::marker::PhantomData;
+//! body. [`ApiError`] is what handlers fail with (wrapped, for the document,
+//! in [`crate::operation_error::OperationError`]); [`into_problem_response`]
+//! is the one place where any error, ours or the framework's, becomes a
+//! response.
 
 use poem::http::{StatusCode, header};
 use poem::{Response, error::ResponseError};
+use poem_openapi::Object;
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
-use poem_openapi::registry::{
-    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
-};
-use poem_openapi::types::{ToJSON, Type};
-use poem_openapi::{ApiResponse, Object};
+use poem_openapi::types::ToJSON;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -129,20 +126,17 @@ impl From<sea_orm::DbErr> for ApiError {
     /// Connection trouble is a 503 the client may retry; anything else is a
     /// bug, logged here and reported without detail.
     fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::sqlx::Error as Sqlx;
         use sea_orm::{DbErr, RuntimeErr};
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
             DbErr::Exec(RuntimeErr::SqlxError(sqlx))
-            | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
-                matches!(
-                    **sqlx,
-                    sea_orm::sqlx::Error::Io(_)
-                        | sea_orm::sqlx::Error::PoolTimedOut
-                        | sea_orm::sqlx::Error::PoolClosed
-                        | sea_orm::sqlx::Error::Tls(_)
-                        | sea_orm::sqlx::Error::Protocol(_)
-                )
-            }
+            | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match &**sqlx {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) => true,
+                Sqlx::Protocol(_) => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| is_transient(&code)),
+                _ => false,
+            },
             _ => false,
         };
         if unreachable {
@@ -153,6 +147,16 @@ impl From<sea_orm::DbErr> for ApiError {
             Self::Internal
         }
     }
+}
+
+/// Database error codes worth retrying: SQLite busy or locked; PostgreSQL
+/// connection exceptions (08), insufficient resources (53) and operator
+/// intervention such as a shutdown (57).
+fn is_transient(code: &str) -> bool {
+    matches!(code, "5" | "6")
+        || ["08", "53", "57"]
+            .iter()
+            .any(|class| code.starts_with(class))
 }
 
 impl ResponseError for ApiError {
@@ -168,120 +172,6 @@ impl ResponseError for ApiError {
 
     fn as_response(&self) -> Response {
         self.problem().into_response()
-    }
-}
-
-/// The error statuses one kind of operation can answer with, for the
-/// OpenAPI document. Statuses produced outside the handlers (401 from the
-/// bearer check, 413 and 415 from the body reader, 422 from parameter
-/// parsing) count too, because clients see them all.
-pub trait ErrorStatuses: Send + Sync + 'static {
-    const STATUSES: &'static [u16];
-}
-
-/// An [`ApiError`] from an operation that documents the statuses `S` lists.
-pub struct OperationError<S> {
-    error: ApiError,
-    statuses: PhantomData<S>,
-}
-
-impl<S> From<ApiError> for OperationError<S> {
-    fn from(error: ApiError) -> Self {
-        Self {
-            error,
-            statuses: PhantomData,
-        }
-    }
-}
-
-impl<S> From<sea_orm::DbErr> for OperationError<S> {
-    fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::from(err).into()
-    }
-}
-
-impl<S> From<OperationError<S>> for poem::Error {
-    fn from(err: OperationError<S>) -> Self {
-        err.error.into()
-    }
-}
-
-impl<S: ErrorStatuses> ApiResponse for OperationError<S> {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: S::STATUSES
-                .iter()
-                .map(|&status| problem_response(status))
-                .collect(),
-        }
-    }
-
-    fn register(registry: &mut Registry) {
-        Problem::register(registry);
-    }
-}
-
-fn problem_response(status: u16) -> MetaResponse {
-    let description = match status {
-        401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
-        404 => "No such task for this caller",
-        413 => "Request body over 64 KiB",
-        415 => "Request body is not `application/json`",
-        422 => "Invalid input; `errors` names each bad field",
-        503 => "The database is unreachable; retry later",
-        _ => "Error",
-    };
-    let mut response = MetaResponse {
-        description,
-        status: Some(status),
-        status_range: None,
-        content: vec![MetaMediaType {
-            content_type: PROBLEM_CONTENT_TYPE,
-            schema: Problem::schema_ref(),
-        }],
-        headers: vec![],
-    };
-    if status == 401 {
-        response.headers.push(MetaHeader {
-            name: "WWW-Authenticate".to_owned(),
-            description: Some("Always `Bearer` (RFC 6750)".to_owned()),
-            required: true,
-            deprecated: false,
-            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
-        });
-    }
-    response
-}
-
-/// The statuses of each kind of operation.
-pub mod statuses {
-    use super::ErrorStatuses;
-
-    /// Reads the token only.
-    pub struct Authenticated;
-    /// Lists with query parameters.
-    pub struct Listing;
-    /// Reads or deletes one task by id.
-    pub struct OneTask;
-    /// Creates a task from a body.
-    pub struct Creating;
-    /// Changes one task by id, from a body.
-    pub struct ChangingOneTask;
-
-    impl ErrorStatuses for Authenticated {
-        const STATUSES: &'static [u16] = &[401];
-    }
-    impl ErrorStatuses for Listing {
-        const STATUSES: &'static [u16] = &[401, 422, 503];
-    }
-    impl ErrorStatuses for OneTask {
-        const STATUSES: &'static [u16] = &[401, 404, 422, 503];
-    }
-    impl ErrorStatuses for Creating {
-        const STATUSES: &'static [u16] = &[401, 413, 415, 422, 503];
-    }
-    impl ErrorStatuses for ChangingOneTask {
-        const STATUSES: &'static [u16] = &[401, 404, 413, 415, 422, 503];
     }
 }
 
@@ -329,4 +219,19 @@ pub async fn into_problem_response(err: poem::Error) -> Response {
         Problem::new(status, detail)
     };
     problem.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn retryable_database_codes() {
+        for code in ["5", "6", "08006", "53300", "57P01"] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in ["19", "23505", "22021", "42P01"] {
+            assert!(!is_transient(code), "{code}");
+        }
+    }
 }

@@ -12,8 +12,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::BearerAuth;
 use crate::json_body::JsonBody;
-use crate::problem::statuses::{ChangingOneTask, Creating, Listing, OneTask};
-use crate::problem::{ApiError, OperationError};
+use crate::operation_error::OperationError;
+use crate::operation_error::statuses::{ChangingOneTask, Creating, Listing, OneTask};
+use crate::problem::ApiError;
 use crate::tags::ApiTags;
 use model::{
     CreateTask, ListQuery, SetCompletion, SortKey, SortOrder, StatusFilter, Task, TaskChanges,

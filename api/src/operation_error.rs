@@ -1,0 +1,130 @@
+//! Which error statuses each operation documents.
+//!
+//! Handlers fail with one [`ApiError`]; wrapping it in `OperationError<S>`
+//! only changes what the OpenAPI document lists for the operation, so each
+//! one shows exactly the statuses it can answer with, and generated clients
+//! get precise error types.
+
+use std::marker::PhantomData;
+
+use poem_openapi::ApiResponse;
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::types::Type;
+
+use crate::problem::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
+
+/// The error statuses one kind of operation can answer with, for the
+/// OpenAPI document. Statuses produced outside the handlers (401 from the
+/// bearer check, 413 and 415 from the body reader, 422 from parameter
+/// parsing) count too, because clients see them all.
+pub trait ErrorStatuses: Send + Sync + 'static {
+    const STATUSES: &'static [u16];
+}
+
+/// An [`ApiError`] from an operation that documents the statuses `S` lists.
+pub struct OperationError<S> {
+    error: ApiError,
+    statuses: PhantomData<S>,
+}
+
+impl<S> From<ApiError> for OperationError<S> {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            statuses: PhantomData,
+        }
+    }
+}
+
+impl<S> From<sea_orm::DbErr> for OperationError<S> {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl<S> From<OperationError<S>> for poem::Error {
+    fn from(err: OperationError<S>) -> Self {
+        err.error.into()
+    }
+}
+
+impl<S: ErrorStatuses> ApiResponse for OperationError<S> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: S::STATUSES
+                .iter()
+                .map(|&status| problem_response(status))
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+fn problem_response(status: u16) -> MetaResponse {
+    let description = match status {
+        401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
+        404 => "No such task for this caller",
+        413 => "Request body over 64 KiB",
+        415 => "Request body is not `application/json`",
+        422 => "Invalid input; `errors` names each bad field",
+        503 => "The database is unreachable; retry later",
+        _ => "Error",
+    };
+    let mut response = MetaResponse {
+        description,
+        status: Some(status),
+        status_range: None,
+        content: vec![MetaMediaType {
+            content_type: PROBLEM_CONTENT_TYPE,
+            schema: Problem::schema_ref(),
+        }],
+        headers: vec![],
+    };
+    if status == 401 {
+        response.headers.push(MetaHeader {
+            name: "WWW-Authenticate".to_owned(),
+            description: Some("Always `Bearer` (RFC 6750)".to_owned()),
+            required: true,
+            deprecated: false,
+            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
+        });
+    }
+    response
+}
+
+/// The statuses of each kind of operation.
+pub mod statuses {
+    use super::ErrorStatuses;
+
+    /// Reads the token only.
+    pub struct Authenticated;
+    /// Lists with query parameters.
+    pub struct Listing;
+    /// Reads or deletes one task by id.
+    pub struct OneTask;
+    /// Creates a task from a body.
+    pub struct Creating;
+    /// Changes one task by id, from a body.
+    pub struct ChangingOneTask;
+
+    impl ErrorStatuses for Authenticated {
+        const STATUSES: &'static [u16] = &[401];
+    }
+    impl ErrorStatuses for Listing {
+        const STATUSES: &'static [u16] = &[401, 422, 503];
+    }
+    impl ErrorStatuses for OneTask {
+        const STATUSES: &'static [u16] = &[401, 404, 422, 503];
+    }
+    impl ErrorStatuses for Creating {
+        const STATUSES: &'static [u16] = &[401, 413, 415, 422, 503];
+    }
+    impl ErrorStatuses for ChangingOneTask {
+        const STATUSES: &'static [u16] = &[401, 404, 413, 415, 422, 503];
+    }
+}
