@@ -137,7 +137,11 @@ async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
     options
         .acquire_timeout(Duration::from_secs(3))
         .connect_timeout(Duration::from_secs(3))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // SQLite: with a write-ahead log, readers no longer wait for writers.
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        });
     Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", redact(database_url)))
