@@ -9,6 +9,7 @@ pub mod me;
 pub mod nullable;
 pub mod operation_error;
 pub mod problem;
+mod scalar_type;
 pub mod startup;
 pub mod tags;
 pub mod tasks;

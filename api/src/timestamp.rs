@@ -2,11 +2,11 @@
 //! (`2026-11-21T09:30:00.123456Z`). poem-openapi's own `DateTime<Utc>` writes
 //! `+00:00`, which the contract does not allow.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON};
+
+use crate::scalar_type::scalar_type;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,31 +24,15 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
-impl Type for Timestamp {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "string_date-time".into()
+scalar_type!(
+    Timestamp,
+    "string_date-time",
+    MetaSchema {
+        format: Some("date-time"),
+        example: Some(Value::String("2026-11-21T09:30:00.123456Z".into())),
+        ..MetaSchema::new("string")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new_with_format("string", "date-time");
-        schema.example = Some(Value::String("2026-11-21T09:30:00.123456Z".into()));
-        MetaSchemaRef::Inline(Box::new(schema))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+);
 
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::model::contains_nul;
 use crate::problem::FieldError;
+use crate::scalar_type::scalar_type;
 
 pub const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 500;
@@ -112,34 +113,6 @@ pub struct PageOffset(pub u64);
 
 /// `q`: text to find, at most 200 characters, without NUL.
 pub struct SearchText(pub String);
-
-macro_rules! scalar_type {
-    ($ty:ty, $name:literal, $schema:expr) => {
-        impl Type for $ty {
-            const IS_REQUIRED: bool = true;
-            type RawValueType = Self;
-            type RawElementValueType = Self;
-
-            fn name() -> Cow<'static, str> {
-                $name.into()
-            }
-
-            fn schema_ref() -> MetaSchemaRef {
-                MetaSchemaRef::Inline(Box::new($schema))
-            }
-
-            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-                Some(self)
-            }
-
-            fn raw_element_iter<'a>(
-                &'a self,
-            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-                Box::new(self.as_raw_value().into_iter())
-            }
-        }
-    };
-}
 
 scalar_type!(
     PageLimit,
