@@ -142,6 +142,11 @@ async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
         });
+    if database_url.starts_with("sqlite:") && !database_url.contains(":memory:") {
+        // SeaORM opens one SQLite connection unless told otherwise, which
+        // queues every read behind every other; WAL lets a few run at once.
+        options.max_connections(4);
+    }
     Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", redact(database_url)))
