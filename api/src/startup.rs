@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use poem::endpoint::{BoxEndpoint, make_sync};
+use poem::error::ResponseError;
+use poem::http::header;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{CatchPanic, SetHeader};
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server};
 use poem_openapi::OpenApiService;
@@ -20,7 +23,7 @@ use crate::configuration::{AuthSettings, Settings};
 use crate::cors::{cors, skip_for_same_origin};
 use crate::health::HealthApi;
 use crate::me::MeApi;
-use crate::problem::into_problem_response;
+use crate::problem::{ApiError, into_problem_response};
 use crate::tasks::TasksApi;
 use crate::telemetry::log_request;
 
@@ -177,11 +180,21 @@ fn routes(
         .at("/openapi.json", spec)
         .data(db)
         .data(verifier)
+        .with(CatchPanic::new().with_handler(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::Internal.as_response()
+        }))
         .catch_all_error(into_problem_response)
         // CORS wraps the error mapping so error responses carry its headers
         // too; its own refusals are mapped by the outer catch.
         .with(cors(&settings.cors_origins))
         .catch_all_error(into_problem_response)
+        // Responses carry one user's data: never cache them, never sniff them.
+        .with(
+            SetHeader::new()
+                .overriding(header::CACHE_CONTROL, "no-store")
+                .overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        )
         .around(skip_for_same_origin)
         .around(log_request)
         .into_endpoint()

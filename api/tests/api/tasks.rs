@@ -79,6 +79,9 @@ async fn get_returns_the_stored_task(app: TestApp) {
         .await;
     let response = app.get_task("alice", created["id"].as_i64().unwrap()).await;
     assert_eq!(response.status(), 200);
+    // One user's data: not for shared caches, not for content sniffing.
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let fetched: Value = response.json().await.unwrap();
     assert_eq!(fetched, created);
 }
