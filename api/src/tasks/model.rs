@@ -112,7 +112,11 @@ impl FromJsonBody for CreateTask {
         };
         let completed = match reader.boolean("completed") {
             FieldValue::Present(flag) => flag,
-            FieldValue::Null | FieldValue::Absent => false,
+            FieldValue::Null => {
+                reader.reject("completed", "must be true or false; omit it for false");
+                false
+            }
+            FieldValue::Absent => false,
         };
         let task = CreateTask {
             title: title.unwrap_or_default(),

@@ -9,6 +9,7 @@ crate::on_both_backends!(
     title_rules_are_enforced,
     description_rules_are_enforced,
     every_bad_field_is_reported_at_once,
+    completed_must_be_a_boolean_on_create,
     malformed_or_non_object_json_is_422,
     non_json_body_is_415,
     body_over_64_kib_is_413,
@@ -71,6 +72,15 @@ async fn description_rules_are_enforced(app: TestApp) {
         )
         .await;
     assert_eq!(task["description"].as_str().unwrap().chars().count(), 1000);
+}
+
+async fn completed_must_be_a_boolean_on_create(app: TestApp) {
+    for completed in [json!(null), json!("true"), json!(1)] {
+        let response = post(&app, json!({"title": "t", "completed": completed})).await;
+        let problem = assert_problem(response, 422).await;
+        assert_eq!(error_fields(&problem), vec!["completed"], "{completed}");
+    }
+    assert_eq!(app.count_rows("tasks").await, 0);
 }
 
 async fn every_bad_field_is_reported_at_once(app: TestApp) {
