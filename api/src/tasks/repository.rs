@@ -88,12 +88,14 @@ async fn page_in_database(
     sorted: impl Fn(Select<task::Entity>) -> Select<task::Entity>,
     query: &ListQuery,
 ) -> Result<Page, DbErr> {
-    let total = select.clone().count(db).await?;
-    let tasks = sorted(select)
+    // Two queries rather than one with `COUNT(*) OVER ()`: the window would
+    // make PostgreSQL read every match before the LIMIT, where the count can
+    // stay inside the index. They run concurrently, on two connections.
+    let page = sorted(select.clone())
         .limit(query.limit)
         .offset(query.offset)
-        .all(db)
-        .await?;
+        .all(db);
+    let (total, tasks) = tokio::try_join!(select.count(db), page)?;
     Ok(Page { tasks, total })
 }
 
