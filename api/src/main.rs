@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
             };
             println!("{}", mint_hs256(&secret, &request));
         }
-        Command::Openapi => println!("{}", openapi_document()),
+        Command::Openapi => print!("{}", openapi_document()),
     }
     Ok(())
 }
