@@ -119,19 +119,15 @@ impl AuthSettings {
     /// The JWKS location: `JWKS_URL`, else Better Auth's default path.
     pub fn key_set_url(&self) -> Option<Url> {
         self.jwks_url.clone().or_else(|| {
-            self.better_auth_url
-                .as_ref()
-                .and_then(|base| base.join("api/auth/jwks").ok())
-                .map(|mut url| {
-                    // `join` drops the last path segment unless it ends in '/'.
-                    let base_path = self
-                        .better_auth_url
-                        .as_ref()
-                        .map(|base| base.path().trim_end_matches('/').to_owned())
-                        .unwrap_or_default();
-                    url.set_path(&format!("{base_path}/api/auth/jwks"));
-                    url
-                })
+            let base = self.better_auth_url.as_ref()?;
+            let mut url = base.clone();
+            url.set_path(&format!(
+                "{}/api/auth/jwks",
+                base.path().trim_end_matches('/')
+            ));
+            url.set_query(None);
+            url.set_fragment(None);
+            Some(url)
         })
     }
 
@@ -143,11 +139,15 @@ impl AuthSettings {
     }
 }
 
+/// A SQLite database kept in a file (not `sqlite::memory:`).
+pub fn is_sqlite_file(database_url: &str) -> bool {
+    database_url.starts_with("sqlite:") && !database_url.contains(":memory:")
+}
+
 /// SQLite refuses to open a missing file unless asked to create it; a
 /// fresh checkout should not need to know that.
 fn creating_sqlite_file(url: &str) -> String {
-    let is_file = url.starts_with("sqlite:") && !url.contains(":memory:");
-    if !is_file || url.contains("mode=") {
+    if !is_sqlite_file(url) || url.contains("mode=") {
         return url.to_owned();
     }
     let separator = if url.contains('?') { '&' } else { '?' };

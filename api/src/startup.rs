@@ -19,7 +19,7 @@ use rand::Rng;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
-use crate::configuration::{AuthSettings, Settings};
+use crate::configuration::{AuthSettings, Settings, is_sqlite_file};
 use crate::cors::{cors, skip_for_same_origin};
 use crate::health::HealthApi;
 use crate::me::MeApi;
@@ -49,7 +49,11 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
 /// The OpenAPI document, byte for byte as served at `/openapi.json` and
 /// committed at the root (`api openapi > openapi.json`).
 pub fn openapi_document() -> String {
-    openapi_service().spec() + "\n"
+    document_of(&openapi_service())
+}
+
+fn document_of(api: &OpenApiService<Apis, ()>) -> String {
+    api.spec() + "\n"
 }
 
 pub struct Application {
@@ -146,7 +150,7 @@ async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
         });
-    if database_url.starts_with("sqlite:") && !database_url.contains(":memory:") {
+    if is_sqlite_file(database_url) {
         // SeaORM opens one SQLite connection unless told otherwise, which
         // queues every read behind every other; WAL lets a few run at once.
         options.max_connections(4);
@@ -174,7 +178,7 @@ fn routes(
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let api = openapi_service();
     let docs = docs_page(&api);
-    let document = openapi_document();
+    let document = document_of(&api);
     let spec = make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json")
@@ -206,7 +210,6 @@ fn routes(
         .into_endpoint()
 }
 
-/// Ctrl-C, or SIGTERM from an orchestrator: stop accepting, finish requests.
 /// Swagger UI, self-contained: poem-openapi inlines its script and styles,
 /// and an empty inline icon stops the browser from asking for a favicon.
 fn docs_page(api: &OpenApiService<Apis, ()>) -> Route {
@@ -218,6 +221,7 @@ fn docs_page(api: &OpenApiService<Apis, ()>) -> Route {
     Route::new().at("/", make_sync(move |_| Html(html.clone())))
 }
 
+/// Ctrl-C, or SIGTERM from an orchestrator: stop accepting, finish requests.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
