@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
-    TransactionTrait,
+    TransactionTrait, UpdateMany,
 };
 
 use super::model::{CreateTask, ListQuery, SortKey, SortOrder, StatusFilter, TaskChanges};
@@ -104,10 +104,7 @@ pub async fn find(
     owner: &str,
     id: i64,
 ) -> Result<Option<task::Model>, DbErr> {
-    owned_by(owner)
-        .filter(task::Column::Id.eq(id))
-        .one(db)
-        .await
+    one_owned(task::Entity::find(), owner, id).one(db).await
 }
 
 /// Records the owner on their first task, in the same transaction as the
@@ -143,27 +140,26 @@ pub async fn create(
     Ok(task)
 }
 
-/// Applies `changes` in one `UPDATE … RETURNING`; `None` if not found.
+/// Applies `changes`; `None` if not found.
 pub async fn update(
     db: &DatabaseConnection,
     owner: &str,
     id: i64,
     changes: TaskChanges,
 ) -> Result<Option<task::Model>, DbErr> {
-    let mut update = task::Entity::update_many()
-        .filter(task::Column::Id.eq(id))
-        .filter(task::Column::UserId.eq(owner))
-        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()));
-    if let Some(title) = changes.title {
-        update = update.col_expr(task::Column::Title, Expr::value(title));
-    }
-    if let Some(description) = changes.description {
-        update = update.col_expr(task::Column::Description, Expr::value(description));
-    }
-    if let Some(completed) = changes.completed {
-        update = update.col_expr(task::Column::Completed, Expr::value(completed));
-    }
-    Ok(update.exec_with_returning(db).await?.into_iter().next())
+    change(db, owner, id, |mut update| {
+        if let Some(title) = changes.title {
+            update = update.col_expr(task::Column::Title, Expr::value(title));
+        }
+        if let Some(description) = changes.description {
+            update = update.col_expr(task::Column::Description, Expr::value(description));
+        }
+        if let Some(completed) = changes.completed {
+            update = update.col_expr(task::Column::Completed, Expr::value(completed));
+        }
+        update
+    })
+    .await
 }
 
 /// Sets `completed`, or flips it in the database when `None`, so two
@@ -178,26 +174,45 @@ pub async fn set_completion(
         Some(completed) => Expr::value(completed),
         None => Expr::col(task::Column::Completed).not(),
     };
-    let updated = task::Entity::update_many()
-        .filter(task::Column::Id.eq(id))
-        .filter(task::Column::UserId.eq(owner))
-        .col_expr(task::Column::Completed, value)
-        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
-        .exec_with_returning(db)
-        .await?;
-    Ok(updated.into_iter().next())
+    change(db, owner, id, |update| {
+        update.col_expr(task::Column::Completed, value)
+    })
+    .await
 }
 
 /// `true` if the task existed (for this owner) and is gone.
 pub async fn delete(db: &DatabaseConnection, owner: &str, id: i64) -> Result<bool, DbErr> {
-    let result = task::Entity::delete_many()
-        .filter(task::Column::Id.eq(id))
-        .filter(task::Column::UserId.eq(owner))
+    let result = one_owned(task::Entity::delete_many(), owner, id)
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
 }
 
+/// One `UPDATE … RETURNING` of the owner's task `id`: the columns `set`
+/// adds, and `updated_at`. `None` if not found.
+async fn change(
+    db: &DatabaseConnection,
+    owner: &str,
+    id: i64,
+    set: impl FnOnce(UpdateMany<task::Entity>) -> UpdateMany<task::Entity>,
+) -> Result<Option<task::Model>, DbErr> {
+    let update = one_owned(task::Entity::update_many(), owner, id)
+        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()));
+    Ok(set(update)
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next())
+}
+
 fn owned_by(owner: &str) -> Select<task::Entity> {
     task::Entity::find().filter(task::Column::UserId.eq(owner))
+}
+
+/// Scopes any statement to task `id` of `owner`: another user's task is
+/// simply not found.
+fn one_owned<Q: QueryFilter>(query: Q, owner: &str, id: i64) -> Q {
+    query
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::UserId.eq(owner))
 }
