@@ -92,6 +92,8 @@ pub enum FieldValue<T> {
     Absent,
     Null,
     Present(T),
+    /// Present with the wrong type; the error is already recorded.
+    Invalid,
 }
 
 /// Reads typed fields out of a JSON object, collecting every error.
@@ -121,26 +123,34 @@ impl ObjectReader {
     }
 
     pub fn string(&mut self, field: &str) -> FieldValue<String> {
-        match self.fields.remove(field) {
-            None => FieldValue::Absent,
-            Some(Value::Null) => FieldValue::Null,
-            Some(Value::String(text)) => FieldValue::Present(text),
-            Some(_) => {
-                self.reject(field, "must be a string");
-                FieldValue::Absent
-            }
-        }
+        self.take(field, "must be a string", |value| match value {
+            Value::String(text) => Some(text),
+            _ => None,
+        })
     }
 
     pub fn boolean(&mut self, field: &str) -> FieldValue<bool> {
+        self.take(field, "must be true or false", |value| value.as_bool())
+    }
+
+    /// Removes `field`, converting it with `extract`; a value `extract`
+    /// refuses is recorded as an error with `expected` as the message.
+    fn take<T>(
+        &mut self,
+        field: &str,
+        expected: &str,
+        extract: impl FnOnce(Value) -> Option<T>,
+    ) -> FieldValue<T> {
         match self.fields.remove(field) {
             None => FieldValue::Absent,
             Some(Value::Null) => FieldValue::Null,
-            Some(Value::Bool(flag)) => FieldValue::Present(flag),
-            Some(_) => {
-                self.reject(field, "must be true or false");
-                FieldValue::Absent
-            }
+            Some(value) => match extract(value) {
+                Some(value) => FieldValue::Present(value),
+                None => {
+                    self.reject(field, expected);
+                    FieldValue::Invalid
+                }
+            },
         }
     }
 

@@ -100,7 +100,7 @@ impl FromJsonBody for CreateTask {
                 reader.reject("title", "must be a string, not null");
                 None
             }
-            FieldValue::Absent if reader.errors.iter().any(|e| e.field == "title") => None,
+            FieldValue::Invalid => None,
             FieldValue::Absent => {
                 reader.reject("title", "is required");
                 None
@@ -108,7 +108,7 @@ impl FromJsonBody for CreateTask {
         };
         let description = match reader.string("description") {
             FieldValue::Present(text) => check_description(&mut reader, text),
-            FieldValue::Null | FieldValue::Absent => None,
+            FieldValue::Null | FieldValue::Absent | FieldValue::Invalid => None,
         };
         let completed = match reader.boolean("completed") {
             FieldValue::Present(flag) => flag,
@@ -116,7 +116,7 @@ impl FromJsonBody for CreateTask {
                 reader.reject("completed", "must be true or false; omit it for false");
                 false
             }
-            FieldValue::Absent => false,
+            FieldValue::Absent | FieldValue::Invalid => false,
         };
         let task = CreateTask {
             title: title.unwrap_or_default(),
@@ -169,19 +169,19 @@ impl FromJsonBody for TaskChanges {
         match reader.string("title") {
             FieldValue::Present(title) => changes.title = check_title(&mut reader, title),
             FieldValue::Null => reader.reject("title", "cannot be null"),
-            FieldValue::Absent => {}
+            FieldValue::Absent | FieldValue::Invalid => {}
         }
         match reader.string("description") {
             FieldValue::Present(text) => {
                 changes.description = check_description(&mut reader, text).map(Some)
             }
             FieldValue::Null => changes.description = Some(None),
-            FieldValue::Absent => {}
+            FieldValue::Absent | FieldValue::Invalid => {}
         }
         match reader.boolean("completed") {
             FieldValue::Present(flag) => changes.completed = Some(flag),
             FieldValue::Null => reader.reject("completed", "cannot be null"),
-            FieldValue::Absent => {}
+            FieldValue::Absent | FieldValue::Invalid => {}
         }
         let nothing_sent = reader.errors.is_empty()
             && changes.title.is_none()
@@ -225,7 +225,7 @@ impl FromJsonBody for SetCompletion {
                 reader.reject("completed", "must be true or false; omit it to toggle");
                 None
             }
-            FieldValue::Absent => None,
+            FieldValue::Absent | FieldValue::Invalid => None,
         };
         reader.finish(SetCompletion { completed })
     }
@@ -269,40 +269,36 @@ pub struct ListQuery {
     pub offset: u64,
 }
 
-/// PostgreSQL cannot store NUL in text, so it is refused everywhere.
-pub fn contains_nul(text: &str) -> bool {
-    text.contains('\0')
+/// Why `text` cannot be stored in a field of at most `max_chars` characters
+/// (Unicode scalar values), if it cannot. NUL is refused everywhere because
+/// PostgreSQL cannot store it.
+pub fn text_problem(text: &str, max_chars: usize) -> Option<String> {
+    let chars = text.chars().count();
+    if text.contains('\0') {
+        Some("must not contain NUL characters".to_owned())
+    } else if chars > max_chars {
+        Some(format!(
+            "must be at most {max_chars} characters (got {chars})"
+        ))
+    } else {
+        None
+    }
 }
 
 fn check_title(reader: &mut ObjectReader, title: String) -> Option<String> {
     let title = title.trim();
-    let chars = title.chars().count();
-    if contains_nul(title) {
-        reader.reject("title", "must not contain NUL characters");
-    } else if chars == 0 {
-        reader.reject("title", "must not be blank");
-    } else if chars > TITLE_MAX_CHARS {
-        reader.reject(
-            "title",
-            format!("must be at most {TITLE_MAX_CHARS} characters (got {chars})"),
-        );
-    } else {
-        return Some(title.to_owned());
+    match text_problem(title, TITLE_MAX_CHARS) {
+        Some(problem) => reader.reject("title", problem),
+        None if title.is_empty() => reader.reject("title", "must not be blank"),
+        None => return Some(title.to_owned()),
     }
     None
 }
 
 fn check_description(reader: &mut ObjectReader, text: String) -> Option<String> {
-    let chars = text.chars().count();
-    if contains_nul(&text) {
-        reader.reject("description", "must not contain NUL characters");
-    } else if chars > DESCRIPTION_MAX_CHARS {
-        reader.reject(
-            "description",
-            format!("must be at most {DESCRIPTION_MAX_CHARS} characters (got {chars})"),
-        );
-    } else {
-        return Some(text);
+    match text_problem(&text, DESCRIPTION_MAX_CHARS) {
+        Some(problem) => reader.reject("description", problem),
+        None => return Some(text),
     }
     None
 }

@@ -11,7 +11,7 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
-use super::model::contains_nul;
+use super::model::text_problem;
 use crate::problem::FieldError;
 use crate::scalar_type::scalar_type;
 
@@ -178,14 +178,9 @@ impl ToJSON for PageOffset {
 
 impl ParseFromParameter for SearchText {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        if contains_nul(value) {
-            Err(ParseError::custom("must not contain NUL characters"))
-        } else if value.chars().count() > SEARCH_MAX_CHARS {
-            Err(ParseError::custom(format!(
-                "must be at most {SEARCH_MAX_CHARS} characters"
-            )))
-        } else {
-            Ok(Self(value.to_owned()))
+        match text_problem(value, SEARCH_MAX_CHARS) {
+            Some(problem) => Err(ParseError::custom(problem)),
+            None => Ok(Self(value.to_owned())),
         }
     }
 }
