@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::auth::Clock;
+
 /// Where a fresh checkout keeps its data when nothing else is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
 
@@ -36,6 +38,8 @@ pub struct AuthSettings {
     /// How long fetched keys are trusted before the key set is fetched again,
     /// so a key removed from Better Auth stops verifying tokens.
     pub key_set_max_age: Duration,
+    /// The key-set cache's time source; tests move it forward.
+    pub clock: Clock,
 }
 
 impl Default for AuthSettings {
@@ -48,6 +52,7 @@ impl Default for AuthSettings {
             audience: None,
             key_set_min_refresh: Duration::from_secs(5),
             key_set_max_age: Duration::from_secs(10 * 60),
+            clock: Clock::default(),
         }
     }
 }

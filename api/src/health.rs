@@ -1,13 +1,14 @@
 //! Probes for orchestrators: liveness needs nothing, readiness needs the database.
 
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::DatabaseConnection;
 
-use crate::problem::Problem;
-use crate::tags::ApiTags;
+use crate::http::documented_errors::OperationError;
+use crate::http::documented_errors::statuses::Readiness;
+use crate::http::error::ApiError;
+use crate::openapi::ApiTags;
 
 pub struct HealthApi;
 
@@ -29,9 +30,6 @@ pub enum ReadinessResponse {
     /// The database answers.
     #[oai(status = 200)]
     Ready(Json<HealthStatus>),
-    /// The database does not answer.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    NotReady(Json<Problem>),
 }
 
 #[OpenApi(tag = "ApiTags::Health")]
@@ -46,17 +44,17 @@ impl HealthApi {
 
     /// Readiness
     #[oai(path = "/health/ready", method = "get", operation_id = "getReadiness")]
-    async fn ready(&self, db: Data<&DatabaseConnection>) -> ReadinessResponse {
+    async fn ready(
+        &self,
+        db: Data<&DatabaseConnection>,
+    ) -> Result<ReadinessResponse, OperationError<Readiness>> {
         match db.ping().await {
-            Ok(()) => ReadinessResponse::Ready(Json(HealthStatus {
+            Ok(()) => Ok(ReadinessResponse::Ready(Json(HealthStatus {
                 status: "ready".into(),
-            })),
+            }))),
             Err(err) => {
                 tracing::warn!(error = %err, "readiness check failed");
-                ReadinessResponse::NotReady(Json(Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database is unavailable",
-                )))
+                Err(ApiError::Unavailable.into())
             }
         }
     }

@@ -1,17 +1,17 @@
 //! The Todo API service: a poem-openapi application over SeaORM.
+//!
+//! The process: `startup` (build, then run), `configuration`, `telemetry`,
+//! `openapi` (the document and Swagger UI). The layers under it: `http`
+//! (plumbing and wire types), `auth` (identity from the bearer token), and
+//! one module per resource: `tasks`, `me`, `health`. `ARCHITECTURE.md` at
+//! the workspace root has the map and the invariants.
 
 pub mod auth;
 pub mod configuration;
-pub mod cors;
 pub mod health;
-pub mod json_body;
+pub mod http;
 pub mod me;
-pub mod nullable;
-pub mod operation_error;
-pub mod problem;
-mod scalar_type;
+pub mod openapi;
 pub mod startup;
-pub mod tags;
 pub mod tasks;
 pub mod telemetry;
-pub mod timestamp;

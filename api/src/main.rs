@@ -1,7 +1,8 @@
 use anyhow::Context;
 use api::auth::{TokenRequest, mint_hs256};
 use api::configuration::Settings;
-use api::startup::{Application, openapi_document};
+use api::openapi::openapi_document;
+use api::startup::Application;
 use clap::{Parser, Subcommand};
 
 /// The Todo API service.

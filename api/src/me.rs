@@ -5,10 +5,10 @@ use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
 
 use crate::auth::BearerAuth;
-use crate::nullable::Nullable;
-use crate::operation_error::OperationError;
-use crate::operation_error::statuses::Authenticated;
-use crate::tags::ApiTags;
+use crate::http::documented_errors::OperationError;
+use crate::http::documented_errors::statuses::Authenticated;
+use crate::http::nullable::Nullable;
+use crate::openapi::ApiTags;
 
 pub struct MeApi;
 

@@ -7,54 +7,25 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use poem::endpoint::{BoxEndpoint, make_sync};
+use poem::endpoint::BoxEndpoint;
 use poem::error::ResponseError;
 use poem::http::header;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, SetHeader};
-use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server};
-use poem_openapi::OpenApiService;
 use rand::Rng;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::configuration::{AuthSettings, Settings, is_sqlite_file};
-use crate::cors::{cors, skip_for_same_origin};
-use crate::health::HealthApi;
-use crate::me::MeApi;
-use crate::problem::{ApiError, into_problem_response};
-use crate::tasks::TasksApi;
+use crate::http::cors::{cors, skip_for_same_origin};
+use crate::http::error::ApiError;
+use crate::http::problem::into_problem_response;
+use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::telemetry::log_request;
 
 /// The user a local-development token is minted for.
 pub const DEMO_USER_ID: &str = "demo-user";
-
-pub type Apis = (TasksApi, MeApi, HealthApi);
-
-/// The OpenAPI service: the routes and, from the same code, the document.
-pub fn openapi_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (TasksApi, MeApi, HealthApi),
-        "Todo API",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "A multi-user Todo backend. Every `/api` route needs `Authorization: Bearer <JWT>` \
-         (a Better Auth token); each user sees only their own tasks. Errors are \
-         `application/problem+json` (RFC 9457).",
-    )
-}
-
-/// The OpenAPI document, byte for byte as served at `/openapi.json` and
-/// committed at the root (`api openapi > openapi.json`).
-pub fn openapi_document() -> String {
-    document_of(&openapi_service())
-}
-
-fn document_of(api: &OpenApiService<Apis, ()>) -> String {
-    api.spec() + "\n"
-}
 
 pub struct Application {
     address: SocketAddr,
@@ -177,17 +148,18 @@ fn routes(
     verifier: Arc<TokenVerifier>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let api = openapi_service();
-    let docs = docs_page(&api);
-    let document = document_of(&api);
-    let spec = make_sync(move |_| {
-        poem::Response::builder()
-            .content_type("application/json")
-            .body(document.clone())
-    });
-    Route::new()
+    let docs = docs_route(&api);
+    let document = document_endpoint(&api);
+    let route = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", document);
+    #[cfg(feature = "test-routes")]
+    let route = route.at(
+        "/test/panic",
+        poem::endpoint::make_sync(|_| -> &'static str { panic!("the test route panics") }),
+    );
+    route
         .data(db)
         .data(verifier)
         .with(CatchPanic::new().with_handler(|_| {
@@ -208,17 +180,6 @@ fn routes(
         .around(skip_for_same_origin)
         .around(log_request)
         .into_endpoint()
-}
-
-/// Swagger UI, self-contained: poem-openapi inlines its script and styles,
-/// and an empty inline icon stops the browser from asking for a favicon.
-fn docs_page(api: &OpenApiService<Apis, ()>) -> Route {
-    let html = api.swagger_ui_html().replacen(
-        "<head>",
-        "<head>\n    <link rel=\"icon\" href=\"data:,\">",
-        1,
-    );
-    Route::new().at("/", make_sync(move |_| Html(html.clone())))
 }
 
 /// Ctrl-C, or SIGTERM from an orchestrator: stop accepting, finish requests.

@@ -1,13 +1,18 @@
 //! Who is calling: the bearer token, verified, is the only source of identity.
 
 mod claims;
+mod clock;
+mod error;
 mod key_set;
 mod mint;
+mod rules;
 mod verifier;
 
 pub use claims::Identity;
+pub use clock::Clock;
+pub use error::TokenError;
 pub use mint::{TokenRequest, mint_hs256};
-pub use verifier::{TokenError, TokenVerifier};
+pub use verifier::TokenVerifier;
 
 use std::sync::Arc;
 
@@ -15,7 +20,7 @@ use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
-use crate::problem::ApiError;
+use crate::http::error::ApiError;
 
 /// `Authorization: Bearer <JWT>`: a Better Auth token (key set) or an HS256
 /// token signed with `BETTER_AUTH_SECRET`.

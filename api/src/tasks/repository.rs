@@ -3,6 +3,7 @@
 //! not found.
 
 use entity::{task, user};
+use poem_openapi::types::MaybeUndefined;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbBackend, DbErr,
@@ -10,9 +11,11 @@ use sea_orm::{
     TransactionTrait, UpdateMany,
 };
 
-use super::model::{CreateTask, ListQuery, SortKey, SortOrder, StatusFilter, TaskChanges};
+use super::bodies::{CreateTask, UpdateTask};
+use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use crate::auth::Identity;
-use crate::timestamp;
+use crate::http::text::Text;
+use crate::http::timestamp;
 
 /// One page of tasks and how many match the filters in all.
 pub struct Page {
@@ -128,8 +131,8 @@ pub async fn create(
     let task = task::ActiveModel {
         id: NotSet,
         user_id: Set(owner.user_id.clone()),
-        title: Set(new.title),
-        description: Set(new.description),
+        title: Set(new.title.into_string()),
+        description: Set(new.description.map(Text::into_string)),
         completed: Set(new.completed),
         created_at: Set(now),
         updated_at: Set(now),
@@ -145,13 +148,18 @@ pub async fn update(
     db: &DatabaseConnection,
     owner: &str,
     id: i64,
-    changes: TaskChanges,
+    changes: UpdateTask,
 ) -> Result<Option<task::Model>, DbErr> {
     change(db, owner, id, |mut update| {
         if let Some(title) = changes.title {
-            update = update.col_expr(task::Column::Title, Expr::value(title));
+            update = update.col_expr(task::Column::Title, Expr::value(title.into_string()));
         }
-        if let Some(description) = changes.description {
+        let description = match changes.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(text) => Some(Some(text.into_string())),
+        };
+        if let Some(description) = description {
             update = update.col_expr(task::Column::Description, Expr::value(description));
         }
         if let Some(completed) = changes.completed {

@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use poem_openapi::registry::MetaSchema;
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON};
 
-use crate::scalar_type::scalar_type;
+use super::scalar_type::scalar_type;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -13,7 +13,8 @@ use poem_openapi::registry::{
 };
 use poem_openapi::types::Type;
 
-use crate::problem::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
+use super::error::{ApiError, documented};
+use super::problem::{PROBLEM_CONTENT_TYPE, Problem};
 
 /// The error statuses one kind of operation can answer with, for the
 /// OpenAPI document. Statuses produced outside the handlers (401 from the
@@ -21,6 +22,11 @@ use crate::problem::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
 /// parsing) count too, because clients see them all.
 pub trait ErrorStatuses: Send + Sync + 'static {
     const STATUSES: &'static [u16];
+
+    /// How the document describes `status` for this kind of operation.
+    fn describe(status: u16) -> &'static str {
+        documented(status)
+    }
 }
 
 /// An [`ApiError`] from an operation that documents the statuses `S` lists.
@@ -55,7 +61,7 @@ impl<S: ErrorStatuses> ApiResponse for OperationError<S> {
         MetaResponses {
             responses: S::STATUSES
                 .iter()
-                .map(|&status| problem_response(status))
+                .map(|&status| problem_response(status, S::describe(status)))
                 .collect(),
         }
     }
@@ -65,16 +71,7 @@ impl<S: ErrorStatuses> ApiResponse for OperationError<S> {
     }
 }
 
-fn problem_response(status: u16) -> MetaResponse {
-    let description = match status {
-        401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
-        404 => "No such task for this caller",
-        413 => "Request body over 64 KiB",
-        415 => "Request body is not `application/json`",
-        422 => "Invalid input; `errors` names each bad field",
-        503 => "The database is unreachable; retry later",
-        _ => "Error",
-    };
+fn problem_response(status: u16, description: &'static str) -> MetaResponse {
     let mut response = MetaResponse {
         description,
         status: Some(status),
@@ -111,6 +108,8 @@ pub mod statuses {
     pub struct Creating;
     /// Changes one task by id, from a body.
     pub struct ChangingOneTask;
+    /// The readiness probe: not ready is its only error.
+    pub struct Readiness;
 
     impl ErrorStatuses for Authenticated {
         const STATUSES: &'static [u16] = &[401];
@@ -126,5 +125,12 @@ pub mod statuses {
     }
     impl ErrorStatuses for ChangingOneTask {
         const STATUSES: &'static [u16] = &[401, 404, 413, 415, 422, 503];
+    }
+    impl ErrorStatuses for Readiness {
+        const STATUSES: &'static [u16] = &[503];
+
+        fn describe(_status: u16) -> &'static str {
+            "The database does not answer."
+        }
     }
 }

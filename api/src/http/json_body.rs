@@ -12,9 +12,12 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::{Map, Value};
 
-use crate::problem::{ApiError, FieldError};
+use super::error::ApiError;
+use super::problem::FieldError;
 
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest body read; a larger one is a 413.
+pub const MAX_BODY_KIB: usize = 64;
+const MAX_BODY_BYTES: usize = MAX_BODY_KIB * 1024;
 
 /// A request body type: its schema for the document, and how to read it.
 pub trait FromJsonBody: Sized {
@@ -122,32 +125,16 @@ impl ObjectReader {
         }
     }
 
-    pub fn string(&mut self, field: &str) -> FieldValue<String> {
-        self.take(field, "must be a string", |value| match value {
-            Value::String(text) => Some(text),
-            _ => None,
-        })
-    }
-
-    pub fn boolean(&mut self, field: &str) -> FieldValue<bool> {
-        self.take(field, "must be true or false", |value| value.as_bool())
-    }
-
-    /// Removes `field`, converting it with `extract`; a value `extract`
-    /// refuses is recorded as an error with `expected` as the message.
-    fn take<T>(
-        &mut self,
-        field: &str,
-        expected: &str,
-        extract: impl FnOnce(Value) -> Option<T>,
-    ) -> FieldValue<T> {
+    /// Removes `field` and reads it as a `T`; a value of the wrong kind is
+    /// recorded as an error and read as [`FieldValue::Invalid`].
+    pub fn field<T: FromJsonField>(&mut self, field: &str) -> FieldValue<T> {
         match self.fields.remove(field) {
             None => FieldValue::Absent,
             Some(Value::Null) => FieldValue::Null,
-            Some(value) => match extract(value) {
-                Some(value) => FieldValue::Present(value),
-                None => {
-                    self.reject(field, expected);
+            Some(value) => match T::from_json_field(value) {
+                Ok(value) => FieldValue::Present(value),
+                Err(message) => {
+                    self.reject(field, message);
                     FieldValue::Invalid
                 }
             },
@@ -165,6 +152,29 @@ impl ObjectReader {
         } else {
             Err(self.errors)
         }
+    }
+}
+
+/// A type a body field can hold: how to read it from a non-null JSON value.
+pub trait FromJsonField: Sized {
+    /// The value, or a message saying what is expected.
+    fn from_json_field(value: Value) -> Result<Self, String>;
+}
+
+impl FromJsonField for String {
+    fn from_json_field(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(text) => Ok(text),
+            _ => Err("must be a string".to_owned()),
+        }
+    }
+}
+
+impl FromJsonField for bool {
+    fn from_json_field(value: Value) -> Result<Self, String> {
+        value
+            .as_bool()
+            .ok_or_else(|| "must be true or false".to_owned())
     }
 }
 

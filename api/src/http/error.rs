@@ -1,0 +1,148 @@
+//! [`ApiError`]: every error the service answers with, and the one table
+//! that gives each its status, its detail and its description in the
+//! OpenAPI document.
+
+use const_format::concatcp;
+use poem::Response;
+use poem::error::ResponseError;
+use poem::http::StatusCode;
+
+use super::json_body::MAX_BODY_KIB;
+use super::problem::{FieldError, Problem};
+
+/// What a request can fail with, whether a handler or the framework found
+/// the problem. Each variant maps to one status here and nowhere else.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No `Authorization: Bearer` header at all.
+    #[error("missing bearer token: send `Authorization: Bearer <JWT>`")]
+    MissingToken,
+    /// The token is not acceptable; the message says why.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// No such task for this caller (whether or not another user has it).
+    #[error("task not found")]
+    TaskNotFound,
+    #[error("no such route")]
+    NoSuchRoute,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("the request body is over {MAX_BODY_KIB} KiB")]
+    BodyTooLarge,
+    #[error("the request body must be `application/json`")]
+    NotJson,
+    /// One bad query or path parameter, found while parsing it.
+    #[error("invalid parameter `{}`", .0.field)]
+    InvalidParameter(FieldError),
+    #[error("the request is invalid: see `errors`")]
+    Validation(Vec<FieldError>),
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
+    #[error("internal server error")]
+    Internal,
+    /// Any other client error the framework raised (a CORS refusal, say),
+    /// with its own message.
+    #[error("{1}")]
+    Other(StatusCode, String),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn problem(&self) -> Problem {
+        let problem = Problem::new(self.status(), self.to_string());
+        match self {
+            Self::Validation(errors) => problem.with_errors(errors.clone()),
+            Self::InvalidParameter(error) => problem.with_errors(vec![error.clone()]),
+            _ => problem,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::TaskNotFound | Self::NoSuchRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Other(status, _) => *status,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        self.problem().into_response()
+    }
+}
+
+/// How the OpenAPI document describes each error status an operation can
+/// answer with.
+pub fn documented(status: u16) -> &'static str {
+    match status {
+        401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
+        404 => "No such task for this caller",
+        413 => concatcp!("Request body over ", MAX_BODY_KIB, " KiB"),
+        415 => "Request body is not `application/json`",
+        422 => "Invalid input; `errors` names each bad field",
+        503 => "The database is unreachable; retry later",
+        _ => "Error",
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    /// Connection trouble is a 503 the client may retry; anything else is a
+    /// bug, logged here and reported without detail.
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::sqlx::Error as Sqlx;
+        use sea_orm::{DbErr, RuntimeErr};
+        let unreachable = match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(sqlx))
+            | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match &**sqlx {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) => true,
+                Sqlx::Protocol(_) => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| is_transient(&code)),
+                _ => false,
+            },
+            _ => false,
+        };
+        if unreachable {
+            tracing::warn!(error = %err, "database unavailable");
+            Self::Unavailable
+        } else {
+            tracing::error!(error = %err, "database error");
+            Self::Internal
+        }
+    }
+}
+
+/// Database error codes worth retrying: SQLite busy or locked; PostgreSQL
+/// connection exceptions (08), insufficient resources (53) and operator
+/// intervention such as a shutdown (57).
+fn is_transient(code: &str) -> bool {
+    matches!(code, "5" | "6")
+        || ["08", "53", "57"]
+            .iter()
+            .any(|class| code.starts_with(class))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn retryable_database_codes() {
+        for code in ["5", "6", "08006", "53300", "57P01"] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in ["19", "23505", "22021", "42P01"] {
+            assert!(!is_transient(code), "{code}");
+        }
+    }
+}

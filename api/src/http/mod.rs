@@ -1,0 +1,19 @@
+//! HTTP plumbing shared by every resource, and the wire types it speaks.
+//!
+//! Errors: `error` (what can go wrong, with its status and wording),
+//! `problem` (the RFC 9457 body, and the one mapping of any error to it),
+//! `documented_errors` (which error statuses each operation lists).
+//! Inputs: `json_body` (the body reader), `lenient` (query parameters),
+//! `text` (the text rule). Wire types: `timestamp`, `nullable`, and the
+//! `scalar_type!` macro behind them. `cors` lets the browser frontend in.
+
+pub mod cors;
+pub mod documented_errors;
+pub mod error;
+pub mod json_body;
+pub mod lenient;
+pub mod nullable;
+pub mod problem;
+pub(crate) mod scalar_type;
+pub mod text;
+pub mod timestamp;

@@ -1,0 +1,129 @@
+//! Every error leaves the service as an RFC 9457 `application/problem+json`
+//! body. [`into_problem_response`] is the one place where any error, ours or
+//! the framework's, becomes a response: framework errors are first named as
+//! an [`ApiError`], so their status and wording come from the same table.
+
+use poem::Response;
+use poem::error::ResponseError;
+use poem::http::{StatusCode, header};
+use poem_openapi::Object;
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+use poem_openapi::types::ToJSON;
+
+use super::error::ApiError;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Problem", example)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` means "see `status`".
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// A short summary: the HTTP reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, in plain words.
+    pub detail: String,
+    /// Each invalid field (422 only).
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl poem_openapi::types::Example for Problem {
+    fn example() -> Self {
+        ApiError::invalid("title", "must not be blank").problem()
+    }
+}
+
+/// One invalid input, named by its field (body) or parameter (query, path).
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Problem {
+    /// The title is always the status's reason phrase.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: None,
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = Some(errors);
+        self
+    }
+
+    pub fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = self.to_json().unwrap_or_default().to_string();
+        let mut response = Response::builder()
+            .status(status)
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body);
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().unwrap());
+        }
+        response
+    }
+}
+
+/// Turns any error that reached the edge of the service into problem+json.
+pub async fn into_problem_response(err: poem::Error) -> Response {
+    match err.downcast_ref::<ApiError>() {
+        Some(api_error) => api_error.as_response(),
+        None => name_framework_error(&err).as_response(),
+    }
+}
+
+/// The [`ApiError`] a framework error stands for.
+fn name_framework_error(err: &poem::Error) -> ApiError {
+    if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::InvalidParameter(FieldError::new(param.name, param.reason.clone()));
+    }
+    if err.is::<ParsePathError>() {
+        // poem-openapi reports path parameters by an internal placeholder
+        // name; the only path parameter of this API is a task's `id`.
+        return ApiError::InvalidParameter(FieldError::new("id", "must be a 64-bit integer"));
+    }
+    if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::invalid("body", payload.reason.clone());
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::NotJson;
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::MissingToken;
+    }
+    match err.status() {
+        StatusCode::NOT_FOUND => ApiError::NoSuchRoute,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        status if status.is_server_error() => {
+            tracing::error!(error = %err, "unhandled error");
+            ApiError::Internal
+        }
+        status => ApiError::Other(status, err.to_string()),
+    }
+}

@@ -1,0 +1,237 @@
+//! The request bodies of the task routes and how each is read. Every bad
+//! field is reported at once; the limits come from [`super::text_fields`].
+
+use poem_openapi::Object;
+use poem_openapi::types::{Example, MaybeUndefined};
+use serde_json::Value;
+
+use super::text_fields::{Description, Title};
+use crate::http::json_body::{FieldValue, FromJsonBody, ObjectReader};
+use crate::http::problem::FieldError;
+use crate::http::text::Text;
+
+/// `POST /api/tasks`. Server-owned fields (`id`, `user_id`, timestamps) and
+/// unknown fields are ignored.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct CreateTask {
+    /// Trimmed; 1 to 200 characters.
+    pub title: Text<Title>,
+    /// At most 1000 characters.
+    #[oai(nullable)]
+    pub description: Option<Text<Description>>,
+    /// Defaults to `false`.
+    #[oai(default)]
+    pub completed: bool,
+}
+
+impl Example for CreateTask {
+    fn example() -> Self {
+        Self {
+            title: example_text("Buy milk"),
+            description: Some(example_text("Oat, 2 litres")),
+            completed: false,
+        }
+    }
+}
+
+impl FromJsonBody for CreateTask {
+    type Schema = Self;
+
+    fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
+        let mut reader = ObjectReader::new(body)?;
+        let title = match reader.field("title") {
+            FieldValue::Present(title) => Some(title),
+            FieldValue::Null => {
+                reader.reject("title", "must be a string, not null");
+                None
+            }
+            FieldValue::Absent => {
+                reader.reject("title", "is required");
+                None
+            }
+            FieldValue::Invalid => None,
+        };
+        let description = match reader.field("description") {
+            FieldValue::Present(text) => Some(text),
+            FieldValue::Null | FieldValue::Absent | FieldValue::Invalid => None,
+        };
+        let completed = match reader.field("completed") {
+            FieldValue::Present(flag) => flag,
+            FieldValue::Null => {
+                reader.reject("completed", "must be true or false; omit it for false");
+                false
+            }
+            FieldValue::Absent | FieldValue::Invalid => false,
+        };
+        match title {
+            Some(title) => reader.finish(CreateTask {
+                title,
+                description,
+                completed,
+            }),
+            None => Err(reader.errors),
+        }
+    }
+}
+
+/// `PUT /api/tasks/{id}`: each field present replaces the stored value,
+/// absent fields are kept, `"description": null` clears the description.
+/// At least one field is required.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct UpdateTask {
+    /// Trimmed; 1 to 200 characters. Cannot be null.
+    pub title: Option<Text<Title>>,
+    /// At most 1000 characters; `null` clears it.
+    #[oai(nullable)]
+    pub description: MaybeUndefined<Text<Description>>,
+    pub completed: Option<bool>,
+}
+
+impl Example for UpdateTask {
+    fn example() -> Self {
+        Self {
+            title: Some(example_text("Buy oat milk")),
+            description: MaybeUndefined::Null,
+            completed: None,
+        }
+    }
+}
+
+impl FromJsonBody for UpdateTask {
+    type Schema = Self;
+
+    fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
+        let mut reader = ObjectReader::new(body)?;
+        let title = match reader.field("title") {
+            FieldValue::Present(title) => Some(title),
+            FieldValue::Null => {
+                reader.reject("title", "cannot be null");
+                None
+            }
+            FieldValue::Absent | FieldValue::Invalid => None,
+        };
+        let description = match reader.field("description") {
+            FieldValue::Present(text) => MaybeUndefined::Value(text),
+            FieldValue::Null => MaybeUndefined::Null,
+            FieldValue::Absent | FieldValue::Invalid => MaybeUndefined::Undefined,
+        };
+        let completed = match reader.field("completed") {
+            FieldValue::Present(flag) => Some(flag),
+            FieldValue::Null => {
+                reader.reject("completed", "cannot be null");
+                None
+            }
+            FieldValue::Absent | FieldValue::Invalid => None,
+        };
+        let update = UpdateTask {
+            title,
+            description,
+            completed,
+        };
+        if reader.errors.is_empty() && update.changes_nothing() {
+            reader.reject(
+                "body",
+                "send at least one of `title`, `description`, `completed`",
+            );
+        }
+        reader.finish(update)
+    }
+}
+
+impl UpdateTask {
+    fn changes_nothing(&self) -> bool {
+        self.title.is_none() && self.description.is_undefined() && self.completed.is_none()
+    }
+}
+
+/// `PATCH /api/tasks/{id}/complete`: `completed` sets the state; no body, or
+/// `{}`, toggles it.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct SetCompletion {
+    pub completed: Option<bool>,
+}
+
+impl Example for SetCompletion {
+    fn example() -> Self {
+        Self {
+            completed: Some(true),
+        }
+    }
+}
+
+impl FromJsonBody for SetCompletion {
+    type Schema = Self;
+    const REQUIRED: bool = false;
+
+    fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
+        let mut reader = ObjectReader::new(body)?;
+        let completed = match reader.field("completed") {
+            FieldValue::Present(flag) => Some(flag),
+            FieldValue::Null => {
+                reader.reject("completed", "must be true or false; omit it to toggle");
+                None
+            }
+            FieldValue::Absent | FieldValue::Invalid => None,
+        };
+        reader.finish(SetCompletion { completed })
+    }
+}
+
+fn example_text<R: crate::http::text::TextRule>(text: &str) -> Text<R> {
+    Text::parse(text.to_owned()).expect("examples follow the rules")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn create_trims_the_title_and_counts_characters_not_bytes() {
+        let task = CreateTask::from_json(Some(json!({"title": "  é  "}))).unwrap();
+        assert_eq!(task.title.into_string(), "é");
+        let long = "é".repeat(200);
+        assert!(CreateTask::from_json(Some(json!({ "title": long }))).is_ok());
+        let too_long = "é".repeat(201);
+        assert!(CreateTask::from_json(Some(json!({ "title": too_long }))).is_err());
+    }
+
+    #[test]
+    fn create_reports_every_bad_field() {
+        let errors = CreateTask::from_json(Some(json!({
+            "title": "   ",
+            "description": "x".repeat(1001),
+            "completed": "yes",
+        })))
+        .unwrap_err();
+        assert_eq!(fields(errors), vec!["title", "description", "completed"]);
+    }
+
+    #[test]
+    fn update_distinguishes_null_from_absent() {
+        let update = UpdateTask::from_json(Some(json!({"description": null}))).unwrap();
+        assert!(update.description.is_null());
+        assert!(update.title.is_none());
+        assert!(UpdateTask::from_json(Some(json!({"title": null}))).is_err());
+        assert!(UpdateTask::from_json(Some(json!({}))).is_err());
+        assert!(UpdateTask::from_json(Some(json!({"id": 3}))).is_err());
+    }
+
+    #[test]
+    fn completion_toggles_without_a_value_but_refuses_null() {
+        assert_eq!(SetCompletion::from_json(None).unwrap().completed, None);
+        assert_eq!(
+            SetCompletion::from_json(Some(json!({}))).unwrap().completed,
+            None
+        );
+        assert!(SetCompletion::from_json(Some(json!({"completed": null}))).is_err());
+        assert!(SetCompletion::from_json(Some(json!([true]))).is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! The task as clients see it.
+
+use poem_openapi::Object;
+use poem_openapi::types::Example;
+
+use crate::http::nullable::Nullable;
+use crate::http::timestamp::Timestamp;
+
+/// A task, owned by the user whose token created it.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct Task {
+    /// Assigned by the server.
+    #[oai(read_only)]
+    pub id: i64,
+    /// The owner: the token's `sub`.
+    #[oai(read_only)]
+    pub user_id: String,
+    pub title: String,
+    pub description: Nullable<String>,
+    pub completed: bool,
+    #[oai(read_only)]
+    pub created_at: Timestamp,
+    /// Set by the server on every change.
+    #[oai(read_only)]
+    pub updated_at: Timestamp,
+}
+
+impl From<entity::task::Model> for Task {
+    fn from(row: entity::task::Model) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            title: row.title,
+            description: row.description.into(),
+            completed: row.completed,
+            created_at: row.created_at.into(),
+            updated_at: row.updated_at.into(),
+        }
+    }
+}
+
+impl Example for Task {
+    fn example() -> Self {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T09:30:00.123456Z")
+            .expect("valid example time")
+            .to_utc();
+        Self {
+            id: 42,
+            user_id: "hS7tY2pQ9wXk3LmN".into(),
+            title: "Buy milk".into(),
+            description: Some("Oat, 2 litres".to_owned()).into(),
+            completed: false,
+            created_at: at.into(),
+            updated_at: at.into(),
+        }
+    }
+}
