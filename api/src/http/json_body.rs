@@ -8,7 +8,7 @@
 
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
-use poem_openapi::types::Type;
+use poem_openapi::types::{MaybeUndefined, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::{Map, Value};
 
@@ -89,9 +89,8 @@ fn is_json_media_type(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// How a field appears in a JSON object. `null` and absent differ: in a
-/// partial update, absent keeps the stored value and `null` clears it.
-pub enum FieldValue<T> {
+/// How a field appears in a JSON object.
+enum FieldValue<T> {
     Absent,
     Null,
     Present(T),
@@ -102,7 +101,7 @@ pub enum FieldValue<T> {
 /// Reads typed fields out of a JSON object, collecting every error.
 pub struct ObjectReader {
     fields: Map<String, Value>,
-    pub errors: Vec<FieldError>,
+    errors: Vec<FieldError>,
 }
 
 impl ObjectReader {
@@ -125,9 +124,39 @@ impl ObjectReader {
         }
     }
 
+    /// A field that may be absent but not `null` (`null_message` says so).
+    pub fn optional<T: FromJsonField>(&mut self, field: &str, null_message: &str) -> Option<T> {
+        match self.field(field) {
+            FieldValue::Present(value) => Some(value),
+            FieldValue::Null => {
+                self.reject(field, null_message);
+                None
+            }
+            FieldValue::Absent | FieldValue::Invalid => None,
+        }
+    }
+
+    /// A field that must be present and not `null`.
+    pub fn required<T: FromJsonField>(&mut self, field: &str, null_message: &str) -> Option<T> {
+        if !self.fields.contains_key(field) {
+            self.reject(field, "is required");
+            return None;
+        }
+        self.optional(field, null_message)
+    }
+
+    /// A field where `null` means "clear it" and absent "keep it".
+    pub fn nullable<T: FromJsonField>(&mut self, field: &str) -> MaybeUndefined<T> {
+        match self.field(field) {
+            FieldValue::Present(value) => MaybeUndefined::Value(value),
+            FieldValue::Null => MaybeUndefined::Null,
+            FieldValue::Absent | FieldValue::Invalid => MaybeUndefined::Undefined,
+        }
+    }
+
     /// Removes `field` and reads it as a `T`; a value of the wrong kind is
     /// recorded as an error and read as [`FieldValue::Invalid`].
-    pub fn field<T: FromJsonField>(&mut self, field: &str) -> FieldValue<T> {
+    fn field<T: FromJsonField>(&mut self, field: &str) -> FieldValue<T> {
         match self.fields.remove(field) {
             None => FieldValue::Absent,
             Some(Value::Null) => FieldValue::Null,
@@ -145,12 +174,17 @@ impl ObjectReader {
         self.errors.push(FieldError::new(field, message));
     }
 
-    /// `value` if every field was valid, else all the errors.
-    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.errors)
+    /// Whether every field read so far was valid.
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `value` if every field was valid, else all the errors. A reader
+    /// gives `None` only for a field it has already reported.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(self.errors),
         }
     }
 }

@@ -1,9 +1,10 @@
-//! poem-openapi's `Type` for a scalar wire type: a name, an inline schema,
+//! poem-openapi's `Type` for a scalar wire type (optionally generic, as in
+//! `scalar_type!(impl<R: TextRule> Text<R>, …)`): a name, an inline schema,
 //! and the value itself as its raw value (for validators).
 
 macro_rules! scalar_type {
-    ($ty:ty, $name:literal, $schema:expr) => {
-        impl ::poem_openapi::types::Type for $ty {
+    (impl<$($param:ident: $bound:path),*> $ty:ty, $name:expr, $schema:expr) => {
+        impl<$($param: $bound),*> ::poem_openapi::types::Type for $ty {
             const IS_REQUIRED: bool = true;
             type RawValueType = Self;
             type RawElementValueType = Self;
@@ -26,6 +27,9 @@ macro_rules! scalar_type {
                 Box::new(self.as_raw_value().into_iter())
             }
         }
+    };
+    ($ty:ty, $name:expr, $schema:expr) => {
+        $crate::http::scalar_type::scalar_type!(impl<> $ty, $name, $schema);
     };
 }
 

@@ -6,16 +6,14 @@
 //! the wire type that both checks them and documents them (`maxLength`,
 //! `minLength`), so the document and the validation cannot drift apart.
 
-use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{
-    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
-};
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON};
 use serde_json::Value;
 
 use super::json_body::FromJsonField;
+use super::scalar_type::scalar_type;
 
 /// The limits of one text field.
 pub trait TextRule: Send + Sync + 'static {
@@ -84,33 +82,15 @@ impl<R> Clone for Text<R> {
     }
 }
 
-impl<R: TextRule> Type for Text<R> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        R::NAME.into()
+scalar_type!(
+    impl<R: TextRule> Text<R>,
+    R::NAME,
+    MetaSchema {
+        max_length: Some(R::MAX_CHARS),
+        min_length: R::NON_BLANK.then_some(1),
+        ..MetaSchema::new("string")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            max_length: Some(R::MAX_CHARS),
-            min_length: R::NON_BLANK.then_some(1),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+);
 
 impl<R: TextRule> ToJSON for Text<R> {
     fn to_json(&self) -> Option<Value> {
@@ -139,6 +119,8 @@ impl<R: TextRule> ParseFromParameter for Text<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poem_openapi::registry::MetaSchemaRef;
+    use poem_openapi::types::Type;
 
     enum Name {}
     impl TextRule for Name {

@@ -6,7 +6,7 @@ use poem_openapi::types::{Example, MaybeUndefined};
 use serde_json::Value;
 
 use super::text_fields::{Description, Title};
-use crate::http::json_body::{FieldValue, FromJsonBody, ObjectReader};
+use crate::http::json_body::{FromJsonBody, ObjectReader};
 use crate::http::problem::FieldError;
 use crate::http::text::Text;
 
@@ -40,38 +40,16 @@ impl FromJsonBody for CreateTask {
 
     fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
         let mut reader = ObjectReader::new(body)?;
-        let title = match reader.field("title") {
-            FieldValue::Present(title) => Some(title),
-            FieldValue::Null => {
-                reader.reject("title", "must be a string, not null");
-                None
-            }
-            FieldValue::Absent => {
-                reader.reject("title", "is required");
-                None
-            }
-            FieldValue::Invalid => None,
-        };
-        let description = match reader.field("description") {
-            FieldValue::Present(text) => Some(text),
-            FieldValue::Null | FieldValue::Absent | FieldValue::Invalid => None,
-        };
-        let completed = match reader.field("completed") {
-            FieldValue::Present(flag) => flag,
-            FieldValue::Null => {
-                reader.reject("completed", "must be true or false; omit it for false");
-                false
-            }
-            FieldValue::Absent | FieldValue::Invalid => false,
-        };
-        match title {
-            Some(title) => reader.finish(CreateTask {
-                title,
-                description,
-                completed,
-            }),
-            None => Err(reader.errors),
-        }
+        let title = reader.required("title", "must be a string, not null");
+        let description = reader.nullable("description").take();
+        let completed = reader
+            .optional("completed", "must be true or false; omit it for false")
+            .unwrap_or(false);
+        reader.finish(title.map(|title| CreateTask {
+            title,
+            description,
+            completed,
+        }))
     }
 }
 
@@ -104,39 +82,18 @@ impl FromJsonBody for UpdateTask {
 
     fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
         let mut reader = ObjectReader::new(body)?;
-        let title = match reader.field("title") {
-            FieldValue::Present(title) => Some(title),
-            FieldValue::Null => {
-                reader.reject("title", "cannot be null");
-                None
-            }
-            FieldValue::Absent | FieldValue::Invalid => None,
-        };
-        let description = match reader.field("description") {
-            FieldValue::Present(text) => MaybeUndefined::Value(text),
-            FieldValue::Null => MaybeUndefined::Null,
-            FieldValue::Absent | FieldValue::Invalid => MaybeUndefined::Undefined,
-        };
-        let completed = match reader.field("completed") {
-            FieldValue::Present(flag) => Some(flag),
-            FieldValue::Null => {
-                reader.reject("completed", "cannot be null");
-                None
-            }
-            FieldValue::Absent | FieldValue::Invalid => None,
-        };
         let update = UpdateTask {
-            title,
-            description,
-            completed,
+            title: reader.optional("title", "cannot be null"),
+            description: reader.nullable("description"),
+            completed: reader.optional("completed", "cannot be null"),
         };
-        if reader.errors.is_empty() && update.changes_nothing() {
+        if reader.is_valid() && update.changes_nothing() {
             reader.reject(
                 "body",
                 "send at least one of `title`, `description`, `completed`",
             );
         }
-        reader.finish(update)
+        reader.finish(Some(update))
     }
 }
 
@@ -168,15 +125,8 @@ impl FromJsonBody for SetCompletion {
 
     fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>> {
         let mut reader = ObjectReader::new(body)?;
-        let completed = match reader.field("completed") {
-            FieldValue::Present(flag) => Some(flag),
-            FieldValue::Null => {
-                reader.reject("completed", "must be true or false; omit it to toggle");
-                None
-            }
-            FieldValue::Absent | FieldValue::Invalid => None,
-        };
-        reader.finish(SetCompletion { completed })
+        let completed = reader.optional("completed", "must be true or false; omit it to toggle");
+        reader.finish(Some(SetCompletion { completed }))
     }
 }
 
