@@ -4,15 +4,26 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+
+use libtest_mimic::Trial;
 
 use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
 
-crate::on_both_backends!(
-    requests_without_a_usable_token_are_401,
-    time_claims_are_checked_with_a_minute_of_leeway,
-    claims_fill_me_and_the_user_row,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::both_backends![
+            requests_without_a_usable_token_are_401,
+            time_claims_are_checked_with_a_minute_of_leeway,
+            claims_fill_me_and_the_user_row,
+        ],
+        crate::standalone![
+            issuer_and_audience_are_required_where_configured,
+            issuer_and_audience_are_unchecked_for_hs256_by_default,
+        ],
+    ])
+}
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -213,9 +224,6 @@ async fn claims_fill_me_and_the_user_row(app: TestApp) {
     assert_eq!(row.try_get::<String>("", "name").unwrap(), "Ada");
 }
 
-use sea_orm::ConnectionTrait;
-
-#[tokio::test]
 async fn issuer_and_audience_are_required_where_configured() {
     let app = spawn_app_with(Backend::Sqlite, |settings| {
         settings.auth.issuer = Some("https://auth.example.com".into());
@@ -250,7 +258,6 @@ async fn issuer_and_audience_are_required_where_configured() {
     }
 }
 
-#[tokio::test]
 async fn issuer_and_audience_are_unchecked_for_hs256_by_default() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
     let token = sign(

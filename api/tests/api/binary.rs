@@ -6,7 +6,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use libtest_mimic::Trial;
+
 use crate::helpers::{Backend, spawn_app};
+
+pub fn tests() -> Vec<Trial> {
+    crate::standalone![
+        without_auth_configuration_it_serves_a_working_demo_token,
+        production_without_auth_refuses_to_start_naming_the_variable,
+        token_command_mints_a_token_the_service_accepts,
+    ]
+}
 
 fn api_command(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
@@ -46,7 +56,6 @@ fn plain(line: &str) -> String {
     out
 }
 
-#[tokio::test]
 async fn without_auth_configuration_it_serves_a_working_demo_token() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = KillOnDrop(
@@ -99,8 +108,7 @@ async fn without_auth_configuration_it_serves_a_working_demo_token() {
     );
 }
 
-#[test]
-fn production_without_auth_refuses_to_start_naming_the_variable() {
+async fn production_without_auth_refuses_to_start_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let output = api_command(dir.path())
         .env("APP_ENV", "production")
@@ -116,7 +124,6 @@ fn production_without_auth_refuses_to_start_naming_the_variable() {
     );
 }
 
-#[tokio::test]
 async fn token_command_mints_a_token_the_service_accepts() {
     let app = spawn_app(Backend::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();

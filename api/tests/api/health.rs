@@ -4,9 +4,16 @@ use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, assert_problem, postgres_configured, spawn_app};
+use libtest_mimic::Trial;
 
-crate::on_both_backends!(probes_answer_without_a_token);
+use crate::helpers::{TestApp, assert_problem};
+
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::both_backends![probes_answer_without_a_token],
+        crate::postgres_only![database_outage_is_503_and_the_service_recovers],
+    ])
+}
 
 async fn probes_answer_without_a_token(app: TestApp) {
     let live = app.get_anonymously("/health/live").await;
@@ -16,12 +23,7 @@ async fn probes_answer_without_a_token(app: TestApp) {
 }
 
 /// PostgreSQL only: the database can be taken away from under the service.
-#[tokio::test]
-async fn database_outage_is_503_and_the_service_recovers() {
-    if !postgres_configured() {
-        return;
-    }
-    let app = spawn_app(Backend::Postgres).await;
+async fn database_outage_is_503_and_the_service_recovers(app: TestApp) {
     let task = app.create_task("alice", json!({"title": "survives"})).await;
     let name = url::Url::parse(&app.database.url).unwrap().path()[1..].to_owned();
     let server = std::env::var("TEST_DATABASE_URL").unwrap();

@@ -14,6 +14,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// As it appears in test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -56,47 +66,6 @@ impl Drop for TestDatabase {
         })
         .join();
     }
-}
-
-/// Runs each listed `async fn(TestApp)` as a test on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if !$crate::helpers::postgres_configured() {
-                        return;
-                    }
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-    };
-}
-
-/// `true` when `TEST_DATABASE_URL` is set. Without it the PostgreSQL tests
-/// are skipped locally, but fail in CI, where skipping would hide a gap.
-pub fn postgres_configured() -> bool {
-    if std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|ci| !ci.is_empty() && ci != "false") {
-        panic!("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI");
-    }
-    eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL variant");
-    false
 }
 
 /// A fresh, empty database: a temporary SQLite file, or a new PostgreSQL

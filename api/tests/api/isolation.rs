@@ -3,12 +3,16 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use libtest_mimic::Trial;
+
 use crate::helpers::{TestApp, assert_problem};
 
-crate::on_both_backends!(
-    another_users_task_is_indistinguishable_from_a_missing_one,
-    lists_hold_only_the_callers_tasks,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        another_users_task_is_indistinguishable_from_a_missing_one,
+        lists_hold_only_the_callers_tasks,
+    ]
+}
 
 async fn another_users_task_is_indistinguishable_from_a_missing_one(app: TestApp) {
     let alices = app

@@ -12,7 +12,23 @@ use poem::{EndpointExt, Route, Server, handler};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
+use libtest_mimic::Trial;
+
 use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
+
+pub fn tests() -> Vec<Trial> {
+    crate::standalone![
+        every_supported_algorithm_verifies_with_its_own_key,
+        issuer_and_audience_must_be_better_auths_origin,
+        a_rotated_key_is_picked_up_without_a_restart,
+        a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages,
+        unknown_kids_cannot_make_the_service_hammer_the_key_set,
+        the_service_starts_before_better_auth_and_recovers_when_it_comes_up,
+        keys_named_in_the_token_header_are_never_used,
+        symmetric_keys_in_the_key_set_are_ignored,
+        shared_secret_and_key_set_work_side_by_side,
+    ]
+}
 
 /// A stand-in for Better Auth's JWKS route whose keys a test can change.
 #[derive(Clone)]
@@ -101,7 +117,6 @@ async fn status(app: &TestApp, token: &str) -> u16 {
     app.get_with_token("/api/me", token).await.status().as_u16()
 }
 
-#[tokio::test]
 async fn every_supported_algorithm_verifies_with_its_own_key() {
     let server = KeySetServer::start(&["ed25519", "p256", "p384", "rsa", "p521"]).await;
     let app = app_trusting(&server, Duration::from_secs(5)).await;
@@ -138,7 +153,6 @@ async fn every_supported_algorithm_verifies_with_its_own_key() {
     assert_eq!(server.hits(), 1, "the key set is cached");
 }
 
-#[tokio::test]
 async fn issuer_and_audience_must_be_better_auths_origin() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(5)).await;
@@ -169,7 +183,6 @@ async fn issuer_and_audience_must_be_better_auths_origin() {
     assert_eq!(status(&app, &with(json!({"exp": now - 120}))).await, 401);
 }
 
-#[tokio::test]
 async fn a_rotated_key_is_picked_up_without_a_restart() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_millis(200)).await;
@@ -192,7 +205,6 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
     assert_eq!(status(&app, &old).await, 200, "the old key still verifies");
 }
 
-#[tokio::test]
 async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     let server = KeySetServer::start(&["ed25519", "p256"]).await;
     let origin = server.origin.clone();
@@ -219,7 +231,6 @@ async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     assert_eq!(server.hits(), 2);
 }
 
-#[tokio::test]
 async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(30)).await;
@@ -239,7 +250,6 @@ async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     assert_eq!(server.hits(), 1, "no refetch within the minimum interval");
 }
 
-#[tokio::test]
 async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
     // Reserve a port, then free it: nothing listens there yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -268,7 +278,6 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
     assert_eq!(server.hits(), 1);
 }
 
-#[tokio::test]
 async fn keys_named_in_the_token_header_are_never_used() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(5)).await;
@@ -289,7 +298,6 @@ async fn keys_named_in_the_token_header_are_never_used() {
     assert_eq!(status(&app, &forged).await, 401);
 }
 
-#[tokio::test]
 async fn symmetric_keys_in_the_key_set_are_ignored() {
     let server = KeySetServer::start(&["ed25519"]).await;
     server
@@ -309,7 +317,6 @@ async fn symmetric_keys_in_the_key_set_are_ignored() {
     assert_eq!(status(&app, &token).await, 401);
 }
 
-#[tokio::test]
 async fn shared_secret_and_key_set_work_side_by_side() {
     let server = KeySetServer::start(&["p256"]).await;
     let origin = server.origin.clone();

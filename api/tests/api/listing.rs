@@ -3,17 +3,21 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use libtest_mimic::Trial;
+
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(
-    defaults_are_newest_first_with_total_count,
-    status_filters,
-    sort_keys_and_directions,
-    text_search_is_case_insensitive_for_all_letters,
-    text_search_treats_wildcards_literally,
-    paging_across_ties_never_overlaps_or_skips,
-    offset_past_the_end_is_an_empty_page,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        defaults_are_newest_first_with_total_count,
+        status_filters,
+        sort_keys_and_directions,
+        text_search_is_case_insensitive_for_all_letters,
+        text_search_treats_wildcards_literally,
+        paging_across_ties_never_overlaps_or_skips,
+        offset_past_the_end_is_an_empty_page,
+    ]
+}
 
 fn ids(tasks: &[Value]) -> Vec<i64> {
     tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect()

@@ -2,7 +2,17 @@
 
 use serde_json::Value;
 
+use libtest_mimic::Trial;
+
 use crate::helpers::{Backend, spawn_app};
+
+pub fn tests() -> Vec<Trial> {
+    crate::standalone![
+        committed_openapi_json_is_what_the_service_serves,
+        every_operation_is_documented_for_client_generators,
+        swagger_ui_is_served_self_contained,
+    ]
+}
 
 async fn served_document() -> Value {
     let app = spawn_app(Backend::Sqlite).await;
@@ -11,7 +21,6 @@ async fn served_document() -> Value {
     response.json().await.unwrap()
 }
 
-#[tokio::test]
 async fn committed_openapi_json_is_what_the_service_serves() {
     let app = spawn_app(Backend::Sqlite).await;
     let response = app.get_anonymously("/openapi.json").await;
@@ -24,7 +33,6 @@ async fn committed_openapi_json_is_what_the_service_serves() {
     );
 }
 
-#[tokio::test]
 async fn every_operation_is_documented_for_client_generators() {
     let doc = served_document().await;
     // Each operation documents exactly the statuses it can answer with.
@@ -141,7 +149,6 @@ async fn every_operation_is_documented_for_client_generators() {
     assert!(created.keys().any(|h| h.eq_ignore_ascii_case("location")));
 }
 
-#[tokio::test]
 async fn swagger_ui_is_served_self_contained() {
     let app = spawn_app(Backend::Sqlite).await;
     let response = app.get_anonymously("/docs").await;

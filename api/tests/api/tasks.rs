@@ -3,21 +3,25 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use libtest_mimic::Trial;
+
 use crate::helpers::{TestApp, assert_problem, error_fields};
 
-crate::on_both_backends!(
-    create_returns_the_task_with_location,
-    create_ignores_server_owned_and_unknown_fields,
-    get_returns_the_stored_task,
-    get_unknown_task_is_404,
-    put_replaces_present_fields_and_keeps_absent_ones,
-    put_null_description_clears_it,
-    put_empty_object_is_422_and_changes_nothing,
-    patch_sets_or_toggles_completion,
-    patch_with_null_completed_is_422,
-    delete_removes_the_task,
-    user_row_is_written_on_first_create_only,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        create_returns_the_task_with_location,
+        create_ignores_server_owned_and_unknown_fields,
+        get_returns_the_stored_task,
+        get_unknown_task_is_404,
+        put_replaces_present_fields_and_keeps_absent_ones,
+        put_null_description_clears_it,
+        put_empty_object_is_422_and_changes_nothing,
+        patch_sets_or_toggles_completion,
+        patch_with_null_completed_is_422,
+        delete_removes_the_task,
+        user_row_is_written_on_first_create_only,
+    ]
+}
 
 fn is_utc_z_timestamp(value: &Value) -> bool {
     let text = value.as_str().unwrap_or_default();

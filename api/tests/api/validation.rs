@@ -3,22 +3,26 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use libtest_mimic::Trial;
+
 use crate::helpers::{TestApp, assert_problem, error_fields};
 
-crate::on_both_backends!(
-    title_rules_are_enforced,
-    description_rules_are_enforced,
-    every_bad_field_is_reported_at_once,
-    completed_must_be_a_boolean_on_create,
-    malformed_or_non_object_json_is_422,
-    non_json_body_is_415,
-    body_over_64_kib_is_413,
-    bad_query_values_are_422,
-    every_bad_query_parameter_is_reported_at_once,
-    non_integer_id_is_422_on_every_route,
-    unknown_routes_and_methods_get_problem_json,
-    failed_update_leaves_the_task_unchanged,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        title_rules_are_enforced,
+        description_rules_are_enforced,
+        every_bad_field_is_reported_at_once,
+        completed_must_be_a_boolean_on_create,
+        malformed_or_non_object_json_is_422,
+        non_json_body_is_415,
+        body_over_64_kib_is_413,
+        bad_query_values_are_422,
+        every_bad_query_parameter_is_reported_at_once,
+        non_integer_id_is_422_on_every_route,
+        unknown_routes_and_methods_get_problem_json,
+        failed_update_leaves_the_task_unchanged,
+    ]
+}
 
 async fn post(app: &TestApp, body: Value) -> reqwest::Response {
     app.request(Method::POST, "/api/tasks", "alice")
