@@ -14,6 +14,8 @@ use tokio::sync::RwLock;
 
 use libtest_mimic::Trial;
 
+use api::configuration::AuthSettings;
+
 use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
 
 pub fn tests() -> Vec<Trial> {
@@ -104,11 +106,20 @@ fn claims(origin: &str, sub: &str) -> Value {
 
 /// The service trusting `server` as its Better Auth, with no shared secret.
 async fn app_trusting(server: &KeySetServer, min_refresh: Duration) -> TestApp {
-    let origin = server.origin.clone();
+    app_trusting_origin(&server.origin, |auth| {
+        auth.key_set_min_refresh = min_refresh
+    })
+    .await
+}
+
+/// The service trusting the Better Auth at `origin`, with no shared secret,
+/// after `configure` adjusts the rest of its auth settings.
+async fn app_trusting_origin(origin: &str, configure: impl FnOnce(&mut AuthSettings)) -> TestApp {
+    let origin = origin.to_owned();
     spawn_app_with(Backend::Sqlite, move |settings| {
         settings.auth.secret = None;
         settings.auth.better_auth_url = Some(origin.parse().unwrap());
-        settings.auth.key_set_min_refresh = min_refresh;
+        configure(&mut settings.auth);
     })
     .await
 }
@@ -207,12 +218,9 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
 
 async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     let server = KeySetServer::start(&["ed25519", "p256"]).await;
-    let origin = server.origin.clone();
-    let app = spawn_app_with(Backend::Sqlite, move |settings| {
-        settings.auth.secret = None;
-        settings.auth.better_auth_url = Some(origin.parse().unwrap());
-        settings.auth.key_set_min_refresh = Duration::from_millis(50);
-        settings.auth.key_set_max_age = Duration::from_millis(300);
+    let app = app_trusting_origin(&server.origin, |auth| {
+        auth.key_set_min_refresh = Duration::from_millis(50);
+        auth.key_set_max_age = Duration::from_millis(300);
     })
     .await;
     let removed = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
@@ -258,13 +266,8 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
         .unwrap()
         .port();
     let origin = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_with(Backend::Sqlite, {
-        let origin = origin.clone();
-        move |settings| {
-            settings.auth.secret = None;
-            settings.auth.better_auth_url = Some(origin.parse().unwrap());
-            settings.auth.key_set_min_refresh = Duration::from_millis(100);
-        }
+    let app = app_trusting_origin(&origin, |auth| {
+        auth.key_set_min_refresh = Duration::from_millis(100);
     })
     .await;
     let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&origin, "kim"));
