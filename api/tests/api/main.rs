@@ -13,6 +13,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod cors;
+mod document;
 mod health;
 mod isolation;
 mod key_set;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         auth::tests(),
         binary::tests(),
         cors::tests(),
+        document::tests(),
         health::tests(),
         isolation::tests(),
         key_set::tests(),
