@@ -14,6 +14,7 @@ mod auth;
 mod binary;
 mod cors;
 mod document;
+mod errors;
 mod health;
 mod isolation;
 mod key_set;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         binary::tests(),
         cors::tests(),
         document::tests(),
+        errors::tests(),
         health::tests(),
         isolation::tests(),
         key_set::tests(),
