@@ -3,16 +3,26 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use libtest_mimic::Trial;
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
 
-crate::on_both_backends!(
-    requests_without_a_usable_token_are_401,
-    time_claims_are_checked_with_a_minute_of_leeway,
-    claims_fill_me_and_the_user_row,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::both_backends![
+            requests_without_a_usable_token_are_401,
+            time_claims_are_checked_with_a_minute_of_leeway,
+            claims_fill_me_and_the_user_row,
+        ],
+        crate::standalone![
+            issuer_and_audience_are_required_where_configured,
+            issuer_and_audience_are_unchecked_for_hs256_by_default,
+        ],
+    ])
+}
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -39,7 +49,7 @@ async fn assert_unauthorized(app: &TestApp, authorization: Option<&str>, why: &s
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    let response = request.send().await.unwrap();
+    let response = request.send().await.expect("request");
     let challenge = response
         .headers()
         .get("www-authenticate")
@@ -133,12 +143,14 @@ async fn requests_without_a_usable_token_are_401(app: TestApp) {
     assert_problem(in_query, 401).await;
 }
 
+/// The status of `GET path` with an HS256 token of `claims`.
+async fn status_for(app: &TestApp, path: &str, claims: Value) -> u16 {
+    let token = sign(Algorithm::HS256, &app.secret, claims);
+    app.get_with_token(path, &token).await.status().as_u16()
+}
+
 async fn time_claims_are_checked_with_a_minute_of_leeway(app: TestApp) {
-    let status = |claims: Value| {
-        let token = sign(Algorithm::HS256, &app.secret, claims);
-        let request = app.client.get(app.url("/api/me")).bearer_auth(token);
-        async move { request.send().await.unwrap().status().as_u16() }
-    };
+    let status = |claims: Value| status_for(&app, "/api/me", claims);
     assert_eq!(
         status(json!({"sub": "a", "exp": now() - 120})).await,
         401,
@@ -167,35 +179,19 @@ async fn claims_fill_me_and_the_user_row(app: TestApp) {
         &app.secret,
         json!({"sub": "u-42", "email": "ada@example.com", "name": "Ada", "exp": now() + 600}),
     );
-    let me: Value = app
-        .get_with_token("/api/me", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me_with_token(&token).await;
     assert_eq!(
         me,
         json!({"id": "u-42", "email": "ada@example.com", "name": "Ada"})
     );
 
-    let bare: Value = app
-        .request(Method::GET, "/api/me", "u-7")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bare = app.me("u-7").await;
     assert_eq!(bare, json!({"id": "u-7", "email": null, "name": null}));
 
+    let body = json!({"title": "t"});
     let created = app
-        .client
-        .post(app.url("/api/tasks"))
-        .bearer_auth(&token)
-        .json(&json!({"title": "t"}))
-        .send()
-        .await
-        .unwrap();
+        .send_with_token(Method::POST, "/api/tasks", &token, Some(&body))
+        .await;
     assert_eq!(created.status(), 201);
     let row = app
         .db
@@ -213,20 +209,13 @@ async fn claims_fill_me_and_the_user_row(app: TestApp) {
     assert_eq!(row.try_get::<String>("", "name").unwrap(), "Ada");
 }
 
-use sea_orm::ConnectionTrait;
-
-#[tokio::test]
 async fn issuer_and_audience_are_required_where_configured() {
     let app = spawn_app_with(Backend::Sqlite, |settings| {
         settings.auth.issuer = Some("https://auth.example.com".into());
         settings.auth.audience = Some("todo-api".into());
     })
     .await;
-    let status = |claims: Value| {
-        let token = sign(Algorithm::HS256, &app.secret, claims);
-        let request = app.client.get(app.url("/api/tasks")).bearer_auth(token);
-        async move { request.send().await.unwrap().status().as_u16() }
-    };
+    let status = |claims: Value| status_for(&app, "/api/tasks", claims);
     let exp = now() + 600;
     let good =
         json!({"sub": "a", "exp": exp, "iss": "https://auth.example.com", "aud": "todo-api"});
@@ -250,7 +239,6 @@ async fn issuer_and_audience_are_required_where_configured() {
     }
 }
 
-#[tokio::test]
 async fn issuer_and_audience_are_unchecked_for_hs256_by_default() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
     let token = sign(

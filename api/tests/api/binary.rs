@@ -6,7 +6,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::helpers::{Backend, spawn_app};
+use libtest_mimic::Trial;
+
+use crate::helpers::TestApp;
+
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::standalone![
+            without_auth_configuration_it_serves_a_working_demo_token,
+            production_without_auth_refuses_to_start_naming_the_variable,
+        ],
+        crate::sqlite_only![token_command_mints_a_token_the_service_accepts],
+    ])
+}
 
 fn api_command(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
@@ -46,7 +58,6 @@ fn plain(line: &str) -> String {
     out
 }
 
-#[tokio::test]
 async fn without_auth_configuration_it_serves_a_working_demo_token() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = KillOnDrop(
@@ -99,8 +110,7 @@ async fn without_auth_configuration_it_serves_a_working_demo_token() {
     );
 }
 
-#[test]
-fn production_without_auth_refuses_to_start_naming_the_variable() {
+async fn production_without_auth_refuses_to_start_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let output = api_command(dir.path())
         .env("APP_ENV", "production")
@@ -116,9 +126,7 @@ fn production_without_auth_refuses_to_start_naming_the_variable() {
     );
 }
 
-#[tokio::test]
-async fn token_command_mints_a_token_the_service_accepts() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn token_command_mints_a_token_the_service_accepts(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let output = api_command(dir.path())
         .env("BETTER_AUTH_SECRET", &app.secret)
@@ -127,12 +135,7 @@ async fn token_command_mints_a_token_the_service_accepts() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let me: serde_json::Value = app
-        .get_with_token("/api/me", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me_with_token(&token).await;
     assert_eq!(me["id"], "cli-user");
     assert_eq!(me["email"], "cli@example.com");
 

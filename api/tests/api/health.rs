@@ -1,27 +1,25 @@
 //! Probes, and 503 while the database is gone.
 
-use reqwest::Method;
+use libtest_mimic::Trial;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, assert_problem, postgres_configured, spawn_app};
+use crate::helpers::{TestApp, assert_problem};
 
-crate::on_both_backends!(probes_answer_without_a_token);
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::both_backends![probes_answer_without_a_token],
+        crate::postgres_only![database_outage_is_503_and_the_service_recovers],
+    ])
+}
 
 async fn probes_answer_without_a_token(app: TestApp) {
-    let live = app.get_anonymously("/health/live").await;
-    assert_eq!(live.status(), 200);
-    let ready = app.get_anonymously("/health/ready").await;
-    assert_eq!(ready.status(), 200);
+    assert_eq!(app.live().await.status(), 200);
+    assert_eq!(app.ready().await.status(), 200);
 }
 
 /// PostgreSQL only: the database can be taken away from under the service.
-#[tokio::test]
-async fn database_outage_is_503_and_the_service_recovers() {
-    if !postgres_configured() {
-        return;
-    }
-    let app = spawn_app(Backend::Postgres).await;
+async fn database_outage_is_503_and_the_service_recovers(app: TestApp) {
     let task = app.create_task("alice", json!({"title": "survives"})).await;
     let name = url::Url::parse(&app.database.url).unwrap().path()[1..].to_owned();
     let server = std::env::var("TEST_DATABASE_URL").unwrap();
@@ -42,23 +40,15 @@ async fn database_outage_is_503_and_the_service_recovers() {
         .await
         .unwrap();
 
-    let ready = app.get_anonymously("/health/ready").await;
-    assert_problem(ready, 503).await;
-    let list = app
-        .request(Method::GET, "/api/tasks", "alice")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(list, 503).await;
-    let live = app.get_anonymously("/health/live").await;
-    assert_eq!(live.status(), 200, "the process keeps running");
+    assert_problem(app.ready().await, 503).await;
+    assert_problem(app.try_list("alice", "").await, 503).await;
+    assert_eq!(app.live().await.status(), 200, "the process keeps running");
 
     admin
         .execute_unprepared(&rename(&hidden, &name))
         .await
         .unwrap();
-    let ready = app.get_anonymously("/health/ready").await;
-    assert_eq!(ready.status(), 200, "recovers by itself");
+    assert_eq!(app.ready().await.status(), 200, "recovers by itself");
     let (tasks, _) = app.list("alice", "").await;
     assert_eq!(tasks[0]["id"], task["id"]);
 }

@@ -3,15 +3,27 @@
 use api::auth::{TokenRequest, mint_hs256};
 use api::configuration::{AuthSettings, Settings};
 use api::startup::Application;
+use std::fmt::Display;
+
 use reqwest::{Method, RequestBuilder, Response};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// As it appears in test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
 }
 
 pub struct TestApp {
@@ -56,47 +68,6 @@ impl Drop for TestDatabase {
         })
         .join();
     }
-}
-
-/// Runs each listed `async fn(TestApp)` as a test on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if !$crate::helpers::postgres_configured() {
-                        return;
-                    }
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-    };
-}
-
-/// `true` when `TEST_DATABASE_URL` is set. Without it the PostgreSQL tests
-/// are skipped locally, but fail in CI, where skipping would hide a gap.
-pub fn postgres_configured() -> bool {
-    if std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|ci| !ci.is_empty() && ci != "false") {
-        panic!("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI");
-    }
-    eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL variant");
-    false
 }
 
 /// A fresh, empty database: a temporary SQLite file, or a new PostgreSQL
@@ -186,10 +157,58 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// A request as `sub`, for what the helpers below do not cover.
     pub fn request(&self, method: Method, path: &str, sub: &str) -> RequestBuilder {
         self.client
             .request(method, self.url(path))
             .bearer_auth(self.token(sub))
+    }
+
+    /// `method path` as `sub`, with `body` as JSON when there is one.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        sub: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        self.send_with_token(method, path, &self.token(sub), body)
+            .await
+    }
+
+    /// Like [`Self::send`], with `token` as the bearer token.
+    pub async fn send_with_token(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// `method path` as `sub`, with `body` sent as is, labelled `content_type`.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        sub: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Response {
+        self.request(method, path, sub)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request")
     }
 
     /// `GET path` with no `Authorization` header.
@@ -203,49 +222,127 @@ impl TestApp {
 
     /// `GET path` with `token` as the bearer token.
     pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
+        self.send_with_token(Method::GET, path, token, None).await
     }
 
+    /// `GET /health/live`.
+    pub async fn live(&self) -> Response {
+        self.get_anonymously("/health/live").await
+    }
+
+    /// `GET /health/ready`.
+    pub async fn ready(&self) -> Response {
+        self.get_anonymously("/health/ready").await
+    }
+
+    /// `POST /api/tasks`, whatever it answers.
+    pub async fn try_create(&self, sub: &str, body: Value) -> Response {
+        self.send(Method::POST, "/api/tasks", sub, Some(&body))
+            .await
+    }
+
+    /// `POST /api/tasks`, asserting 201: the task.
     pub async fn create_task(&self, sub: &str, body: Value) -> Value {
-        let response = self
-            .request(Method::POST, "/api/tasks", sub)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), 201, "creating {body}");
-        response.json().await.expect("JSON task")
+        let response = self.try_create(sub, body.clone()).await;
+        json_with_status(response, 201, &format!("creating {body}")).await
     }
 
-    pub async fn get_task(&self, sub: &str, id: i64) -> Response {
-        self.request(Method::GET, &format!("/api/tasks/{id}"), sub)
-            .send()
+    /// `GET /api/tasks/{id}`, whatever it answers.
+    pub async fn get_task(&self, sub: &str, id: impl Display) -> Response {
+        self.send(Method::GET, &format!("/api/tasks/{id}"), sub, None)
             .await
-            .expect("request")
     }
 
-    /// `GET /api/tasks?{query}`: the tasks and `X-Total-Count`.
+    /// `GET /api/tasks/{id}`, asserting 200: the task as stored.
+    pub async fn task(&self, sub: &str, id: impl Display) -> Value {
+        let response = self.get_task(sub, &id).await;
+        json_with_status(response, 200, &format!("reading task {id}")).await
+    }
+
+    /// `PUT /api/tasks/{id}`, whatever it answers.
+    pub async fn update_task(&self, sub: &str, id: impl Display, body: Value) -> Response {
+        self.send(Method::PUT, &format!("/api/tasks/{id}"), sub, Some(&body))
+            .await
+    }
+
+    /// `PUT /api/tasks/{id}`, asserting 200: the updated task.
+    pub async fn updated(&self, sub: &str, id: impl Display, body: Value) -> Value {
+        let response = self.update_task(sub, &id, body.clone()).await;
+        json_with_status(response, 200, &format!("updating task {id} with {body}")).await
+    }
+
+    /// `PATCH /api/tasks/{id}/complete` with `body`, or with no body at all.
+    pub async fn complete_task(
+        &self,
+        sub: &str,
+        id: impl Display,
+        body: Option<Value>,
+    ) -> Response {
+        let path = format!("/api/tasks/{id}/complete");
+        self.send(Method::PATCH, &path, sub, body.as_ref()).await
+    }
+
+    /// `PATCH /api/tasks/{id}/complete`, asserting 200: the task.
+    pub async fn completed(&self, sub: &str, id: impl Display, body: Option<Value>) -> Value {
+        let what = format!("completing task {id} with {body:?}");
+        let response = self.complete_task(sub, id, body).await;
+        json_with_status(response, 200, &what).await
+    }
+
+    /// `DELETE /api/tasks/{id}`, whatever it answers.
+    pub async fn delete_task(&self, sub: &str, id: impl Display) -> Response {
+        self.send(Method::DELETE, &format!("/api/tasks/{id}"), sub, None)
+            .await
+    }
+
+    /// Every route that takes a task id, each with a valid body that would
+    /// change the task: `(what, response)` in order.
+    pub async fn on_every_task_route(
+        &self,
+        sub: &str,
+        id: impl Display,
+    ) -> Vec<(&'static str, Response)> {
+        let change = json!({"title": "changed", "completed": true});
+        vec![
+            ("GET", self.get_task(sub, &id).await),
+            ("PUT", self.update_task(sub, &id, change).await),
+            ("PATCH, no body", self.complete_task(sub, &id, None).await),
+            (
+                "PATCH, with a body",
+                self.complete_task(sub, &id, Some(json!({"completed": true})))
+                    .await,
+            ),
+            ("DELETE", self.delete_task(sub, &id).await),
+        ]
+    }
+
+    /// `GET /api/tasks?{query}`, whatever it answers.
+    pub async fn try_list(&self, sub: &str, query: &str) -> Response {
+        self.send(Method::GET, &format!("/api/tasks?{query}"), sub, None)
+            .await
+    }
+
+    /// `GET /api/tasks?{query}`, asserting 200: the tasks and `X-Total-Count`.
     pub async fn list(&self, sub: &str, query: &str) -> (Vec<Value>, u64) {
-        let response = self
-            .request(Method::GET, &format!("/api/tasks?{query}"), sub)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), 200, "listing ?{query}");
+        let response = self.try_list(sub, query).await;
         let total = response
             .headers()
             .get("x-total-count")
-            .expect("X-Total-Count")
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        (response.json().await.unwrap(), total)
+            .map(|total| total.to_str().unwrap().parse().unwrap());
+        let tasks = json_with_status(response, 200, &format!("listing ?{query}")).await;
+        let tasks = serde_json::from_value(tasks).expect("an array of tasks");
+        (tasks, total.expect("X-Total-Count"))
+    }
+
+    /// `GET /api/me`, asserting 200: the caller.
+    pub async fn me(&self, sub: &str) -> Value {
+        self.me_with_token(&self.token(sub)).await
+    }
+
+    /// `GET /api/me` with `token`, asserting 200: the caller.
+    pub async fn me_with_token(&self, token: &str) -> Value {
+        let response = self.get_with_token("/api/me", token).await;
+        json_with_status(response, 200, "GET /api/me").await
     }
 
     pub async fn count_rows(&self, table: &str) -> i64 {
@@ -260,6 +357,20 @@ impl TestApp {
             .unwrap();
         row.try_get::<i64>("", "n").unwrap()
     }
+}
+
+/// The task's id.
+pub fn id_of(task: &Value) -> i64 {
+    task["id"].as_i64().expect("a task id")
+}
+
+/// Asserts `status` (showing the body when it differs), and returns the
+/// JSON body.
+pub async fn json_with_status(response: Response, status: u16, what: &str) -> Value {
+    let actual = response.status();
+    let text = response.text().await.expect("a response body");
+    assert_eq!(actual, status, "{what}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{what}: {err}: {text}"))
 }
 
 /// Asserts an RFC 9457 body with `status`, and returns it.

@@ -1,14 +1,16 @@
 //! A user never sees, changes or learns about another user's tasks.
 
-use reqwest::Method;
-use serde_json::{Value, json};
+use libtest_mimic::Trial;
+use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem, id_of};
 
-crate::on_both_backends!(
-    another_users_task_is_indistinguishable_from_a_missing_one,
-    lists_hold_only_the_callers_tasks,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        another_users_task_is_indistinguishable_from_a_missing_one,
+        lists_hold_only_the_callers_tasks,
+    ]
+}
 
 async fn another_users_task_is_indistinguishable_from_a_missing_one(app: TestApp) {
     let alices = app
@@ -17,39 +19,15 @@ async fn another_users_task_is_indistinguishable_from_a_missing_one(app: TestApp
             json!({"title": "private", "description": "secret"}),
         )
         .await;
-    let id = alices["id"].as_i64().unwrap();
+    let id = id_of(&alices);
     let missing = id + 1000;
 
-    let attempts = |id: i64| {
-        vec![
-            (Method::GET, format!("/api/tasks/{id}"), None),
-            (
-                Method::PUT,
-                format!("/api/tasks/{id}"),
-                Some(json!({"title": "pwned", "completed": true})),
-            ),
-            (Method::PATCH, format!("/api/tasks/{id}/complete"), None),
-            (
-                Method::PATCH,
-                format!("/api/tasks/{id}/complete"),
-                Some(json!({"completed": true})),
-            ),
-            (Method::DELETE, format!("/api/tasks/{id}"), None),
-        ]
-    };
-    for ((method, path, body), (_, missing_path, _)) in
-        attempts(id).into_iter().zip(attempts(missing))
-    {
-        let send = |path: String| {
-            let mut request = app.request(method.clone(), &path, "bob");
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            request.send()
-        };
-        let theirs = assert_problem(send(path.clone()).await.unwrap(), 404).await;
-        let absent = assert_problem(send(missing_path).await.unwrap(), 404).await;
-        assert_eq!(theirs, absent, "{method} {path} reveals nothing");
+    let theirs = app.on_every_task_route("bob", id).await;
+    let absent = app.on_every_task_route("bob", missing).await;
+    for ((what, theirs), (_, absent)) in theirs.into_iter().zip(absent) {
+        let theirs = assert_problem(theirs, 404).await;
+        let absent = assert_problem(absent, 404).await;
+        assert_eq!(theirs, absent, "{what} reveals nothing");
         let text = theirs.to_string();
         assert!(
             !text.contains("secret") && !text.contains("alice"),
@@ -57,7 +35,7 @@ async fn another_users_task_is_indistinguishable_from_a_missing_one(app: TestApp
         );
     }
 
-    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
+    let stored = app.task("alice", id).await;
     assert_eq!(stored, alices, "alice's task is unchanged");
 }
 

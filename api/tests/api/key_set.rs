@@ -12,7 +12,25 @@ use poem::{EndpointExt, Route, Server, handler};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
+use libtest_mimic::Trial;
+
+use api::configuration::AuthSettings;
+
 use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
+
+pub fn tests() -> Vec<Trial> {
+    crate::standalone![
+        every_supported_algorithm_verifies_with_its_own_key,
+        issuer_and_audience_must_be_better_auths_origin,
+        a_rotated_key_is_picked_up_without_a_restart,
+        a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages,
+        unknown_kids_cannot_make_the_service_hammer_the_key_set,
+        the_service_starts_before_better_auth_and_recovers_when_it_comes_up,
+        keys_named_in_the_token_header_are_never_used,
+        symmetric_keys_in_the_key_set_are_ignored,
+        shared_secret_and_key_set_work_side_by_side,
+    ]
+}
 
 /// A stand-in for Better Auth's JWKS route whose keys a test can change.
 #[derive(Clone)]
@@ -88,11 +106,20 @@ fn claims(origin: &str, sub: &str) -> Value {
 
 /// The service trusting `server` as its Better Auth, with no shared secret.
 async fn app_trusting(server: &KeySetServer, min_refresh: Duration) -> TestApp {
-    let origin = server.origin.clone();
+    app_trusting_origin(&server.origin, |auth| {
+        auth.key_set_min_refresh = min_refresh
+    })
+    .await
+}
+
+/// The service trusting the Better Auth at `origin`, with no shared secret,
+/// after `configure` adjusts the rest of its auth settings.
+async fn app_trusting_origin(origin: &str, configure: impl FnOnce(&mut AuthSettings)) -> TestApp {
+    let origin = origin.to_owned();
     spawn_app_with(Backend::Sqlite, move |settings| {
         settings.auth.secret = None;
         settings.auth.better_auth_url = Some(origin.parse().unwrap());
-        settings.auth.key_set_min_refresh = min_refresh;
+        configure(&mut settings.auth);
     })
     .await
 }
@@ -101,7 +128,6 @@ async fn status(app: &TestApp, token: &str) -> u16 {
     app.get_with_token("/api/me", token).await.status().as_u16()
 }
 
-#[tokio::test]
 async fn every_supported_algorithm_verifies_with_its_own_key() {
     let server = KeySetServer::start(&["ed25519", "p256", "p384", "rsa", "p521"]).await;
     let app = app_trusting(&server, Duration::from_secs(5)).await;
@@ -138,7 +164,6 @@ async fn every_supported_algorithm_verifies_with_its_own_key() {
     assert_eq!(server.hits(), 1, "the key set is cached");
 }
 
-#[tokio::test]
 async fn issuer_and_audience_must_be_better_auths_origin() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(5)).await;
@@ -169,7 +194,6 @@ async fn issuer_and_audience_must_be_better_auths_origin() {
     assert_eq!(status(&app, &with(json!({"exp": now - 120}))).await, 401);
 }
 
-#[tokio::test]
 async fn a_rotated_key_is_picked_up_without_a_restart() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_millis(200)).await;
@@ -192,15 +216,11 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
     assert_eq!(status(&app, &old).await, 200, "the old key still verifies");
 }
 
-#[tokio::test]
 async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     let server = KeySetServer::start(&["ed25519", "p256"]).await;
-    let origin = server.origin.clone();
-    let app = spawn_app_with(Backend::Sqlite, move |settings| {
-        settings.auth.secret = None;
-        settings.auth.better_auth_url = Some(origin.parse().unwrap());
-        settings.auth.key_set_min_refresh = Duration::from_millis(50);
-        settings.auth.key_set_max_age = Duration::from_millis(300);
+    let app = app_trusting_origin(&server.origin, |auth| {
+        auth.key_set_min_refresh = Duration::from_millis(50);
+        auth.key_set_max_age = Duration::from_millis(300);
     })
     .await;
     let removed = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
@@ -219,7 +239,6 @@ async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     assert_eq!(server.hits(), 2);
 }
 
-#[tokio::test]
 async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(30)).await;
@@ -239,7 +258,6 @@ async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     assert_eq!(server.hits(), 1, "no refetch within the minimum interval");
 }
 
-#[tokio::test]
 async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
     // Reserve a port, then free it: nothing listens there yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -248,13 +266,8 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
         .unwrap()
         .port();
     let origin = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_with(Backend::Sqlite, {
-        let origin = origin.clone();
-        move |settings| {
-            settings.auth.secret = None;
-            settings.auth.better_auth_url = Some(origin.parse().unwrap());
-            settings.auth.key_set_min_refresh = Duration::from_millis(100);
-        }
+    let app = app_trusting_origin(&origin, |auth| {
+        auth.key_set_min_refresh = Duration::from_millis(100);
     })
     .await;
     let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&origin, "kim"));
@@ -268,7 +281,6 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
     assert_eq!(server.hits(), 1);
 }
 
-#[tokio::test]
 async fn keys_named_in_the_token_header_are_never_used() {
     let server = KeySetServer::start(&["ed25519"]).await;
     let app = app_trusting(&server, Duration::from_secs(5)).await;
@@ -289,7 +301,6 @@ async fn keys_named_in_the_token_header_are_never_used() {
     assert_eq!(status(&app, &forged).await, 401);
 }
 
-#[tokio::test]
 async fn symmetric_keys_in_the_key_set_are_ignored() {
     let server = KeySetServer::start(&["ed25519"]).await;
     server
@@ -309,7 +320,6 @@ async fn symmetric_keys_in_the_key_set_are_ignored() {
     assert_eq!(status(&app, &token).await, 401);
 }
 
-#[tokio::test]
 async fn shared_secret_and_key_set_work_side_by_side() {
     let server = KeySetServer::start(&["p256"]).await;
     let origin = server.origin.clone();

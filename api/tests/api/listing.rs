@@ -1,33 +1,37 @@
 //! Filtering, text search, sorting with the id tie-break, and paging.
 
-use reqwest::Method;
+use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, id_of};
 
-crate::on_both_backends!(
-    defaults_are_newest_first_with_total_count,
-    status_filters,
-    sort_keys_and_directions,
-    text_search_is_case_insensitive_for_all_letters,
-    text_search_treats_wildcards_literally,
-    paging_across_ties_never_overlaps_or_skips,
-    offset_past_the_end_is_an_empty_page,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        defaults_are_newest_first_with_total_count,
+        status_filters,
+        sort_keys_and_directions,
+        text_search_is_case_insensitive_for_all_letters,
+        text_search_treats_wildcards_literally,
+        paging_across_ties_never_overlaps_or_skips,
+        offset_past_the_end_is_an_empty_page,
+    ]
+}
 
 fn ids(tasks: &[Value]) -> Vec<i64> {
-    tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect()
+    tasks.iter().map(id_of).collect()
 }
 
 fn titles(tasks: &[Value]) -> Vec<&str> {
     tasks.iter().map(|t| t["title"].as_str().unwrap()).collect()
 }
 
+/// Creates a task of alice's for each title, in order: their ids.
 async fn create_titled(app: &TestApp, titles: &[&str]) -> Vec<i64> {
     let mut ids = Vec::new();
     for title in titles {
-        let task = app.create_task("alice", json!({ "title": title })).await;
-        ids.push(task["id"].as_i64().unwrap());
+        ids.push(id_of(
+            &app.create_task("alice", json!({ "title": title })).await,
+        ));
     }
     ids
 }
@@ -45,26 +49,16 @@ async fn defaults_are_newest_first_with_total_count(app: TestApp) {
 }
 
 async fn status_filters(app: TestApp) {
-    let ids = create_titled(&app, &["one", "two", "three"]).await;
-    app.request(
-        Method::PATCH,
-        &format!("/api/tasks/{}/complete", ids[1]),
-        "alice",
-    )
-    .send()
-    .await
-    .unwrap();
+    let created = create_titled(&app, &["one", "two", "three"]).await;
+    let done = app.completed("alice", created[1], None).await;
+    assert_eq!(done["completed"], true);
     let (pending, total) = app.list("alice", "status=pending").await;
     assert_eq!(total, 2);
     assert!(pending.iter().all(|t| t["completed"] == false));
     let (completed, total) = app.list("alice", "status=completed").await;
-    assert_eq!((ids_of(&completed), total), (vec![ids[1]], 1));
+    assert_eq!((ids(&completed), total), (vec![created[1]], 1));
     let (all, total) = app.list("alice", "status=all").await;
     assert_eq!((all.len(), total), (3, 3));
-}
-
-fn ids_of(tasks: &[Value]) -> Vec<i64> {
-    ids(tasks)
 }
 
 async fn sort_keys_and_directions(app: TestApp) {
@@ -77,11 +71,8 @@ async fn sort_keys_and_directions(app: TestApp) {
     assert_eq!(ids(&tasks), created);
 
     // Touch the oldest: it becomes the most recently updated.
-    app.request(Method::PUT, &format!("/api/tasks/{}", created[0]), "alice")
-        .json(&json!({"description": "edited"}))
-        .send()
-        .await
-        .unwrap();
+    app.updated("alice", created[0], json!({"description": "edited"}))
+        .await;
     let (tasks, _) = app.list("alice", "sort=updated_at").await;
     assert_eq!(ids(&tasks)[0], created[0]);
     let (tasks, _) = app.list("alice", "sort=updated_at&order=asc").await;
@@ -133,17 +124,8 @@ async fn paging_across_ties_never_overlaps_or_skips(app: TestApp) {
     let mut created = create_titled(&app, &["same"; 7]).await;
     created.extend(create_titled(&app, &["other"]).await);
     for (order, expect_ascending) in [("asc", true), ("desc", false)] {
-        let mut seen = Vec::new();
-        for offset in (0..9).step_by(3) {
-            let (page, total) = app
-                .list(
-                    "alice",
-                    &format!("sort=title&order={order}&limit=3&offset={offset}&q=same"),
-                )
-                .await;
-            assert_eq!(total, 7, "X-Total-Count counts matches before paging");
-            seen.extend(ids(&page));
-        }
+        let query = format!("sort=title&order={order}&q=same");
+        let seen = page_through(&app, &query, 7).await;
         let mut expected: Vec<i64> = created[..7].to_vec();
         if !expect_ascending {
             expected.reverse();
@@ -151,17 +133,7 @@ async fn paging_across_ties_never_overlaps_or_skips(app: TestApp) {
         assert_eq!(seen, expected, "order={order}");
     }
     // The same holds without a text filter (database-side paging).
-    let mut seen = Vec::new();
-    for offset in (0..8).step_by(3) {
-        let (page, total) = app
-            .list(
-                "alice",
-                &format!("sort=title&order=desc&limit=3&offset={offset}"),
-            )
-            .await;
-        assert_eq!(total, 8);
-        seen.extend(ids(&page));
-    }
+    let seen = page_through(&app, "sort=title&order=desc", 8).await;
     let mut expected: Vec<i64> = created[..7].to_vec();
     expected.reverse();
     assert_eq!(
@@ -170,6 +142,20 @@ async fn paging_across_ties_never_overlaps_or_skips(app: TestApp) {
         "'same' sorts after 'other' descending"
     );
     assert_eq!(seen[7], created[7]);
+}
+
+/// Alice's tasks matching `query`, three a page: the ids in the order seen.
+/// Every page's `X-Total-Count` must be `total`, the count before paging.
+async fn page_through(app: &TestApp, query: &str, total: u64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    for offset in (0..total).step_by(3) {
+        let (page, count) = app
+            .list("alice", &format!("{query}&limit=3&offset={offset}"))
+            .await;
+        assert_eq!(count, total, "X-Total-Count counts matches before paging");
+        seen.extend(ids(&page));
+    }
+    seen
 }
 
 async fn offset_past_the_end_is_an_empty_page(app: TestApp) {

@@ -1,20 +1,27 @@
 //! The served document matches the committed one and describes every route.
 
+use libtest_mimic::Trial;
 use serde_json::Value;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{TestApp, json_with_status};
 
-async fn served_document() -> Value {
-    let app = spawn_app(Backend::Sqlite).await;
-    let response = app.get_anonymously("/openapi.json").await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+pub fn tests() -> Vec<Trial> {
+    crate::sqlite_only![
+        committed_openapi_json_is_what_the_service_serves,
+        every_operation_is_documented_for_client_generators,
+        swagger_ui_is_served_self_contained,
+    ]
 }
 
-#[tokio::test]
-async fn committed_openapi_json_is_what_the_service_serves() {
-    let app = spawn_app(Backend::Sqlite).await;
+/// `GET /openapi.json`, asserting 200: the document.
+pub async fn served_document(app: &TestApp) -> Value {
     let response = app.get_anonymously("/openapi.json").await;
+    json_with_status(response, 200, "GET /openapi.json").await
+}
+
+async fn committed_openapi_json_is_what_the_service_serves(app: TestApp) {
+    let response = app.get_anonymously("/openapi.json").await;
+    assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let served = response.text().await.unwrap();
     let committed = include_str!("../../../openapi.json");
@@ -24,9 +31,8 @@ async fn committed_openapi_json_is_what_the_service_serves() {
     );
 }
 
-#[tokio::test]
-async fn every_operation_is_documented_for_client_generators() {
-    let doc = served_document().await;
+async fn every_operation_is_documented_for_client_generators(app: TestApp) {
+    let doc = served_document(&app).await;
     // Each operation documents exactly the statuses it can answer with.
     let expected: [(&str, &str, &str, &[&str]); 7] = [
         (
@@ -141,9 +147,7 @@ async fn every_operation_is_documented_for_client_generators() {
     assert!(created.keys().any(|h| h.eq_ignore_ascii_case("location")));
 }
 
-#[tokio::test]
-async fn swagger_ui_is_served_self_contained() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn swagger_ui_is_served_self_contained(app: TestApp) {
     let response = app.get_anonymously("/docs").await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();

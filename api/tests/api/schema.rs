@@ -9,7 +9,16 @@ use sea_orm::{
     Iterable, Statement,
 };
 
-use crate::helpers::{Backend, fresh_database, postgres_configured};
+use libtest_mimic::Trial;
+
+use crate::helpers::{Backend, TestDatabase};
+
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::both_backends![migrated_schema_matches_the_entities],
+        crate::standalone![with_auto_migrate_off_the_service_leaves_the_schema_alone],
+    ])
+}
 
 #[derive(Debug, PartialEq, Eq, Default)]
 struct SchemaSnapshot {
@@ -138,8 +147,7 @@ async fn snapshot(db: &DatabaseConnection) -> SchemaSnapshot {
     snapshot
 }
 
-async fn migrated_schema_matches_the_entities(backend: Backend) {
-    let database = fresh_database(backend).await;
+async fn migrated_schema_matches_the_entities(database: TestDatabase) {
     let db = Database::connect(&database.url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(snapshot(&db).await, declared_by_entities());
@@ -151,19 +159,6 @@ async fn migrated_schema_matches_the_entities(backend: Backend) {
     assert_eq!(snapshot(&db).await, declared_by_entities());
 }
 
-#[tokio::test]
-async fn sqlite_schema_matches_the_entities() {
-    migrated_schema_matches_the_entities(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_schema_matches_the_entities() {
-    if postgres_configured() {
-        migrated_schema_matches_the_entities(Backend::Postgres).await;
-    }
-}
-
-#[tokio::test]
 async fn with_auto_migrate_off_the_service_leaves_the_schema_alone() {
     let app = crate::helpers::spawn_app_with(Backend::Sqlite, |settings| {
         settings.auto_migrate = false;

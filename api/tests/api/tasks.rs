@@ -1,23 +1,25 @@
 //! Create, read, update, complete and delete.
 
-use reqwest::Method;
+use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, error_fields};
+use crate::helpers::{TestApp, assert_problem, error_fields, id_of};
 
-crate::on_both_backends!(
-    create_returns_the_task_with_location,
-    create_ignores_server_owned_and_unknown_fields,
-    get_returns_the_stored_task,
-    get_unknown_task_is_404,
-    put_replaces_present_fields_and_keeps_absent_ones,
-    put_null_description_clears_it,
-    put_empty_object_is_422_and_changes_nothing,
-    patch_sets_or_toggles_completion,
-    patch_with_null_completed_is_422,
-    delete_removes_the_task,
-    user_row_is_written_on_first_create_only,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        create_returns_the_task_with_location,
+        create_ignores_server_owned_and_unknown_fields,
+        get_returns_the_stored_task,
+        get_unknown_task_is_404,
+        put_replaces_present_fields_and_keeps_absent_ones,
+        put_null_description_clears_it,
+        put_empty_object_is_422_and_changes_nothing,
+        patch_sets_or_toggles_completion,
+        patch_with_null_completed_is_422,
+        delete_removes_the_task,
+        user_row_is_written_on_first_create_only,
+    ]
+}
 
 fn is_utc_z_timestamp(value: &Value) -> bool {
     let text = value.as_str().unwrap_or_default();
@@ -26,11 +28,11 @@ fn is_utc_z_timestamp(value: &Value) -> bool {
 
 async fn create_returns_the_task_with_location(app: TestApp) {
     let response = app
-        .request(Method::POST, "/api/tasks", "alice")
-        .json(&json!({"title": "  Buy milk  ", "description": "Oat"}))
-        .send()
-        .await
-        .unwrap();
+        .try_create(
+            "alice",
+            json!({"title": "  Buy milk  ", "description": "Oat"}),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let task: Value = response.json().await.unwrap();
@@ -69,7 +71,7 @@ async fn create_ignores_server_owned_and_unknown_fields(app: TestApp) {
     assert_eq!(task["user_id"], "alice");
     assert_ne!(task["created_at"], "2000-01-01T00:00:00Z");
     assert!(task.get("colour").is_none());
-    let response = app.get_task("mallory", task["id"].as_i64().unwrap()).await;
+    let response = app.get_task("mallory", id_of(&task)).await;
     assert_eq!(response.status(), 404, "mallory does not own it");
 }
 
@@ -77,7 +79,7 @@ async fn get_returns_the_stored_task(app: TestApp) {
     let created = app
         .create_task("alice", json!({"title": "Read", "description": "a book"}))
         .await;
-    let response = app.get_task("alice", created["id"].as_i64().unwrap()).await;
+    let response = app.get_task("alice", id_of(&created)).await;
     assert_eq!(response.status(), 200);
     // One user's data: not for shared caches, not for content sniffing.
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -95,15 +97,14 @@ async fn put_replaces_present_fields_and_keeps_absent_ones(app: TestApp) {
     let created = app
         .create_task("alice", json!({"title": "Old", "description": "keep me"}))
         .await;
-    let id = created["id"].as_i64().unwrap();
-    let response = app
-        .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
-        .json(&json!({"title": "  New  ", "completed": true, "user_id": "bob"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let updated: Value = response.json().await.unwrap();
+    let id = id_of(&created);
+    let updated = app
+        .updated(
+            "alice",
+            id,
+            json!({"title": "  New  ", "completed": true, "user_id": "bob"}),
+        )
+        .await;
     assert_eq!(updated["title"], "New");
     assert_eq!(updated["completed"], true);
     assert_eq!(updated["description"], "keep me");
@@ -113,54 +114,36 @@ async fn put_replaces_present_fields_and_keeps_absent_ones(app: TestApp) {
         updated["updated_at"].as_str() > created["updated_at"].as_str(),
         "updated_at moves forward: {updated}"
     );
-    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
-    assert_eq!(stored, updated);
+    assert_eq!(app.task("alice", id).await, updated);
 }
 
 async fn put_null_description_clears_it(app: TestApp) {
     let created = app
         .create_task("alice", json!({"title": "T", "description": "D"}))
         .await;
-    let id = created["id"].as_i64().unwrap();
-    let updated: Value = app
-        .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
-        .json(&json!({"description": null}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let updated = app
+        .updated("alice", id_of(&created), json!({"description": null}))
+        .await;
     assert_eq!(updated["description"], Value::Null);
     assert_eq!(updated["title"], "T");
 }
 
 async fn put_empty_object_is_422_and_changes_nothing(app: TestApp) {
     let created = app.create_task("alice", json!({"title": "T"})).await;
-    let id = created["id"].as_i64().unwrap();
+    let id = id_of(&created);
     for body in [
         json!({}),
         json!({"id": 5, "unknown": 1}),
         json!({"title": null}),
     ] {
-        let response = app
-            .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let problem = assert_problem(response, 422).await;
+        let problem = assert_problem(app.update_task("alice", id, body).await, 422).await;
         assert!(!error_fields(&problem).is_empty(), "{problem}");
     }
-    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
-    assert_eq!(stored, created);
+    assert_eq!(app.task("alice", id).await, created);
 }
 
 async fn patch_sets_or_toggles_completion(app: TestApp) {
-    let id = app.create_task("alice", json!({"title": "T"})).await["id"]
-        .as_i64()
-        .unwrap();
-    let path = format!("/api/tasks/{id}/complete");
+    let id = id_of(&app.create_task("alice", json!({"title": "T"})).await);
     // (body, completed afterwards): no body or `{}` toggles; a value sets,
     // and setting the same value twice is idempotent.
     let steps = [
@@ -171,70 +154,44 @@ async fn patch_sets_or_toggles_completion(app: TestApp) {
         (Some(json!({"completed": false})), false),
     ];
     for (body, expected) in steps {
-        let mut request = app.request(Method::PATCH, &path, "alice");
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let task: Value = response.json().await.unwrap();
+        let task = app.completed("alice", id, body.clone()).await;
         assert_eq!(task["completed"], expected, "after {body:?}");
     }
 }
 
 async fn patch_with_null_completed_is_422(app: TestApp) {
     let created = app.create_task("alice", json!({"title": "T"})).await;
-    let id = created["id"].as_i64().unwrap();
+    let id = id_of(&created);
     for body in [
         json!({"completed": null}),
         json!({"completed": "yes"}),
         json!([true]),
     ] {
-        let response = app
-            .request(Method::PATCH, &format!("/api/tasks/{id}/complete"), "alice")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 422).await;
+        assert_problem(app.complete_task("alice", id, Some(body)).await, 422).await;
     }
-    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
-    assert_eq!(stored, created, "a failed request changes nothing");
+    assert_eq!(
+        app.task("alice", id).await,
+        created,
+        "a failed request changes nothing"
+    );
 }
 
 async fn delete_removes_the_task(app: TestApp) {
-    let id = app.create_task("alice", json!({"title": "T"})).await["id"]
-        .as_i64()
-        .unwrap();
-    let path = format!("/api/tasks/{id}");
-    let response = app
-        .request(Method::DELETE, &path, "alice")
-        .send()
-        .await
-        .unwrap();
+    let id = id_of(&app.create_task("alice", json!({"title": "T"})).await);
+    let response = app.delete_task("alice", id).await;
     assert_eq!(response.status(), 204);
     assert!(
         response.bytes().await.unwrap().is_empty(),
         "204 has no body"
     );
     assert_problem(app.get_task("alice", id).await, 404).await;
-    let again = app
-        .request(Method::DELETE, &path, "alice")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(again, 404).await;
+    assert_problem(app.delete_task("alice", id).await, 404).await;
 }
 
 async fn user_row_is_written_on_first_create_only(app: TestApp) {
     // Reads never write.
     app.list("alice", "").await;
-    let me = app
-        .request(Method::GET, "/api/me", "alice")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 200);
+    app.me("alice").await;
     assert_eq!(app.count_rows("users").await, 0);
 
     app.create_task("alice", json!({"title": "1"})).await;

@@ -1,31 +1,31 @@
 //! Bad input gets a clear problem+json error and changes nothing.
 
+use libtest_mimic::Trial;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, error_fields};
+use crate::helpers::{TestApp, assert_problem, error_fields, id_of};
 
-crate::on_both_backends!(
-    title_rules_are_enforced,
-    description_rules_are_enforced,
-    every_bad_field_is_reported_at_once,
-    completed_must_be_a_boolean_on_create,
-    malformed_or_non_object_json_is_422,
-    non_json_body_is_415,
-    body_over_64_kib_is_413,
-    bad_query_values_are_422,
-    every_bad_query_parameter_is_reported_at_once,
-    non_integer_id_is_422_on_every_route,
-    unknown_routes_and_methods_get_problem_json,
-    failed_update_leaves_the_task_unchanged,
-);
+pub fn tests() -> Vec<Trial> {
+    crate::both_backends![
+        title_rules_are_enforced,
+        description_rules_are_enforced,
+        every_bad_field_is_reported_at_once,
+        completed_must_be_a_boolean_on_create,
+        malformed_or_non_object_json_is_422,
+        non_json_body_is_415,
+        body_over_64_kib_is_413,
+        bad_query_values_are_422,
+        every_bad_query_parameter_is_reported_at_once,
+        non_integer_id_is_422_on_every_route,
+        unknown_routes_and_methods_get_problem_json,
+        failed_update_leaves_the_task_unchanged,
+    ]
+}
 
-async fn post(app: &TestApp, body: Value) -> reqwest::Response {
-    app.request(Method::POST, "/api/tasks", "alice")
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+/// `POST /api/tasks` as alice with `body`: the problem, asserting a 422.
+async fn refused_create(app: &TestApp, body: Value) -> Value {
+    assert_problem(app.try_create("alice", body).await, 422).await
 }
 
 async fn title_rules_are_enforced(app: TestApp) {
@@ -39,10 +39,10 @@ async fn title_rules_are_enforced(app: TestApp) {
         json!(null),
     ];
     for title in bad_titles {
-        let problem = assert_problem(post(&app, json!({ "title": title })).await, 422).await;
+        let problem = refused_create(&app, json!({ "title": title })).await;
         assert_eq!(error_fields(&problem), vec!["title"], "{title}");
     }
-    let missing = assert_problem(post(&app, json!({"description": "d"})).await, 422).await;
+    let missing = refused_create(&app, json!({"description": "d"})).await;
     assert_eq!(error_fields(&missing), vec!["title"]);
 
     // Limits count Unicode scalar values, after trimming.
@@ -58,11 +58,7 @@ async fn title_rules_are_enforced(app: TestApp) {
 
 async fn description_rules_are_enforced(app: TestApp) {
     for description in [json!("d".repeat(1001)), json!("a\u{0}b"), json!(true)] {
-        let problem = assert_problem(
-            post(&app, json!({"title": "t", "description": description})).await,
-            422,
-        )
-        .await;
+        let problem = refused_create(&app, json!({"title": "t", "description": description})).await;
         assert_eq!(error_fields(&problem), vec!["description"]);
     }
     let task = app
@@ -76,21 +72,16 @@ async fn description_rules_are_enforced(app: TestApp) {
 
 async fn completed_must_be_a_boolean_on_create(app: TestApp) {
     for completed in [json!(null), json!("true"), json!(1)] {
-        let response = post(&app, json!({"title": "t", "completed": completed})).await;
-        let problem = assert_problem(response, 422).await;
+        let problem = refused_create(&app, json!({"title": "t", "completed": completed})).await;
         assert_eq!(error_fields(&problem), vec!["completed"], "{completed}");
     }
     assert_eq!(app.count_rows("tasks").await, 0);
 }
 
 async fn every_bad_field_is_reported_at_once(app: TestApp) {
-    let problem = assert_problem(
-        post(
-            &app,
-            json!({"title": "", "description": "x".repeat(1001), "completed": "no"}),
-        )
-        .await,
-        422,
+    let problem = refused_create(
+        &app,
+        json!({"title": "", "description": "x".repeat(1001), "completed": "no"}),
     )
     .await;
     let mut fields = error_fields(&problem);
@@ -112,28 +103,24 @@ async fn malformed_or_non_object_json_is_422(app: TestApp) {
         "42",
     ] {
         let response = app
-            .request(Method::POST, "/api/tasks", "alice")
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .send_raw(
+                Method::POST,
+                "/api/tasks",
+                "alice",
+                "application/json",
+                body,
+            )
+            .await;
         assert_problem(response, 422).await;
     }
     // No body at all: the required title is missing.
-    let response = app
-        .request(Method::POST, "/api/tasks", "alice")
-        .send()
-        .await
-        .unwrap();
+    let response = app.send(Method::POST, "/api/tasks", "alice", None).await;
     assert_problem(response, 422).await;
     assert_eq!(app.count_rows("tasks").await, 0);
 }
 
 async fn non_json_body_is_415(app: TestApp) {
-    let id = app.create_task("alice", json!({"title": "t"})).await["id"]
-        .as_i64()
-        .unwrap();
+    let id = id_of(&app.create_task("alice", json!({"title": "t"})).await);
     let attempts = [
         (Method::POST, "/api/tasks".to_owned()),
         (Method::PUT, format!("/api/tasks/{id}")),
@@ -141,27 +128,23 @@ async fn non_json_body_is_415(app: TestApp) {
     ];
     for (method, path) in attempts {
         for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let body = r#"{"title": "x", "completed": true}"#;
             let response = app
-                .request(method.clone(), &path, "alice")
-                .header("content-type", content_type)
-                .body(r#"{"title": "x", "completed": true}"#)
-                .send()
-                .await
-                .unwrap();
+                .send_raw(method.clone(), &path, "alice", content_type, body)
+                .await;
             assert_problem(response, 415).await;
         }
     }
-    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
-    assert_eq!(stored["completed"], false);
+    assert_eq!(app.task("alice", id).await["completed"], false);
     assert_eq!(app.count_rows("tasks").await, 1);
 }
 
 async fn body_over_64_kib_is_413(app: TestApp) {
     let huge = json!({"title": "t", "description": "x".repeat(70 * 1024)});
-    assert_problem(post(&app, huge).await, 413).await;
+    assert_problem(app.try_create("alice", huge).await, 413).await;
     // Just under the limit is parsed (and then refused for its length).
     let under = json!({"title": "t", "description": "x".repeat(60 * 1024)});
-    assert_problem(post(&app, under).await, 422).await;
+    refused_create(&app, under).await;
     assert_eq!(app.count_rows("tasks").await, 0);
 }
 
@@ -180,12 +163,7 @@ async fn bad_query_values_are_422(app: TestApp) {
         (&format!("q={long_q}"), "q"),
     ];
     for (query, field) in cases {
-        let response = app
-            .request(Method::GET, &format!("/api/tasks?{query}"), "alice")
-            .send()
-            .await
-            .unwrap();
-        let problem = assert_problem(response, 422).await;
+        let problem = assert_problem(app.try_list("alice", query).await, 422).await;
         assert_eq!(error_fields(&problem), vec![field], "?{query}");
     }
     // The edges of the ranges are accepted.
@@ -196,12 +174,7 @@ async fn bad_query_values_are_422(app: TestApp) {
 
 async fn every_bad_query_parameter_is_reported_at_once(app: TestApp) {
     let query = "status=done&sort=priority&order=up&q=a%00b&limit=0&offset=-3";
-    let response = app
-        .request(Method::GET, &format!("/api/tasks?{query}"), "alice")
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(response, 422).await;
+    let problem = assert_problem(app.try_list("alice", query).await, 422).await;
     assert_eq!(
         error_fields(&problem),
         vec!["status", "sort", "order", "q", "limit", "offset"]
@@ -219,37 +192,17 @@ async fn every_bad_query_parameter_is_reported_at_once(app: TestApp) {
 
 async fn non_integer_id_is_422_on_every_route(app: TestApp) {
     for id in ["abc", "1.5", "99999999999999999999"] {
-        let attempts = [
-            (Method::GET, format!("/api/tasks/{id}")),
-            (Method::PUT, format!("/api/tasks/{id}")),
-            (Method::DELETE, format!("/api/tasks/{id}")),
-            (Method::PATCH, format!("/api/tasks/{id}/complete")),
-        ];
-        for (method, path) in attempts {
-            let response = app
-                .request(method.clone(), &path, "alice")
-                .json(&json!({"title": "t"}))
-                .send()
-                .await
-                .unwrap();
+        for (what, response) in app.on_every_task_route("alice", id).await {
             let problem = assert_problem(response, 422).await;
-            assert_eq!(error_fields(&problem), vec!["id"], "{method} {path}");
+            assert_eq!(error_fields(&problem), vec!["id"], "{what} /api/tasks/{id}");
         }
     }
 }
 
 async fn unknown_routes_and_methods_get_problem_json(app: TestApp) {
-    let response = app
-        .request(Method::GET, "/api/nothing", "alice")
-        .send()
-        .await
-        .unwrap();
+    let response = app.send(Method::GET, "/api/nothing", "alice", None).await;
     assert_problem(response, 404).await;
-    let response = app
-        .request(Method::POST, "/api/me", "alice")
-        .send()
-        .await
-        .unwrap();
+    let response = app.send(Method::POST, "/api/me", "alice", None).await;
     assert_problem(response, 405).await;
 }
 
@@ -257,15 +210,9 @@ async fn failed_update_leaves_the_task_unchanged(app: TestApp) {
     let created = app
         .create_task("alice", json!({"title": "T", "description": "D"}))
         .await;
-    let id = created["id"].as_i64().unwrap();
+    let id = id_of(&created);
     // One valid field and one invalid: nothing at all is applied.
-    let response = app
-        .request(Method::PUT, &format!("/api/tasks/{id}"), "alice")
-        .json(&json!({"completed": true, "title": "x".repeat(300)}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 422).await;
-    let stored: Value = app.get_task("alice", id).await.json().await.unwrap();
-    assert_eq!(stored, created);
+    let body = json!({"completed": true, "title": "x".repeat(300)});
+    assert_problem(app.update_task("alice", id, body).await, 422).await;
+    assert_eq!(app.task("alice", id).await, created);
 }
