@@ -14,6 +14,7 @@ use tokio::sync::RwLock;
 
 use libtest_mimic::Trial;
 
+use api::auth::Clock;
 use api::configuration::AuthSettings;
 
 use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
@@ -104,24 +105,31 @@ fn claims(origin: &str, sub: &str) -> Value {
            "iat": now, "exp": now + 900, "iss": origin, "aud": origin})
 }
 
-/// The service trusting `server` as its Better Auth, with no shared secret.
-async fn app_trusting(server: &KeySetServer, min_refresh: Duration) -> TestApp {
-    app_trusting_origin(&server.origin, |auth| {
-        auth.key_set_min_refresh = min_refresh
+/// The service trusting `server` as its Better Auth, with no shared secret,
+/// the default refetch intervals, and its key-set cache on `clock`.
+async fn app_trusting(server: &KeySetServer, clock: &Clock) -> TestApp {
+    app_trusting_origin(&server.origin, clock).await
+}
+
+/// The service trusting the Better Auth at `origin`, with no shared secret.
+async fn app_trusting_origin(origin: &str, clock: &Clock) -> TestApp {
+    let origin = origin.to_owned();
+    let clock = clock.clone();
+    spawn_app_with(Backend::Sqlite, move |settings| {
+        settings.auth.secret = None;
+        settings.auth.better_auth_url = Some(origin.parse().unwrap());
+        settings.auth.clock = clock;
     })
     .await
 }
 
-/// The service trusting the Better Auth at `origin`, with no shared secret,
-/// after `configure` adjusts the rest of its auth settings.
-async fn app_trusting_origin(origin: &str, configure: impl FnOnce(&mut AuthSettings)) -> TestApp {
-    let origin = origin.to_owned();
-    spawn_app_with(Backend::Sqlite, move |settings| {
-        settings.auth.secret = None;
-        settings.auth.better_auth_url = Some(origin.parse().unwrap());
-        configure(&mut settings.auth);
-    })
-    .await
+/// The defaults the tests below move the clock past.
+fn min_refresh() -> Duration {
+    AuthSettings::default().key_set_min_refresh
+}
+
+fn max_age() -> Duration {
+    AuthSettings::default().key_set_max_age
 }
 
 async fn status(app: &TestApp, token: &str) -> u16 {
@@ -130,7 +138,7 @@ async fn status(app: &TestApp, token: &str) -> u16 {
 
 async fn every_supported_algorithm_verifies_with_its_own_key() {
     let server = KeySetServer::start(&["ed25519", "p256", "p384", "rsa", "p521"]).await;
-    let app = app_trusting(&server, Duration::from_secs(5)).await;
+    let app = app_trusting(&server, &Clock::default()).await;
     let origin = &server.origin;
     for (name, algorithm) in [
         ("ed25519", Algorithm::EdDSA),
@@ -166,7 +174,7 @@ async fn every_supported_algorithm_verifies_with_its_own_key() {
 
 async fn issuer_and_audience_must_be_better_auths_origin() {
     let server = KeySetServer::start(&["ed25519"]).await;
-    let app = app_trusting(&server, Duration::from_secs(5)).await;
+    let app = app_trusting(&server, &Clock::default()).await;
     let origin = server.origin.clone();
     let with = |patch: Value| {
         let mut claims = claims(&origin, "kim");
@@ -196,7 +204,8 @@ async fn issuer_and_audience_must_be_better_auths_origin() {
 
 async fn a_rotated_key_is_picked_up_without_a_restart() {
     let server = KeySetServer::start(&["ed25519"]).await;
-    let app = app_trusting(&server, Duration::from_millis(200)).await;
+    let clock = Clock::default();
+    let app = app_trusting(&server, &clock).await;
     let old = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
     let new = sign_with(
         "ed25519-rotated",
@@ -207,7 +216,12 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
     assert_eq!(status(&app, &new).await, 401, "not published yet");
 
     server.add("ed25519-rotated").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        status(&app, &new).await,
+        401,
+        "no refetch within the interval"
+    );
+    clock.advance(min_refresh());
     assert_eq!(
         status(&app, &new).await,
         200,
@@ -218,11 +232,8 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
 
 async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     let server = KeySetServer::start(&["ed25519", "p256"]).await;
-    let app = app_trusting_origin(&server.origin, |auth| {
-        auth.key_set_min_refresh = Duration::from_millis(50);
-        auth.key_set_max_age = Duration::from_millis(300);
-    })
-    .await;
+    let clock = Clock::default();
+    let app = app_trusting(&server, &clock).await;
     let removed = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
     let kept = sign_with("p256", Algorithm::ES256, &claims(&server.origin, "kim"));
     assert_eq!(status(&app, &removed).await, 200);
@@ -233,7 +244,9 @@ async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
         .await
         .retain(|key| key["kid"] != "ed25519");
     assert_eq!(status(&app, &removed).await, 200, "still cached");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(max_age() - Duration::from_secs(1));
+    assert_eq!(status(&app, &removed).await, 200, "not stale yet");
+    clock.advance(Duration::from_secs(2));
     assert_eq!(status(&app, &removed).await, 401, "refetched once stale");
     assert_eq!(status(&app, &kept).await, 200);
     assert_eq!(server.hits(), 2);
@@ -241,7 +254,7 @@ async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
 
 async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     let server = KeySetServer::start(&["ed25519"]).await;
-    let app = app_trusting(&server, Duration::from_secs(30)).await;
+    let app = app_trusting(&server, &Clock::default()).await;
     let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
     assert_eq!(status(&app, &token).await, 200);
     for attempt in 0..25 {
@@ -266,24 +279,28 @@ async fn the_service_starts_before_better_auth_and_recovers_when_it_comes_up() {
         .unwrap()
         .port();
     let origin = format!("http://127.0.0.1:{port}");
-    let app = app_trusting_origin(&origin, |auth| {
-        auth.key_set_min_refresh = Duration::from_millis(100);
-    })
-    .await;
+    let clock = Clock::default();
+    let app = app_trusting_origin(&origin, &clock).await;
     let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&origin, "kim"));
     let response = app.get_with_token("/api/me", &token).await;
     assert_problem(response, 401).await;
 
     let address: &'static str = Box::leak(format!("127.0.0.1:{port}").into_boxed_str());
     let server = KeySetServer::start_on(TcpListener::bind(address), &["ed25519"]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        status(&app, &token).await,
+        401,
+        "no refetch within the interval"
+    );
+    assert_eq!(server.hits(), 0);
+    clock.advance(min_refresh());
     assert_eq!(status(&app, &token).await, 200);
     assert_eq!(server.hits(), 1);
 }
 
 async fn keys_named_in_the_token_header_are_never_used() {
     let server = KeySetServer::start(&["ed25519"]).await;
-    let app = app_trusting(&server, Duration::from_secs(5)).await;
+    let app = app_trusting(&server, &Clock::default()).await;
     // Signed with a key the service does not trust, which the header offers
     // inline (`jwk`) and by URL (`jku`), under a trusted key's `kid`.
     let mut header = Header::new(Algorithm::EdDSA);
@@ -308,7 +325,7 @@ async fn symmetric_keys_in_the_key_set_are_ignored() {
         .write()
         .await
         .push(json!({"kty": "oct", "kid": "shared", "alg": "HS256", "k": "c2VjcmV0"}));
-    let app = app_trusting(&server, Duration::from_secs(5)).await;
+    let app = app_trusting(&server, &Clock::default()).await;
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("shared".into());
     let token = encode(
