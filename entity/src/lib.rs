@@ -3,10 +3,12 @@
 //! The migration crate builds tables, foreign keys and indexes from these
 //! definitions, so a column or index is declared here and nowhere else.
 
+pub mod idempotency_key;
 pub mod task;
 pub mod user;
 
 pub mod prelude {
+    pub use super::idempotency_key::Entity as IdempotencyKey;
     pub use super::task::Entity as Task;
     pub use super::user::Entity as User;
 }

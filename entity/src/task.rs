@@ -17,6 +17,10 @@ pub struct Model {
     pub completed: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// 1 on create, one more on every change: the task's `ETag`, and what a
+    /// conditional write compares in the same statement that changes it.
+    #[sea_orm(default_value = 1)]
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

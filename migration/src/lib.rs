@@ -1,14 +1,53 @@
 //! Schema migrations, built from the entities in the `entity` crate.
+//!
+//! A migration builds its tables, columns and indexes from the entities, so
+//! a column is declared once. Since an entity always describes the newest
+//! schema, a migration that creates a table leaves out the columns later
+//! migrations add ([`columns_added_later`]), and so creates its table as it
+//! first was.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_users_and_tasks;
+mod m20261121_000002_add_task_version;
+mod m20261121_000003_create_idempotency_keys;
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_users_and_tasks::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_users_and_tasks::Migration),
+            Box::new(m20261121_000002_add_task_version::Migration),
+            Box::new(m20261121_000003_create_idempotency_keys::Migration),
+        ]
     }
+}
+
+/// Per table, the columns a later migration adds.
+pub mod columns_added_later {
+    /// `version`: m20261121_000002_add_task_version.
+    pub const TASKS: &[&str] = &["version"];
+}
+
+/// `table` without the columns named in `later`: the table as the migration
+/// that creates it first made it.
+fn first_version_of(table: TableCreateStatement, later: &[&str]) -> TableCreateStatement {
+    let mut first = Table::create();
+    if let Some(name) = table.get_table_name() {
+        first.table(name.clone());
+    }
+    for column in table.get_columns() {
+        if !later.contains(&column.get_column_name().as_str()) {
+            first.col(column.clone());
+        }
+    }
+    for foreign_key in table.get_foreign_key_create_stmts() {
+        first.foreign_key(&mut foreign_key.clone());
+    }
+    for index in table.get_indexes() {
+        first.index(&mut index.clone());
+    }
+    first
 }

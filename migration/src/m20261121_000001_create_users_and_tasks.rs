@@ -1,9 +1,10 @@
 //! Creates `users` and `tasks` with their foreign key and indexes.
 //!
 //! Everything is derived from the entities, so the column list is never
-//! written twice. A later schema change must come as a new migration that
-//! describes the change itself, because this one replays the entities as
-//! they are when it runs.
+//! written twice. A later schema change comes as a new migration that
+//! describes the change itself; its columns are listed in
+//! [`crate::columns_added_later`] so that this migration keeps creating the
+//! first schema.
 
 use entity::{task, user};
 use sea_orm_migration::prelude::*;
@@ -20,7 +21,10 @@ impl MigrationTrait for Migration {
             .create_table(schema.create_table_from_entity(user::Entity))
             .await?;
         manager
-            .create_table(schema.create_table_from_entity(task::Entity))
+            .create_table(crate::first_version_of(
+                schema.create_table_from_entity(task::Entity),
+                crate::columns_added_later::TASKS,
+            ))
             .await?;
         let declared = schema
             .create_index_from_entity(user::Entity)

@@ -4,13 +4,20 @@ use poem::http::header;
 use poem::middleware::Cors;
 use poem::{Endpoint, Request};
 
-/// Lets the configured origins call the API and read its paging headers.
+/// Lets the configured origins call the API, send the conditional and
+/// idempotency headers, and read the paging, location and version headers.
 pub fn cors(origins: &[String]) -> Cors {
     Cors::new()
         .allow_origins(origins.iter().map(String::as_str))
         .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["x-total-count", "location"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "if-match",
+            "if-none-match",
+            "idempotency-key",
+        ])
+        .expose_headers(["x-total-count", "location", "etag"])
         .max_age(600)
 }
 

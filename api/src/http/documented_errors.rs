@@ -102,11 +102,13 @@ pub mod statuses {
     pub struct Authenticated;
     /// Lists with query parameters.
     pub struct Listing;
-    /// Reads or deletes one task by id.
+    /// Reads one task by id.
     pub struct OneTask;
+    /// Deletes one task by id, honouring `If-Match`.
+    pub struct DeletingOneTask;
     /// Creates a task from a body.
     pub struct Creating;
-    /// Changes one task by id, from a body.
+    /// Changes one task by id, from a body, honouring `If-Match`.
     pub struct ChangingOneTask;
     /// The readiness probe: not ready is its only error.
     pub struct Readiness;
@@ -120,11 +122,14 @@ pub mod statuses {
     impl ErrorStatuses for OneTask {
         const STATUSES: &'static [u16] = &[401, 404, 422, 503];
     }
+    impl ErrorStatuses for DeletingOneTask {
+        const STATUSES: &'static [u16] = &[401, 404, 412, 422, 503];
+    }
     impl ErrorStatuses for Creating {
         const STATUSES: &'static [u16] = &[401, 413, 415, 422, 503];
     }
     impl ErrorStatuses for ChangingOneTask {
-        const STATUSES: &'static [u16] = &[401, 404, 413, 415, 422, 503];
+        const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503];
     }
     impl ErrorStatuses for Readiness {
         const STATUSES: &'static [u16] = &[503];

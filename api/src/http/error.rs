@@ -36,6 +36,9 @@ pub enum ApiError {
     InvalidParameter(FieldError),
     #[error("the request is invalid: see `errors`")]
     Validation(Vec<FieldError>),
+    /// `If-Match` names no current version of the task.
+    #[error("the task has changed since the version `If-Match` names; read it again")]
+    PreconditionFailed,
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal server error")]
@@ -70,6 +73,7 @@ impl ResponseError for ApiError {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Other(status, _) => *status,
@@ -88,6 +92,7 @@ pub fn documented(status: u16) -> &'static str {
         401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
         404 => "No such task for this caller",
         413 => concatcp!("Request body over ", MAX_BODY_KIB, " KiB"),
+        412 => "`If-Match` names a version that is no longer current; nothing was changed",
         415 => "Request body is not `application/json`",
         422 => "Invalid input; `errors` names each bad field",
         503 => "The database is unreachable; retry later",

@@ -4,16 +4,21 @@
 //! `problem` (the RFC 9457 body, and the one mapping of any error to it),
 //! `documented_errors` (which error statuses each operation lists).
 //! Inputs: `json_body` (the body reader), `lenient` (query parameters),
-//! `text` (the text rule). Wire types: `timestamp`, `nullable`, and the
+//! `text` (the text rule), `idempotency` (the `Idempotency-Key` header),
+//! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
+//! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
 //! `scalar_type!` macro behind them. `cors` lets the browser frontend in.
 
+pub mod conditional;
 pub mod cors;
 pub mod documented_errors;
 pub mod error;
+pub mod idempotency;
 pub mod json_body;
 pub mod lenient;
 pub mod nullable;
 pub mod problem;
+pub mod rendered_json;
 pub(crate) mod scalar_type;
 pub mod text;
 pub mod timestamp;

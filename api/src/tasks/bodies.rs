@@ -60,10 +60,13 @@ impl FromJsonBody for CreateTask {
 #[oai(example)]
 pub struct UpdateTask {
     /// Trimmed; 1 to 200 characters. Cannot be null.
+    #[oai(skip_serializing_if_is_none)]
     pub title: Option<Text<Title>>,
     /// At most 1000 characters; `null` clears it.
     #[oai(nullable)]
     pub description: MaybeUndefined<Text<Description>>,
+    /// Cannot be null.
+    #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
 }
 

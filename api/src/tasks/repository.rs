@@ -2,18 +2,20 @@
 //! is scoped by the owner, so a task that belongs to someone else is simply
 //! not found.
 
-use entity::{task, user};
+use chrono::{DateTime, Utc};
+use entity::{idempotency_key, task, user};
 use poem_openapi::types::MaybeUndefined;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
-    TransactionTrait, UpdateMany,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select, Set, TransactionTrait, UpdateMany,
 };
 
 use super::bodies::{CreateTask, UpdateTask};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use crate::auth::Identity;
+use crate::http::conditional::IfMatch;
 use crate::http::text::Text;
 use crate::http::timestamp;
 
@@ -110,6 +112,14 @@ pub async fn find(
     one_owned(task::Entity::find(), owner, id).one(db).await
 }
 
+/// The outcome of a write to one task.
+pub enum Written<T> {
+    Done(T),
+    NotFound,
+    /// `If-Match` named no current version; nothing was written.
+    Stale,
+}
+
 /// Records the owner on their first task, in the same transaction as the
 /// task itself, so `tasks.user_id` always names a real user.
 pub async fn create(
@@ -117,8 +127,102 @@ pub async fn create(
     owner: &Identity,
     new: CreateTask,
 ) -> Result<task::Model, DbErr> {
+    let txn = db.begin().await?;
+    let task = insert_task(&txn, owner, new).await?;
+    txn.commit().await?;
+    Ok(task)
+}
+
+/// What a create with an `Idempotency-Key` came to.
+pub enum KeyedCreate {
+    /// The first request with this key: the task, and the response the
+    /// route rendered for it (now remembered with the key).
+    Created(task::Model),
+    /// A retry: the first request's response body, and nothing created.
+    Replayed(String),
+    /// The key was first used with another request.
+    KeyReused,
+}
+
+/// How long a key is remembered.
+pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// A create that happens at most once per (owner, key). The key is claimed,
+/// the task inserted and the response remembered in one transaction: a
+/// concurrent retry's claim waits on the first one's row (PostgreSQL) or on
+/// the write lock (SQLite), then finds the remembered response. A failed
+/// first request leaves no claim behind.
+pub async fn create_once(
+    db: &DatabaseConnection,
+    owner: &Identity,
+    new: CreateTask,
+    key: &str,
+    request: &str,
+    render: impl FnOnce(&task::Model) -> String,
+) -> Result<KeyedCreate, DbErr> {
+    purge_expired_keys(db).await?;
     let now = timestamp::now();
     let txn = db.begin().await?;
+    insert_owner(&txn, owner, now).await?;
+    let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+        user_id: Set(owner.user_id.clone()),
+        key: Set(key.to_owned()),
+        request: Set(request.to_owned()),
+        response: Set(String::new()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            idempotency_key::Column::UserId,
+            idempotency_key::Column::Key,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if claimed == 0 {
+        let first = idempotency_key::Entity::find_by_id((owner.user_id.clone(), key.to_owned()))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("the idempotency key just seen".into()))?;
+        txn.commit().await?;
+        return Ok(if first.request == request {
+            KeyedCreate::Replayed(first.response)
+        } else {
+            KeyedCreate::KeyReused
+        });
+    }
+    let task = insert_task(&txn, owner, new).await?;
+    idempotency_key::Entity::update_many()
+        .col_expr(
+            idempotency_key::Column::Response,
+            Expr::value(render(&task)),
+        )
+        .filter(idempotency_key::Column::UserId.eq(owner.user_id.as_str()))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(KeyedCreate::Created(task))
+}
+
+/// Forgets keys older than their lifetime. It runs before each keyed
+/// create, in its own statement, so no scheduled job is needed and no
+/// create waits on another's purge.
+async fn purge_expired_keys(db: &DatabaseConnection) -> Result<(), DbErr> {
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreatedAt.lt(timestamp::now() - IDEMPOTENCY_KEY_LIFETIME))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn insert_owner(
+    txn: &DatabaseTransaction,
+    owner: &Identity,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     user::Entity::insert(user::ActiveModel {
         id: Set(owner.user_id.clone()),
         email: Set(owner.email.clone()),
@@ -126,9 +230,19 @@ pub async fn create(
         created_at: Set(now),
     })
     .on_conflict(OnConflict::column(user::Column::Id).do_nothing().to_owned())
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
-    let task = task::ActiveModel {
+    Ok(())
+}
+
+async fn insert_task(
+    txn: &DatabaseTransaction,
+    owner: &Identity,
+    new: CreateTask,
+) -> Result<task::Model, DbErr> {
+    let now = timestamp::now();
+    insert_owner(txn, owner, now).await?;
+    task::ActiveModel {
         id: NotSet,
         user_id: Set(owner.user_id.clone()),
         title: Set(new.title.into_string()),
@@ -136,21 +250,21 @@ pub async fn create(
         completed: Set(new.completed),
         created_at: Set(now),
         updated_at: Set(now),
+        version: Set(1),
     }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(task)
+    .insert(txn)
+    .await
 }
 
-/// Applies `changes`; `None` if not found.
+/// Applies `changes` if `expected` allows.
 pub async fn update(
     db: &DatabaseConnection,
     owner: &str,
     id: i64,
+    expected: Option<&IfMatch>,
     changes: UpdateTask,
-) -> Result<Option<task::Model>, DbErr> {
-    change(db, owner, id, |mut update| {
+) -> Result<Written<task::Model>, DbErr> {
+    change(db, owner, id, expected, |mut update| {
         if let Some(title) = changes.title {
             update = update.col_expr(task::Column::Title, Expr::value(title.into_string()));
         }
@@ -176,41 +290,84 @@ pub async fn set_completion(
     db: &DatabaseConnection,
     owner: &str,
     id: i64,
+    expected: Option<&IfMatch>,
     completed: Option<bool>,
-) -> Result<Option<task::Model>, DbErr> {
+) -> Result<Written<task::Model>, DbErr> {
     let value = match completed {
         Some(completed) => Expr::value(completed),
         None => Expr::col(task::Column::Completed).not(),
     };
-    change(db, owner, id, |update| {
+    change(db, owner, id, expected, |update| {
         update.col_expr(task::Column::Completed, value)
     })
     .await
 }
 
-/// `true` if the task existed (for this owner) and is gone.
-pub async fn delete(db: &DatabaseConnection, owner: &str, id: i64) -> Result<bool, DbErr> {
-    let result = one_owned(task::Entity::delete_many(), owner, id)
+/// Deletes the task if `expected` allows.
+pub async fn delete(
+    db: &DatabaseConnection,
+    owner: &str,
+    id: i64,
+    expected: Option<&IfMatch>,
+) -> Result<Written<()>, DbErr> {
+    let result = matching(one_owned(task::Entity::delete_many(), owner, id), expected)
         .exec(db)
         .await?;
-    Ok(result.rows_affected > 0)
+    if result.rows_affected > 0 {
+        return Ok(Written::Done(()));
+    }
+    missing_or_stale(db, owner, id).await
 }
 
-/// One `UPDATE … RETURNING` of the owner's task `id`: the columns `set`
-/// adds, and `updated_at`. `None` if not found.
+/// One `UPDATE … RETURNING` of the owner's task `id`, if its version is one
+/// `expected` names: the columns `set` adds, `updated_at`, and the next
+/// version. Checking the version in the statement that writes means two
+/// writers holding the same version can never both succeed.
 async fn change(
     db: &DatabaseConnection,
     owner: &str,
     id: i64,
+    expected: Option<&IfMatch>,
     set: impl FnOnce(UpdateMany<task::Entity>) -> UpdateMany<task::Entity>,
-) -> Result<Option<task::Model>, DbErr> {
-    let update = one_owned(task::Entity::update_many(), owner, id)
-        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()));
-    Ok(set(update)
+) -> Result<Written<task::Model>, DbErr> {
+    let update = matching(one_owned(task::Entity::update_many(), owner, id), expected)
+        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
+        .col_expr(
+            task::Column::Version,
+            Expr::col(task::Column::Version).add(1),
+        );
+    match set(update)
         .exec_with_returning(db)
         .await?
         .into_iter()
-        .next())
+        .next()
+    {
+        Some(task) => Ok(Written::Done(task)),
+        None => missing_or_stale(db, owner, id).await,
+    }
+}
+
+/// Scopes a write to the versions `expected` names.
+fn matching<Q: QueryFilter>(query: Q, expected: Option<&IfMatch>) -> Q {
+    match expected {
+        None | Some(IfMatch::Any) => query,
+        Some(IfMatch::OneOf(versions)) => {
+            query.filter(task::Column::Version.is_in(versions.iter().copied()))
+        }
+    }
+}
+
+/// Why a scoped write touched no row: the task is not the owner's, or its
+/// version did not match.
+async fn missing_or_stale<T>(
+    db: &DatabaseConnection,
+    owner: &str,
+    id: i64,
+) -> Result<Written<T>, DbErr> {
+    Ok(match find(db, owner, id).await? {
+        Some(_) => Written::Stale,
+        None => Written::NotFound,
+    })
 }
 
 fn owned_by(owner: &str) -> Select<task::Entity> {

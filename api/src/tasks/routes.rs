@@ -2,8 +2,9 @@
 //! and picks the response.
 
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
 
@@ -11,15 +12,20 @@ use super::bodies::{CreateTask, SetCompletion, UpdateTask};
 use super::list_query::{
     ListParams, PageLimit, PageOffset, SortKey, SortOrder, StatusFilter, default_limit,
 };
-use super::repository;
+use super::repository::{self, KeyedCreate, Written};
 use super::task::Task;
 use super::text_fields::Search;
 use crate::auth::BearerAuth;
+use crate::http::conditional::{IfMatch, etag, none_match};
 use crate::http::documented_errors::OperationError;
-use crate::http::documented_errors::statuses::{ChangingOneTask, Creating, Listing, OneTask};
+use crate::http::documented_errors::statuses::{
+    ChangingOneTask, Creating, DeletingOneTask, Listing, OneTask,
+};
 use crate::http::error::ApiError;
+use crate::http::idempotency::{HEADER as IDEMPOTENCY_KEY_HEADER, IdempotencyKey};
 use crate::http::json_body::JsonBody;
 use crate::http::lenient::Lenient;
+use crate::http::rendered_json::RenderedJson;
 use crate::http::text::Text;
 use crate::openapi::ApiTags;
 
@@ -39,21 +45,87 @@ pub enum ListTasksResponse {
 
 #[derive(ApiResponse)]
 pub enum CreateTaskResponse {
-    /// The task was created.
+    /// The task was created (or, for a retry with the same
+    /// `Idempotency-Key`, the response the first request got).
     #[oai(status = 201)]
     Created(
-        Json<Task>,
+        RenderedJson<Task>,
         /// Where the new task lives: `/api/tasks/{id}`.
         #[oai(header = "Location")]
         String,
+        /// The task's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
     ),
+}
+
+impl CreateTaskResponse {
+    fn created(task: &entity::task::Model) -> Self {
+        Self::Created(
+            RenderedJson::render(&Task::from(task.clone())),
+            format!("/api/tasks/{}", task.id),
+            etag(task.version),
+        )
+    }
+
+    /// The response a first request with the same key got, as it was sent.
+    fn replayed(body: String) -> Result<Self, ApiError> {
+        let task: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let version = task["version"].as_i64().and_then(|v| i32::try_from(v).ok());
+        let (Some(id), Some(version)) = (task["id"].as_i64(), version) else {
+            tracing::error!("a remembered response is not a task");
+            return Err(ApiError::Internal);
+        };
+        Ok(Self::Created(
+            RenderedJson::from_rendered(body),
+            format!("/api/tasks/{id}"),
+            etag(version),
+        ))
+    }
+
+    fn body(&self) -> &str {
+        let Self::Created(body, ..) = self;
+        body.as_str()
+    }
 }
 
 #[derive(ApiResponse)]
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<Task>),
+    Ok(
+        Json<Task>,
+        /// The task's version, for `If-Match` and `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+impl From<entity::task::Model> for TaskResponse {
+    fn from(task: entity::task::Model) -> Self {
+        let etag = etag(task.version);
+        Self::Ok(Json(task.into()), etag)
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum GetTaskResponse {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(
+        Json<Task>,
+        /// The task's version, for `If-Match` and `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// `If-None-Match` names the current version: the copy the client has
+    /// is current.
+    #[oai(status = 304)]
+    NotModified(
+        /// The task's version.
+        #[oai(header = "ETag")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -63,10 +135,12 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
-impl TaskResponse {
-    fn found(task: Option<entity::task::Model>) -> Result<Self, ApiError> {
-        task.map(|task| Self::Ok(Json(task.into())))
-            .ok_or(ApiError::TaskNotFound)
+/// A write's outcome as the client sees it.
+fn written<T>(outcome: Written<T>) -> Result<T, ApiError> {
+    match outcome {
+        Written::Done(value) => Ok(value),
+        Written::NotFound => Err(ApiError::TaskNotFound),
+        Written::Stale => Err(ApiError::PreconditionFailed),
     }
 }
 
@@ -118,20 +192,43 @@ impl TasksApi {
     /// Create a task
     ///
     /// The task belongs to the caller. Server-owned fields in the body
-    /// (`id`, `user_id`, timestamps) are ignored.
+    /// (`id`, `user_id`, timestamps, `version`) are ignored. With an
+    /// `Idempotency-Key`, a retry with the same key and body answers the
+    /// first request's response and creates nothing; the same key with
+    /// another body is a 422. Keys are remembered for 24 hours.
     #[oai(path = "/api/tasks", method = "post", operation_id = "createTask")]
     async fn create_task(
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
+        /// 1 to 255 visible ASCII characters naming this request, so that a
+        /// retry cannot create a second task.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<IdempotencyKey>>,
         body: JsonBody<CreateTask>,
     ) -> Result<CreateTaskResponse, OperationError<Creating>> {
-        let task = repository::create(&db, &auth.0, body.0).await?;
-        let location = format!("/api/tasks/{}", task.id);
-        Ok(CreateTaskResponse::Created(Json(task.into()), location))
+        let Some(key) = idempotency_key.0 else {
+            let task = repository::create(&db, &auth.0, body.0).await?;
+            return Ok(CreateTaskResponse::created(&task));
+        };
+        let request = body.0.to_json().unwrap_or_default().to_string();
+        let render =
+            |task: &entity::task::Model| CreateTaskResponse::created(task).body().to_owned();
+        match repository::create_once(&db, &auth.0, body.0, key.as_str(), &request, render).await? {
+            KeyedCreate::Created(task) => Ok(CreateTaskResponse::created(&task)),
+            KeyedCreate::Replayed(response) => Ok(CreateTaskResponse::replayed(response)?),
+            KeyedCreate::KeyReused => Err(ApiError::invalid(
+                IDEMPOTENCY_KEY_HEADER,
+                "was already used with a different request body",
+            )
+            .into()),
+        }
     }
 
     /// Get a task
+    ///
+    /// With `If-None-Match` naming the current `ETag`, the answer is 304 and
+    /// no body.
     #[oai(path = "/api/tasks/:id", method = "get", operation_id = "getTask")]
     async fn get_task(
         &self,
@@ -139,17 +236,26 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// The task's id.
         id: Path<i64>,
-    ) -> Result<TaskResponse, OperationError<OneTask>> {
-        Ok(TaskResponse::found(
-            repository::find(&db, &auth.0.user_id, id.0).await?,
-        )?)
+        /// `ETag`s the client holds (or `*`).
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<GetTaskResponse, OperationError<OneTask>> {
+        let task = repository::find(&db, &auth.0.user_id, id.0)
+            .await?
+            .ok_or(ApiError::TaskNotFound)?;
+        let etag = etag(task.version);
+        if none_match(if_none_match.0.as_deref(), task.version) {
+            return Ok(GetTaskResponse::NotModified(etag));
+        }
+        Ok(GetTaskResponse::Ok(Json(task.into()), etag))
     }
 
     /// Update a task
     ///
     /// Each field present in the body replaces the stored one; absent fields
     /// are kept; `"description": null` clears the description. An empty
-    /// object is a 422.
+    /// object is a 422. With `If-Match`, the update happens only if the
+    /// task is still at a version it names; otherwise 412 and nothing changes.
     #[oai(path = "/api/tasks/:id", method = "put", operation_id = "updateTask")]
     async fn update_task(
         &self,
@@ -157,14 +263,20 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// The task's id.
         id: Path<i64>,
+        /// The `ETag` the change was made from (a list, or `*`).
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: JsonBody<UpdateTask>,
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
-        Ok(TaskResponse::found(
-            repository::update(&db, &auth.0.user_id, id.0, body.0).await?,
-        )?)
+        let expected = IfMatch::parse(if_match.0.as_deref());
+        let outcome =
+            repository::update(&db, &auth.0.user_id, id.0, expected.as_ref(), body.0).await?;
+        Ok(written(outcome)?.into())
     }
 
     /// Delete a task
+    ///
+    /// With `If-Match`, only if the task is still at a version it names.
     #[oai(
         path = "/api/tasks/:id",
         method = "delete",
@@ -176,17 +288,19 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// The task's id.
         id: Path<i64>,
-    ) -> Result<DeleteTaskResponse, OperationError<OneTask>> {
-        if repository::delete(&db, &auth.0.user_id, id.0).await? {
-            Ok(DeleteTaskResponse::Deleted)
-        } else {
-            Err(ApiError::TaskNotFound.into())
-        }
+        /// The `ETag` the deletion was decided on (a list, or `*`).
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+    ) -> Result<DeleteTaskResponse, OperationError<DeletingOneTask>> {
+        let expected = IfMatch::parse(if_match.0.as_deref());
+        written(repository::delete(&db, &auth.0.user_id, id.0, expected.as_ref()).await?)?;
+        Ok(DeleteTaskResponse::Deleted)
     }
 
     /// Complete, reopen or toggle a task
     ///
-    /// `{"completed": true|false}` sets the state; no body, or `{}`, toggles it.
+    /// `{"completed": true|false}` sets the state; no body, or `{}`, toggles
+    /// it. With `If-Match`, only if the task is still at a version it names.
     #[oai(
         path = "/api/tasks/:id/complete",
         method = "patch",
@@ -198,11 +312,16 @@ impl TasksApi {
         db: Data<&DatabaseConnection>,
         /// The task's id.
         id: Path<i64>,
+        /// The `ETag` the change was made from (a list, or `*`).
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: JsonBody<SetCompletion>,
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
+        let expected = IfMatch::parse(if_match.0.as_deref());
         let completed = body.0.completed;
-        Ok(TaskResponse::found(
-            repository::set_completion(&db, &auth.0.user_id, id.0, completed).await?,
-        )?)
+        let outcome =
+            repository::set_completion(&db, &auth.0.user_id, id.0, expected.as_ref(), completed)
+                .await?;
+        Ok(written(outcome)?.into())
     }
 }

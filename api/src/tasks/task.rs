@@ -24,6 +24,10 @@ pub struct Task {
     /// Set by the server on every change.
     #[oai(read_only)]
     pub updated_at: Timestamp,
+    /// 1 on create, one more on every change. The task's `ETag` is this
+    /// number in quotes; send it back in `If-Match` to update safely.
+    #[oai(read_only)]
+    pub version: i32,
 }
 
 impl From<entity::task::Model> for Task {
@@ -36,6 +40,7 @@ impl From<entity::task::Model> for Task {
             completed: row.completed,
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
+            version: row.version,
         }
     }
 }
@@ -53,6 +58,7 @@ impl Example for Task {
             completed: false,
             created_at: at.into(),
             updated_at: at.into(),
+            version: 1,
         }
     }
 }

@@ -148,6 +148,17 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 }
 
 impl TestApp {
+    /// Starts another instance of the service on this app's database, with
+    /// the same settings, and returns its address (as in `self.address`).
+    pub async fn start_another_instance(&self) -> String {
+        let application = Application::build(test_settings(&self.database.url, &self.secret))
+            .await
+            .expect("the second instance starts");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        address
+    }
+
     /// A valid HS256 token for `sub`.
     pub fn token(&self, sub: &str) -> String {
         mint_hs256(&self.secret, &TokenRequest::for_user(sub))

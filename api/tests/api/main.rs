@@ -12,6 +12,7 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod concurrency;
 mod cors;
 mod document;
 mod errors;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let trials = harness::all([
         auth::tests(),
         binary::tests(),
+        concurrency::tests(),
         cors::tests(),
         document::tests(),
         errors::tests(),

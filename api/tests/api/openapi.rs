@@ -51,25 +51,25 @@ async fn every_operation_is_documented_for_client_generators(app: TestApp) {
             "/api/tasks/{id}",
             "get",
             "getTask",
-            &["200", "401", "404", "422", "503"],
+            &["200", "304", "401", "404", "422", "503"],
         ),
         (
             "/api/tasks/{id}",
             "put",
             "updateTask",
-            &["200", "401", "404", "413", "415", "422", "503"],
+            &["200", "401", "404", "412", "413", "415", "422", "503"],
         ),
         (
             "/api/tasks/{id}",
             "delete",
             "deleteTask",
-            &["204", "401", "404", "422", "503"],
+            &["204", "401", "404", "412", "422", "503"],
         ),
         (
             "/api/tasks/{id}/complete",
             "patch",
             "setTaskCompletion",
-            &["200", "401", "404", "413", "415", "422", "503"],
+            &["200", "401", "404", "412", "413", "415", "422", "503"],
         ),
         ("/api/me", "get", "getMe", &["200", "401"]),
     ];
@@ -104,6 +104,44 @@ async fn every_operation_is_documented_for_client_generators(app: TestApp) {
                 .keys()
                 .any(|h| h.eq_ignore_ascii_case("www-authenticate"))
         );
+    }
+    // Versions and conditional requests are visible to the typed client.
+    let task = &doc["components"]["schemas"]["Task"];
+    assert_eq!(task["properties"]["version"]["type"], "integer");
+    assert!(
+        task["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"version".into())
+    );
+    let header_params = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "header")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let one = "/api/tasks/{id}";
+    let complete = "/api/tasks/{id}/complete";
+    assert_eq!(header_params(one, "get"), ["If-None-Match"]);
+    for (path, method) in [(one, "put"), (one, "delete"), (complete, "patch")] {
+        assert_eq!(header_params(path, method), ["If-Match"], "{method} {path}");
+    }
+    assert_eq!(header_params("/api/tasks", "post"), ["Idempotency-Key"]);
+    for (path, method, status) in [
+        ("/api/tasks", "post", "201"),
+        (one, "get", "200"),
+        (one, "get", "304"),
+        (one, "put", "200"),
+        (complete, "patch", "200"),
+    ] {
+        let headers = doc["paths"][path][method]["responses"][status]["headers"]
+            .as_object()
+            .unwrap();
+        let has_etag = headers.keys().any(|h| h.eq_ignore_ascii_case("etag"));
+        assert!(has_etag, "{method} {path} {status} declares ETag");
     }
     let schemes = &doc["components"]["securitySchemes"];
     let bearer = schemes.as_object().unwrap().values().next().unwrap();

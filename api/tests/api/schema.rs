@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use entity::{task, user};
+use entity::{idempotency_key, task, user};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityName, IdenStatic,
@@ -15,7 +15,10 @@ use crate::helpers::{Backend, TestDatabase};
 
 pub fn tests() -> Vec<Trial> {
     crate::harness::all([
-        crate::both_backends![migrated_schema_matches_the_entities],
+        crate::both_backends![
+            migrated_schema_matches_the_entities,
+            tasks_of_the_first_schema_migrate_to_version_one_and_back,
+        ],
         crate::standalone![with_auto_migrate_off_the_service_leaves_the_schema_alone],
     ])
 }
@@ -44,6 +47,26 @@ fn declared_by_entities() -> SchemaSnapshot {
     snapshot
         .columns
         .insert(task::Entity.table_name().to_owned(), task_columns);
+    let key_columns = idempotency_key::Column::iter()
+        .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+        .collect();
+    snapshot
+        .columns
+        .insert(idempotency_key::Entity.table_name().to_owned(), key_columns);
+    snapshot.foreign_keys.insert((
+        "idempotency_keys".into(),
+        "user_id".into(),
+        "users".into(),
+        "id".into(),
+        "CASCADE".into(),
+    ));
+    let schema = sea_orm::Schema::new(DbBackend::Sqlite);
+    for index in schema.create_index_from_entity(idempotency_key::Entity) {
+        let spec = index.get_index_spec();
+        snapshot
+            .indexes
+            .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
+    }
     snapshot.foreign_keys.insert((
         "tasks".into(),
         "user_id".into(),
@@ -133,7 +156,8 @@ async fn snapshot(db: &DatabaseConnection) -> SchemaSnapshot {
                  FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
                  JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
                  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
-                 WHERE NOT x.indisprimary AND t.relname IN ('users', 'tasks') ORDER BY i.relname, k.ord").await;
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE NOT x.indisprimary AND n.nspname = 'public' ORDER BY i.relname, k.ord").await;
             for index in indexes {
                 snapshot
                     .indexes
@@ -185,4 +209,64 @@ async fn with_auto_migrate_off_the_service_leaves_the_schema_alone() {
         serde_json::json!({"title": "after a manual migration"}),
     )
     .await;
+}
+
+/// Rows of `tasks` as (id, title, description, completed), in id order.
+async fn stored_tasks(db: &DatabaseConnection) -> Vec<(i64, String, Option<String>, bool)> {
+    rows(
+        db,
+        "SELECT id, title, description, completed FROM tasks ORDER BY id",
+    )
+    .await
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "id").unwrap(),
+            row.try_get("", "title").unwrap(),
+            row.try_get("", "description").unwrap(),
+            row.try_get("", "completed").unwrap(),
+        )
+    })
+    .collect()
+}
+
+async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: TestDatabase) {
+    let db = Database::connect(&database.url).await.unwrap();
+    // The first schema, holding tasks written before versions existed.
+    Migrator::up(&db, Some(1)).await.unwrap();
+    assert!(!snapshot(&db).await.columns["tasks"].contains_key("version"));
+    let now = "'2026-11-01T09:00:00Z'";
+    db.execute_unprepared(&format!(
+        "INSERT INTO users (id, email, name, created_at) VALUES ('u1', NULL, NULL, {now})"
+    ))
+    .await
+    .unwrap();
+    for (title, description, completed) in [("one", "NULL", "false"), ("two", "'d'", "true")] {
+        db.execute_unprepared(&format!(
+            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+             VALUES ('u1', '{title}', {description}, {completed}, {now}, {now})"
+        ))
+        .await
+        .unwrap();
+    }
+    let before = stored_tasks(&db).await;
+    assert_eq!(before.len(), 2);
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(stored_tasks(&db).await, before, "every task intact");
+    let versions = rows(&db, "SELECT version FROM tasks").await;
+    assert!(
+        versions
+            .iter()
+            .all(|row| row.try_get::<i32>("", "version").unwrap() == 1)
+    );
+    assert_eq!(snapshot(&db).await, declared_by_entities());
+
+    // Down to the first schema again: the column goes, the tasks stay.
+    Migrator::down(&db, Some(2)).await.unwrap();
+    let first = snapshot(&db).await;
+    assert!(!first.columns["tasks"].contains_key("version"));
+    assert!(!first.columns.contains_key("idempotency_keys"));
+    assert_eq!(stored_tasks(&db).await, before);
+    db.close().await.ok();
 }

@@ -4,6 +4,9 @@ import type { Problem, Task, TodoClient } from "./client.js";
 
 export interface Tour {
   created: Task;
+  retriedCreate: Task;
+  safeUpdate: SafeUpdate;
+  staleUpdate: SafeUpdate;
   updated: Task;
   completed: Task;
   pending: Task[];
@@ -13,12 +16,63 @@ export interface Tour {
   deletedStatus: number;
 }
 
+/** The outcome of an update sent with `If-Match`. */
+export interface SafeUpdate {
+  /** The task as it now stands: the update's result, or, after a 412, the newer version. */
+  task: Task;
+  /** Its `ETag`, to send with the next change. */
+  etag: string;
+  /** `true` when someone else changed the task first and nothing was overwritten. */
+  conflict: boolean;
+}
+
+/**
+ * Updates a task only if it is still at the version `etag` names. On 412
+ * (another device changed it first) it re-reads the task and returns the
+ * newer version instead of overwriting it: the app shows it and lets the user
+ * decide.
+ */
+export async function updateIfUnchanged(
+  api: TodoClient,
+  id: number,
+  etag: string,
+  body: { title?: string; description?: string | null; completed?: boolean },
+): Promise<SafeUpdate> {
+  const updated = await api.PUT("/api/tasks/{id}", {
+    params: { path: { id }, header: { "If-Match": etag } },
+    body,
+  });
+  if (updated.data) {
+    return { task: updated.data, etag: updated.response.headers.get("ETag") ?? "", conflict: false };
+  }
+  if (updated.response.status !== 412) throw new Error(`update failed: ${updated.error?.detail}`);
+  const current = await api.GET("/api/tasks/{id}", { params: { path: { id } } });
+  if (!current.data) throw new Error(`re-read failed: ${current.error?.detail}`);
+  return { task: current.data, etag: current.response.headers.get("ETag") ?? "", conflict: true };
+}
+
 export async function tourOfTheApi(api: TodoClient): Promise<Tour> {
+  // A retry of a create (after a timeout, say) carries the same key and
+  // gets the first response back: no second task.
+  const key = `create-${Date.now()}-${Math.random()}`;
+  const newTask = { title: "  Try the typed client  ", description: "from TypeScript" };
   const created = await api.POST("/api/tasks", {
-    body: { title: "  Try the typed client  ", description: "from TypeScript" },
+    params: { header: { "Idempotency-Key": key } },
+    body: newTask,
   });
   if (!created.data) throw new Error(`create failed: ${created.error?.detail}`);
   const id = created.data.id;
+  const retried = await api.POST("/api/tasks", {
+    params: { header: { "Idempotency-Key": key } },
+    body: newTask,
+  });
+  if (!retried.data) throw new Error(`retry failed: ${retried.error?.detail}`);
+
+  // Two devices hold the same version; the first to write wins, the second
+  // gets the newer version back instead of silently overwriting it.
+  const etag = created.response.headers.get("ETag") ?? "";
+  const safeUpdate = await updateIfUnchanged(api, id, etag, { description: "edited on the laptop" });
+  const staleUpdate = await updateIfUnchanged(api, id, etag, { description: "edited on the phone" });
 
   const updated = await api.PUT("/api/tasks/{id}", {
     params: { path: { id } },
@@ -51,6 +105,9 @@ export async function tourOfTheApi(api: TodoClient): Promise<Tour> {
 
   return {
     created: created.data,
+    retriedCreate: retried.data,
+    safeUpdate,
+    staleUpdate,
     updated: updated.data,
     completed: completed.data,
     pending: pending.data,

@@ -26,6 +26,13 @@ test("the typed client drives every kind of call", async () => {
 
   assert.equal(tour.created.title, "Try the typed client");
   assert.equal(tour.created.user_id, "ts-user");
+  assert.equal(tour.created.version, 1);
+  assert.deepEqual(tour.retriedCreate, tour.created, "a retry with the same key creates nothing");
+  assert.equal(tour.safeUpdate.conflict, false);
+  assert.equal(tour.safeUpdate.task.version, 2);
+  assert.equal(tour.safeUpdate.etag, '"2"');
+  assert.equal(tour.staleUpdate.conflict, true, "a stale If-Match is refused");
+  assert.equal(tour.staleUpdate.task.description, "edited on the laptop", "nothing was overwritten");
   assert.equal(tour.updated.description, null);
   assert.equal(tour.completed.completed, true);
   assert.deepEqual(tour.pending.map((t) => t.title), ["Typed list filters"]);

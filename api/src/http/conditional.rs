@@ -1,0 +1,86 @@
+//! Conditional requests (RFC 9110 §13) over versioned resources: a
+//! resource's strong `ETag` is its version in quotes, so `If-Match` and
+//! `If-None-Match` reduce to comparing versions, which the repository does
+//! in the same SQL statement as the write.
+
+/// The `ETag` of a resource at `version`.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// What an `If-Match` header asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version (the resource must exist).
+    Any,
+    /// One of these versions. Weak and malformed tags never match, so this
+    /// may be empty, and then nothing matches.
+    OneOf(Vec<i32>),
+}
+
+impl IfMatch {
+    /// `None` when the header is absent: the write is unconditional.
+    pub fn parse(header: Option<&str>) -> Option<Self> {
+        let header = header?.trim();
+        if header == "*" {
+            return Some(Self::Any);
+        }
+        // If-Match uses the strong comparison: weak tags never match.
+        Some(Self::OneOf(
+            tags(header)
+                .filter(|tag| !tag.starts_with("W/"))
+                .filter_map(version_of)
+                .collect(),
+        ))
+    }
+}
+
+/// Whether an `If-None-Match` header matches `version`, so a `GET` can
+/// answer 304. The weak comparison applies: `W/"3"` matches version 3.
+pub fn none_match(header: Option<&str>, version: i32) -> bool {
+    let Some(header) = header.map(str::trim) else {
+        return false;
+    };
+    header == "*"
+        || tags(header)
+            .map(|tag| tag.strip_prefix("W/").unwrap_or(tag))
+            .filter_map(version_of)
+            .any(|tagged| tagged == version)
+}
+
+fn tags(header: &str) -> impl Iterator<Item = &str> {
+    header
+        .split(',')
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+}
+
+/// The version a strong tag `"N"` names.
+fn version_of(tag: &str) -> Option<i32> {
+    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_takes_a_star_or_strong_tags() {
+        assert_eq!(IfMatch::parse(None), None);
+        assert_eq!(IfMatch::parse(Some(" * ")), Some(IfMatch::Any));
+        assert_eq!(
+            IfMatch::parse(Some(r#""3", W/"4" ,"5", bogus, "x""#)),
+            Some(IfMatch::OneOf(vec![3, 5]))
+        );
+        assert_eq!(IfMatch::parse(Some("3")), Some(IfMatch::OneOf(vec![])));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        assert!(none_match(Some(r#""2", W/"3""#), 3));
+        assert!(none_match(Some("*"), 1));
+        assert!(!none_match(Some(r#""2""#), 3));
+        assert!(!none_match(None, 3));
+        assert_eq!(etag(7), r#""7""#);
+    }
+}
