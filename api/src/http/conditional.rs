@@ -3,12 +3,17 @@
 //! `If-None-Match` reduce to comparing versions, which the repository does
 //! in the same SQL statement as the write.
 
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseFromParameter, ParseResult};
+
+use super::scalar_type::scalar_type;
+
 /// The `ETag` of a resource at `version`.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
-/// What an `If-Match` header asks for.
+/// What an `If-Match` header asks for; documented as a plain string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
     /// `*`: any current version (the resource must exist).
@@ -19,19 +24,27 @@ pub enum IfMatch {
 }
 
 impl IfMatch {
-    /// `None` when the header is absent: the write is unconditional.
-    pub fn parse(header: Option<&str>) -> Option<Self> {
-        let header = header?.trim();
+    pub fn parse(header: &str) -> Self {
+        let header = header.trim();
         if header == "*" {
-            return Some(Self::Any);
+            return Self::Any;
         }
         // If-Match uses the strong comparison: weak tags never match.
-        Some(Self::OneOf(
+        Self::OneOf(
             tags(header)
                 .filter(|tag| !tag.starts_with("W/"))
                 .filter_map(version_of)
                 .collect(),
-        ))
+        )
+    }
+}
+
+scalar_type!(IfMatch, "if_match", MetaSchema::new("string"));
+
+impl ParseFromParameter for IfMatch {
+    /// Never fails: a tag this service did not make simply never matches.
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self::parse(value))
     }
 }
 
@@ -66,13 +79,12 @@ mod tests {
 
     #[test]
     fn if_match_takes_a_star_or_strong_tags() {
-        assert_eq!(IfMatch::parse(None), None);
-        assert_eq!(IfMatch::parse(Some(" * ")), Some(IfMatch::Any));
+        assert_eq!(IfMatch::parse(" * "), IfMatch::Any);
         assert_eq!(
-            IfMatch::parse(Some(r#""3", W/"4" ,"5", bogus, "x""#)),
-            Some(IfMatch::OneOf(vec![3, 5]))
+            IfMatch::parse(r#""3", W/"4" ,"5", bogus, "x""#),
+            IfMatch::OneOf(vec![3, 5])
         );
-        assert_eq!(IfMatch::parse(Some("3")), Some(IfMatch::OneOf(vec![])));
+        assert_eq!(IfMatch::parse("3"), IfMatch::OneOf(vec![]));
     }
 
     #[test]

@@ -265,12 +265,11 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` the change was made from (a list, or `*`).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatch>>,
         body: JsonBody<UpdateTask>,
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
-        let expected = IfMatch::parse(if_match.0.as_deref());
         let outcome =
-            repository::update(&db, &auth.0.user_id, id.0, expected.as_ref(), body.0).await?;
+            repository::update(&db, &auth.0.user_id, id.0, if_match.0.as_ref(), body.0).await?;
         Ok(written(outcome)?.into())
     }
 
@@ -290,10 +289,9 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` the deletion was decided on (a list, or `*`).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatch>>,
     ) -> Result<DeleteTaskResponse, OperationError<DeletingOneTask>> {
-        let expected = IfMatch::parse(if_match.0.as_deref());
-        written(repository::delete(&db, &auth.0.user_id, id.0, expected.as_ref()).await?)?;
+        written(repository::delete(&db, &auth.0.user_id, id.0, if_match.0.as_ref()).await?)?;
         Ok(DeleteTaskResponse::Deleted)
     }
 
@@ -314,13 +312,12 @@ impl TasksApi {
         id: Path<i64>,
         /// The `ETag` the change was made from (a list, or `*`).
         #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
+        if_match: Header<Option<IfMatch>>,
         body: JsonBody<SetCompletion>,
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
-        let expected = IfMatch::parse(if_match.0.as_deref());
         let completed = body.0.completed;
         let outcome =
-            repository::set_completion(&db, &auth.0.user_id, id.0, expected.as_ref(), completed)
+            repository::set_completion(&db, &auth.0.user_id, id.0, if_match.0.as_ref(), completed)
                 .await?;
         Ok(written(outcome)?.into())
     }
