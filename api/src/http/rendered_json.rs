@@ -33,8 +33,9 @@ impl<T> RenderedJson<T> {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.body
+    /// The body as sent, to be remembered and replayed.
+    pub fn into_string(self) -> String {
+        self.body
     }
 }
 

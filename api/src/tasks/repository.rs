@@ -127,17 +127,19 @@ pub async fn create(
     owner: &Identity,
     new: CreateTask,
 ) -> Result<task::Model, DbErr> {
+    let now = timestamp::now();
     let txn = db.begin().await?;
-    let task = insert_task(&txn, owner, new).await?;
+    insert_owner(&txn, owner, now).await?;
+    let task = insert_task(&txn, owner, new, now).await?;
     txn.commit().await?;
     Ok(task)
 }
 
 /// What a create with an `Idempotency-Key` came to.
 pub enum KeyedCreate {
-    /// The first request with this key: the task, and the response the
-    /// route rendered for it (now remembered with the key).
-    Created(task::Model),
+    /// The first request with this key: the task, and the response body
+    /// rendered for it (now remembered with the key).
+    Created(task::Model, String),
     /// A retry: the first request's response body, and nothing created.
     Replayed(String),
     /// The key was first used with another request.
@@ -193,18 +195,19 @@ pub async fn create_once(
             KeyedCreate::KeyReused
         });
     }
-    let task = insert_task(&txn, owner, new).await?;
+    let task = insert_task(&txn, owner, new, now).await?;
+    let response = render(&task);
     idempotency_key::Entity::update_many()
         .col_expr(
             idempotency_key::Column::Response,
-            Expr::value(render(&task)),
+            Expr::value(response.as_str()),
         )
         .filter(idempotency_key::Column::UserId.eq(owner.user_id.as_str()))
         .filter(idempotency_key::Column::Key.eq(key))
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok(KeyedCreate::Created(task))
+    Ok(KeyedCreate::Created(task, response))
 }
 
 /// Forgets keys older than their lifetime. It runs before each keyed
@@ -218,6 +221,8 @@ async fn purge_expired_keys(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Records the owner unless their row exists, so `tasks.user_id` and
+/// `idempotency_keys.user_id` always name a real user.
 async fn insert_owner(
     txn: &DatabaseTransaction,
     owner: &Identity,
@@ -235,13 +240,13 @@ async fn insert_owner(
     Ok(())
 }
 
+/// Inserts the task; its owner's row must already exist ([`insert_owner`]).
 async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
     new: CreateTask,
+    now: DateTime<Utc>,
 ) -> Result<task::Model, DbErr> {
-    let now = timestamp::now();
-    insert_owner(txn, owner, now).await?;
     task::ActiveModel {
         id: NotSet,
         user_id: Set(owner.user_id.clone()),

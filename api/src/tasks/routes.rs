@@ -61,11 +61,12 @@ pub enum CreateTaskResponse {
 
 impl CreateTaskResponse {
     fn created(task: &entity::task::Model) -> Self {
-        Self::Created(
-            RenderedJson::render(&Task::from(task.clone())),
-            format!("/api/tasks/{}", task.id),
-            etag(task.version),
-        )
+        Self::rendered(task, RenderedJson::render(&Task::from(task.clone())))
+    }
+
+    /// The response for `task`, whose body is already rendered.
+    fn rendered(task: &entity::task::Model, body: RenderedJson<Task>) -> Self {
+        Self::Created(body, format!("/api/tasks/{}", task.id), etag(task.version))
     }
 
     /// The response a first request with the same key got, as it was sent.
@@ -81,11 +82,6 @@ impl CreateTaskResponse {
             format!("/api/tasks/{id}"),
             etag(version),
         ))
-    }
-
-    fn body(&self) -> &str {
-        let Self::Created(body, ..) = self;
-        body.as_str()
     }
 }
 
@@ -212,10 +208,14 @@ impl TasksApi {
             return Ok(CreateTaskResponse::created(&task));
         };
         let request = body.0.to_json().unwrap_or_default().to_string();
-        let render =
-            |task: &entity::task::Model| CreateTaskResponse::created(task).body().to_owned();
+        let render = |task: &entity::task::Model| {
+            RenderedJson::render(&Task::from(task.clone())).into_string()
+        };
         match repository::create_once(&db, &auth.0, body.0, key.as_str(), &request, render).await? {
-            KeyedCreate::Created(task) => Ok(CreateTaskResponse::created(&task)),
+            KeyedCreate::Created(task, body) => Ok(CreateTaskResponse::rendered(
+                &task,
+                RenderedJson::from_rendered(body),
+            )),
             KeyedCreate::Replayed(response) => Ok(CreateTaskResponse::replayed(response)?),
             KeyedCreate::KeyReused => Err(ApiError::invalid(
                 IDEMPOTENCY_KEY_HEADER,
