@@ -1,6 +1,6 @@
 //! The Todo API service: a poem-openapi application over SeaORM.
 //!
-//! The process: `startup` (build, then run), `configuration`, `telemetry`,
+//! The process: `startup` (build, then run), `configuration`, `database`, `telemetry`,
 //! `openapi` (the document and Swagger UI). The layers under it: `http`
 //! (plumbing and wire types), `auth` (identity from the bearer token), and
 //! one module per resource: `tasks`, `me`, `health`. `ARCHITECTURE.md` at
@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod configuration;
+pub mod database;
 pub mod health;
 pub mod http;
 pub mod me;

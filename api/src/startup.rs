@@ -14,10 +14,11 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, SetHeader};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server};
 use rand::Rng;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
-use crate::configuration::{AuthSettings, Settings, is_sqlite_file};
+use crate::configuration::{AuthSettings, Settings};
+use crate::database::connect;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
@@ -107,39 +108,6 @@ fn enable_local_development(auth: &mut AuthSettings) -> String {
     );
     auth.secret = Some(secret);
     token
-}
-
-async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
-    let mut options = ConnectOptions::new(database_url);
-    // Fail fast with a 503 when the database is down instead of queueing
-    // requests; the pool reconnects by itself when it returns.
-    options
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_timeout(Duration::from_secs(3))
-        .sqlx_logging(false)
-        // SQLite: with a write-ahead log, readers no longer wait for writers.
-        .map_sqlx_sqlite_opts(|sqlite| {
-            sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-        });
-    if is_sqlite_file(database_url) {
-        // SeaORM opens one SQLite connection unless told otherwise, which
-        // queues every read behind every other; WAL lets a few run at once.
-        options.max_connections(4);
-    }
-    Database::connect(options)
-        .await
-        .with_context(|| format!("connecting to {}", redact(database_url)))
-}
-
-/// The URL without its password, for error messages.
-fn redact(database_url: &str) -> String {
-    match url::Url::parse(database_url) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => database_url.to_owned(),
-    }
 }
 
 fn routes(

@@ -1,0 +1,43 @@
+//! The database connection pool: how it is opened and tuned for each backend.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::configuration::is_sqlite_file;
+
+/// Opens the pool; `serve` and the tests share this, so both see the same
+/// timeouts and SQLite tuning.
+pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(database_url);
+    // Fail fast with a 503 when the database is down instead of queueing
+    // requests; the pool reconnects by itself when it returns.
+    options
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_timeout(Duration::from_secs(3))
+        .sqlx_logging(false)
+        // SQLite: with a write-ahead log, readers no longer wait for writers.
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        });
+    if is_sqlite_file(database_url) {
+        // SeaORM opens one SQLite connection unless told otherwise, which
+        // queues every read behind every other; WAL lets a few run at once.
+        options.max_connections(4);
+    }
+    Database::connect(options)
+        .await
+        .with_context(|| format!("connecting to {}", redact(database_url)))
+}
+
+/// The URL without its password, for error messages.
+pub fn redact(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => database_url.to_owned(),
+    }
+}
