@@ -1,24 +1,46 @@
 //! Better Auth's JSON Web Key Set: fetched on first use, cached, and fetched
 //! again when a token names a `kid` the cache lacks, so key rotation needs no
 //! restart, or when the cache is older than its maximum age, so a key Better
-//! Auth has removed stops being trusted. Refetches are rate-limited, so a
-//! flood of made-up `kid`s cannot hammer Better Auth.
+//! Auth has removed stops being trusted.
+//!
+//! Better Auth may be slow, down or hostile, and none of that may stall the
+//! tokens the cache can already verify:
+//! - an aged cache keeps serving while one refresh runs in the background;
+//! - at most one fetch runs at a time, and everyone who needs it awaits that
+//!   one fetch instead of starting their own;
+//! - fetches start at most once per minimum interval, so a flood of made-up
+//!   `kid`s cannot hammer Better Auth, and a failure backs off (doubling,
+//!   timed from the failure's end) before the next try;
+//! - a fetch is bounded: connect and total timeouts, a body cap, a key cap,
+//!   and no redirects, so a response cannot exhaust memory or swap in
+//!   another origin's keys.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::{Mutex, RwLock};
+use tracing::Instrument;
 use url::Url;
 
 use super::clock::Clock;
 use super::error::TokenError;
 use super::rules::token_rules;
 use crate::configuration::AuthSettings;
+
+/// The largest key-set body read; Better Auth's is a few KiB.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The most keys taken from one key set; the rest are skipped.
+pub const MAX_KEYS: usize = 64;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest back-off after repeated failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
 
 /// A public key and the one algorithm it verifies.
 pub struct VerifyingKey {
@@ -32,7 +54,22 @@ struct CachedKeys {
     fetched_at: Option<Instant>,
 }
 
+/// A fetch in progress; every clone resolves to whether it succeeded.
+type RunningFetch = Shared<BoxFuture<'static, bool>>;
+
+#[derive(Default)]
+struct FetchSchedule {
+    running: Option<RunningFetch>,
+    last_started: Option<Instant>,
+    /// When the last failure ended, and how many failed in a row.
+    failures: Option<(Instant, u32)>,
+}
+
 pub struct KeySet {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     url: Url,
     client: reqwest::Client,
     issuer: Option<String>,
@@ -40,10 +77,10 @@ pub struct KeySet {
     min_refresh_interval: Duration,
     max_age: Duration,
     clock: Clock,
-    keys: RwLock<CachedKeys>,
-    /// When the last fetch started; held while fetching, so concurrent
-    /// misses wait for one fetch instead of starting their own.
-    last_fetch: Mutex<Option<Instant>>,
+    /// Swapped whole after each successful fetch; readers hold the lock only
+    /// to clone the `Arc`.
+    keys: RwLock<Arc<CachedKeys>>,
+    schedule: Mutex<FetchSchedule>,
 }
 
 /// The body of a key-set response; each key is read on its own, so one
@@ -60,10 +97,14 @@ impl KeySet {
         let url = settings.key_set_url()?;
         let origin = settings.better_auth_origin();
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(FETCH_TIMEOUT)
+            // A redirect could lead anywhere, including to keys an attacker
+            // controls; the configured URL must be the key set itself.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a TLS-capable HTTP client");
-        Some(Self {
+        let inner = Inner {
             url,
             client,
             issuer: settings.issuer.clone().or_else(|| origin.clone()),
@@ -71,13 +112,16 @@ impl KeySet {
             min_refresh_interval: settings.key_set_min_refresh,
             max_age: settings.key_set_max_age,
             clock: settings.clock.clone(),
-            keys: RwLock::new(CachedKeys::default()),
-            last_fetch: Mutex::new(None),
+            keys: RwLock::new(Arc::default()),
+            schedule: Mutex::new(FetchSchedule::default()),
+        };
+        Some(Self {
+            inner: Arc::new(inner),
         })
     }
 
     pub fn url(&self) -> &Url {
-        &self.url
+        &self.inner.url
     }
 
     /// The key named `kid`, if it verifies `algorithm`.
@@ -86,15 +130,28 @@ impl KeySet {
         kid: &str,
         algorithm: Algorithm,
     ) -> Result<Arc<VerifyingKey>, TokenError> {
-        if self.is_stale().await {
-            // A failure is logged; the cached keys keep serving meanwhile.
-            let _ = self.refresh().await;
-        }
-        let key = match self.cached(kid).await {
-            Some(key) => key,
+        let inner = &self.inner;
+        let cached = inner.cached();
+        let key = match cached.by_kid.get(kid) {
+            Some(key) => {
+                if cached.is_older_than(inner.max_age, inner.clock.now()) {
+                    // Refresh in the background; this token does not wait.
+                    let _ = inner.start_fetch();
+                }
+                Arc::clone(key)
+            }
             None => {
-                self.refresh().await?;
-                self.cached(kid).await.ok_or(TokenError::UnknownKey)?
+                if let Some(fetch) = inner.start_fetch() {
+                    fetch.await;
+                }
+                let keys = inner.cached();
+                match keys.by_kid.get(kid) {
+                    Some(key) => Arc::clone(key),
+                    None if keys.fetched_at.is_none() => {
+                        return Err(TokenError::KeySetUnavailable);
+                    }
+                    None => return Err(TokenError::UnknownKey),
+                }
             }
         };
         // The header's `alg` must be the key's own: never let a token pick
@@ -106,55 +163,100 @@ impl KeySet {
         }
         Ok(key)
     }
+}
 
-    async fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        self.keys.read().await.by_kid.get(kid).cloned()
+impl CachedKeys {
+    fn is_older_than(&self, max_age: Duration, now: Instant) -> bool {
+        self.fetched_at
+            .is_some_and(|fetched_at| now > fetched_at + max_age)
+    }
+}
+
+impl Inner {
+    fn cached(&self) -> Arc<CachedKeys> {
+        Arc::clone(&self.keys.read().expect("key cache lock"))
     }
 
-    async fn is_stale(&self) -> bool {
-        let keys = self.keys.read().await;
-        keys.fetched_at
-            .is_some_and(|fetched_at| self.clock.now() > fetched_at + self.max_age)
-    }
-
-    /// Fetches the key set unless it was fetched within the minimum interval.
-    async fn refresh(&self) -> Result<(), TokenError> {
-        let mut last_fetch = self.last_fetch.lock().await;
-        let now = self.clock.now();
-        if last_fetch.is_some_and(|at| now < at + self.min_refresh_interval) {
-            return Ok(());
+    /// The running fetch, or a new one when the schedule allows it; `None`
+    /// while the minimum interval or a failure's back-off lasts.
+    fn start_fetch(self: &Arc<Self>) -> Option<RunningFetch> {
+        let mut schedule = self.schedule.lock().expect("fetch schedule lock");
+        // A finished fetch that could not clear itself (its task panicked)
+        // no longer counts as running.
+        if let Some(running) = &schedule.running
+            && running.peek().is_none()
+        {
+            return Some(running.clone());
         }
-        *last_fetch = Some(now);
-        match self.fetch().await {
+        let now = self.clock.now();
+        if let Some((ended, failures)) = schedule.failures
+            && now < ended + self.backoff(failures)
+        {
+            return None;
+        }
+        if schedule
+            .last_started
+            .is_some_and(|started| now < started + self.min_refresh_interval)
+        {
+            return None;
+        }
+        schedule.last_started = Some(now);
+        // A task of its own, so the fetch completes (and is cached) even if
+        // the request that started it goes away; it logs in that request's span.
+        let inner = Arc::clone(self);
+        let task = tokio::spawn(
+            async move { inner.fetch_and_store().await }.instrument(tracing::Span::current()),
+        );
+        let running = async move { task.await.unwrap_or(false) }.boxed().shared();
+        schedule.running = Some(running.clone());
+        Some(running)
+    }
+
+    /// The wait after `failures` failed fetches in a row: the minimum
+    /// interval, doubling with each failure, capped.
+    fn backoff(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(16);
+        (self.min_refresh_interval * 2u32.pow(doublings)).min(MAX_BACKOFF)
+    }
+
+    async fn fetch_and_store(&self) -> bool {
+        let outcome = self.fetch().await;
+        let mut schedule = self.schedule.lock().expect("fetch schedule lock");
+        schedule.running = None;
+        match outcome {
             Ok(keys) => {
                 tracing::info!(url = %self.url, keys = keys.len(), "loaded the JSON Web Key Set");
-                *self.keys.write().await = CachedKeys {
+                *self.keys.write().expect("key cache lock") = Arc::new(CachedKeys {
                     by_kid: keys,
                     fetched_at: Some(self.clock.now()),
-                };
-                Ok(())
+                });
+                schedule.failures = None;
+                true
             }
             Err(reason) => {
-                tracing::error!(url = %self.url, %reason, "cannot fetch the JSON Web Key Set; key-set tokens are refused until it can be fetched");
-                Err(TokenError::KeySetUnavailable)
+                let failures = schedule.failures.map_or(1, |(_, count)| count + 1);
+                let retry_in = self.backoff(failures);
+                tracing::error!(
+                    url = %self.url, %reason, retry_in_s = retry_in.as_secs(),
+                    "cannot fetch the JSON Web Key Set; cached keys keep verifying, new ones cannot"
+                );
+                schedule.failures = Some((self.clock.now(), failures));
+                false
             }
         }
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<VerifyingKey>>, String> {
-        let response = self
-            .client
-            .get(self.url.clone())
-            .send()
-            .await
-            .map_err(|err| err.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
+        let body = self.fetch_body().await?;
+        let body: KeySetBody =
+            serde_json::from_slice(&body).map_err(|err| format!("not a key set: {err}"))?;
+        if body.keys.len() > MAX_KEYS {
+            tracing::warn!(url = %self.url, keys = body.keys.len(), "the key set has more than {MAX_KEYS} keys; the rest are skipped");
         }
-        let body: KeySetBody = response.json().await.map_err(|err| err.to_string())?;
         Ok(body
             .keys
             .into_iter()
+            .take(MAX_KEYS)
             .filter_map(|entry| match serde_json::from_value::<Jwk>(entry) {
                 Ok(jwk) => match self.verifying_key(&jwk) {
                     Ok(pair) => Some(pair),
@@ -172,12 +274,59 @@ impl KeySet {
             .collect())
     }
 
+    /// The response body, refused past `MAX_BODY_BYTES` without reading on.
+    async fn fetch_body(&self) -> Result<Vec<u8>, String> {
+        let mut response = self
+            .client
+            .get(self.url.clone())
+            .send()
+            .await
+            .map_err(|err| describe_request_error(&err))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(format!(
+                "HTTP {status}: redirects are not followed; set JWKS_URL to the key set's own URL"
+            ));
+        }
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
+        }
+        let too_large = || format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024);
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| describe_request_error(&err))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     fn verifying_key(&self, jwk: &Jwk) -> Result<(String, Arc<VerifyingKey>), String> {
         let kid = jwk.common.key_id.clone().ok_or("it has no `kid`")?;
         let algorithm = key_algorithm(jwk.common.key_algorithm, &jwk.algorithm)?;
         let key = DecodingKey::from_jwk(jwk).map_err(|err| err.to_string())?;
         let validation = token_rules(algorithm, self.issuer.as_deref(), self.audience.as_deref());
         Ok((kid, Arc::new(VerifyingKey { key, validation })))
+    }
+}
+
+/// reqwest's error, with its timeout named (its display alone does not).
+fn describe_request_error(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        format!("timed out: {err}")
+    } else {
+        err.to_string()
     }
 }
 

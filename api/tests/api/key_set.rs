@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Json;
-use poem::{EndpointExt, Route, Server, handler};
+use poem::{EndpointExt, IntoResponse, Route, Server, handler};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
@@ -30,21 +31,67 @@ pub fn tests() -> Vec<Trial> {
         keys_named_in_the_token_header_are_never_used,
         symmetric_keys_in_the_key_set_are_ignored,
         shared_secret_and_key_set_work_side_by_side,
+        cached_keys_keep_answering_while_the_key_set_hangs,
+        unknown_kids_share_one_fetch_and_a_failure_backs_off,
+        a_slow_key_set_is_refreshed_in_the_background,
+        an_endless_key_set_body_is_cut_off_at_the_cap,
+        redirects_from_the_key_set_are_not_followed,
+        keys_beyond_the_cap_are_skipped,
     ]
 }
 
-/// A stand-in for Better Auth's JWKS route whose keys a test can change.
+/// A stand-in for Better Auth's JWKS route whose keys and behaviour a test
+/// can change.
 #[derive(Clone)]
 struct KeySetServer {
     origin: String,
     keys: Arc<RwLock<Vec<Value>>>,
+    behaviour: Arc<RwLock<Behaviour>>,
     hits: Arc<AtomicUsize>,
+    /// Bytes of an endless body handed to the connection so far.
+    bytes_sent: Arc<AtomicUsize>,
+}
+
+/// How the key-set route answers.
+#[derive(Clone)]
+enum Behaviour {
+    Serve,
+    /// Never answers.
+    Hang,
+    /// Answers with the keys after a delay.
+    Slow(Duration),
+    /// An endless body without a length.
+    Endless,
+    /// `302 Found` to another URL.
+    Redirect(String),
 }
 
 #[handler]
-async fn serve_keys(server: poem::web::Data<&KeySetServer>) -> Json<Value> {
+async fn serve_keys(server: poem::web::Data<&KeySetServer>) -> poem::Response {
     server.hits.fetch_add(1, Ordering::SeqCst);
-    Json(json!({ "keys": *server.keys.read().await }))
+    let behaviour = server.behaviour.read().await.clone();
+    match behaviour {
+        Behaviour::Serve => {}
+        Behaviour::Hang => std::future::pending::<()>().await,
+        Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+        Behaviour::Endless => {
+            let sent = Arc::clone(&server.bytes_sent);
+            let body = futures_util::stream::repeat(vec![b' '; 64 * 1024]).map(move |chunk| {
+                sent.fetch_add(chunk.len(), Ordering::SeqCst);
+                Ok::<_, std::io::Error>(chunk)
+            });
+            return poem::Response::builder()
+                .content_type("application/json")
+                .body(poem::Body::from_bytes_stream(body));
+        }
+        Behaviour::Redirect(to) => {
+            return poem::Response::builder()
+                .status(poem::http::StatusCode::FOUND)
+                .header("location", to)
+                .finish();
+        }
+    }
+    Json(json!({ "keys": *server.keys.read().await })).into_response()
 }
 
 impl KeySetServer {
@@ -58,7 +105,9 @@ impl KeySetServer {
         let server = KeySetServer {
             origin: format!("http://{address}"),
             keys: Arc::new(RwLock::new(names.iter().map(|n| public_jwk(n)).collect())),
+            behaviour: Arc::new(RwLock::new(Behaviour::Serve)),
             hits: Arc::new(AtomicUsize::new(0)),
+            bytes_sent: Arc::new(AtomicUsize::new(0)),
         };
         let app = Route::new()
             .at("/api/auth/jwks", serve_keys)
@@ -69,6 +118,14 @@ impl KeySetServer {
 
     async fn add(&self, name: &str) {
         self.keys.write().await.push(public_jwk(name));
+    }
+
+    async fn behave(&self, behaviour: Behaviour) {
+        *self.behaviour.write().await = behaviour;
+    }
+
+    fn url(&self) -> String {
+        format!("{}/api/auth/jwks", self.origin)
     }
 
     fn hits(&self) -> usize {
@@ -246,8 +303,16 @@ async fn a_key_removed_from_the_key_set_stops_verifying_once_the_cache_ages() {
     assert_eq!(status(&app, &removed).await, 200, "still cached");
     clock.advance(max_age() - Duration::from_secs(1));
     assert_eq!(status(&app, &removed).await, 200, "not stale yet");
+    assert_eq!(server.hits(), 1);
     clock.advance(Duration::from_secs(2));
-    assert_eq!(status(&app, &removed).await, 401, "refetched once stale");
+    // The aged cache answers at once and refreshes in the background; once
+    // the refresh lands, the removed key no longer verifies.
+    assert_eq!(status(&app, &removed).await, 200, "served while refreshing");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status(&app, &removed).await == 200 {
+        assert!(Instant::now() < deadline, "the refresh never landed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(status(&app, &kept).await, 200);
     assert_eq!(server.hits(), 2);
 }
@@ -351,4 +416,179 @@ async fn shared_secret_and_key_set_work_side_by_side() {
         &claims(&server.origin, "jwks-user"),
     );
     assert_eq!(status(&app, &es256).await, 200);
+}
+
+/// A token the key set has never published, signed with a real key.
+fn unknown_kid_token(origin: &str, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    encode(
+        &header,
+        &claims(origin, "kim"),
+        &EncodingKey::from_ed_pem(&fixture("ed25519.pem")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The status of `/api/me` with `token`, and how long it took.
+async fn timed_status(app: &TestApp, token: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let answer = status(app, token).await;
+    (answer, started.elapsed())
+}
+
+/// What a request with a cached key may take, however the key set behaves.
+const FAST: Duration = Duration::from_millis(50);
+
+async fn cached_keys_keep_answering_while_the_key_set_hangs() {
+    let server = KeySetServer::start(&["ed25519"]).await;
+    let clock = Clock::default();
+    let app = app_trusting(&server, &clock).await;
+    let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &token).await, 200);
+
+    server.behave(Behaviour::Hang).await;
+    clock.advance(max_age() + Duration::from_secs(1));
+    let answers = futures_util::future::join_all((0..8).map(|_| timed_status(&app, &token))).await;
+    for (answer, took) in answers {
+        assert_eq!(answer, 200);
+        assert!(
+            took < FAST,
+            "a cached key waited {took:?} for a hanging key set"
+        );
+    }
+    for _ in 0..5 {
+        let (answer, took) = timed_status(&app, &token).await;
+        assert_eq!(answer, 200);
+        assert!(
+            took < FAST,
+            "a cached key waited {took:?} for a hanging key set"
+        );
+    }
+    assert_eq!(
+        server.hits(),
+        2,
+        "one background refresh, not one per request"
+    );
+}
+
+async fn unknown_kids_share_one_fetch_and_a_failure_backs_off() {
+    let server = KeySetServer::start(&["ed25519"]).await;
+    let clock = Clock::default();
+    let app = app_trusting(&server, &clock).await;
+    let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &token).await, 200);
+
+    server.behave(Behaviour::Hang).await;
+    clock.advance(min_refresh());
+    let started = Instant::now();
+    let flood = futures_util::future::join_all((0..60).map(|n| {
+        let bogus = unknown_kid_token(&server.origin, &format!("made-up-{n}"));
+        let app = &app;
+        async move { status(app, &bogus).await }
+    }));
+    // Meanwhile a cached key answers at once.
+    let (cached, (status_of_cached, took)) = tokio::join!(flood, async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        timed_status(&app, &token).await
+    });
+    let flood_took = started.elapsed();
+    assert!(cached.iter().all(|&status| status == 401), "{cached:?}");
+    assert_eq!(status_of_cached, 200);
+    assert!(took < FAST, "a cached key waited {took:?}");
+    // All 60 waited for the one fetch (it times out after 5 s), not for
+    // each other's.
+    assert!(
+        flood_took < Duration::from_secs(8),
+        "60 unknown kids took {flood_took:?}"
+    );
+    assert_eq!(server.hits(), 2, "one fetch shared by every unknown kid");
+
+    // The failure backs off from its end: no fetch, an immediate 401.
+    clock.advance(min_refresh() / 2);
+    let (answer, took) = timed_status(&app, &unknown_kid_token(&server.origin, "later")).await;
+    assert_eq!(answer, 401);
+    assert!(
+        took < FAST,
+        "an unknown kid waited {took:?} during the back-off"
+    );
+    assert_eq!(server.hits(), 2);
+
+    // After the back-off, the key set is tried again and recovers.
+    server.behave(Behaviour::Serve).await;
+    server.add("p256").await;
+    clock.advance(min_refresh());
+    let rotated = sign_with("p256", Algorithm::ES256, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &rotated).await, 200);
+    assert_eq!(server.hits(), 3);
+}
+
+async fn a_slow_key_set_is_refreshed_in_the_background() {
+    let server = KeySetServer::start(&["ed25519"]).await;
+    let clock = Clock::default();
+    let app = app_trusting(&server, &clock).await;
+    let old = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &old).await, 200);
+
+    server.add("p256").await;
+    server
+        .behave(Behaviour::Slow(Duration::from_millis(1500)))
+        .await;
+    clock.advance(max_age() + Duration::from_secs(1));
+    let (status_of_old, took) = timed_status(&app, &old).await;
+    assert_eq!(status_of_old, 200);
+    assert!(took < FAST, "an aged cache made the caller wait {took:?}");
+    // A key only the slow response names waits for that same fetch.
+    let new = sign_with("p256", Algorithm::ES256, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &new).await, 200);
+    assert_eq!(server.hits(), 2);
+}
+
+async fn an_endless_key_set_body_is_cut_off_at_the_cap() {
+    let server = KeySetServer::start(&[]).await;
+    server.behave(Behaviour::Endless).await;
+    let app = app_trusting(&server, &Clock::default()).await;
+    let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
+    let (answer, took) = timed_status(&app, &token).await;
+    assert_eq!(answer, 401);
+    // Reading on would have lasted until the 5 s fetch timeout.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    let sent = server.bytes_sent.load(Ordering::SeqCst);
+    assert!(
+        sent < 16 << 20,
+        "{sent} bytes were read from an endless body"
+    );
+}
+
+async fn redirects_from_the_key_set_are_not_followed() {
+    let attacker = KeySetServer::start(&["p256"]).await;
+    let server = KeySetServer::start(&["ed25519"]).await;
+    server.behave(Behaviour::Redirect(attacker.url())).await;
+    let app = app_trusting(&server, &Clock::default()).await;
+    let forged = sign_with("p256", Algorithm::ES256, &claims(&server.origin, "kim"));
+    assert_eq!(status(&app, &forged).await, 401);
+    assert_eq!(attacker.hits(), 0, "the redirect was followed");
+    assert_eq!(server.hits(), 1);
+}
+
+async fn keys_beyond_the_cap_are_skipped() {
+    let server = KeySetServer::start(&[]).await;
+    {
+        let mut keys = server.keys.write().await;
+        for n in 0..70 {
+            let mut key = public_jwk("ed25519");
+            key["kid"] = json!(format!("k{n}"));
+            keys.push(key);
+        }
+    }
+    let app = app_trusting(&server, &Clock::default()).await;
+    let signed_as = |kid: &str| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        let key = EncodingKey::from_ed_pem(&fixture("ed25519.pem")).unwrap();
+        encode(&header, &claims(&server.origin, "kim"), &key).unwrap()
+    };
+    assert_eq!(status(&app, &signed_as("k0")).await, 200);
+    assert_eq!(status(&app, &signed_as("k63")).await, 200);
+    assert_eq!(status(&app, &signed_as("k64")).await, 401, "over the cap");
 }
