@@ -23,17 +23,44 @@ pub(super) struct Claims {
     email: Value,
     #[serde(default)]
     name: Value,
+    #[serde(default)]
+    iat: Value,
 }
 
+/// The longest `sub` taken as a user id.
+pub const MAX_SUBJECT_CHARS: usize = 255;
+
 impl Claims {
-    /// `None` when `sub` is missing, not a string, or blank.
+    /// When the token says it was issued, if it says so with a number.
+    pub(super) fn issued_at(&self) -> Option<i64> {
+        self.iat
+            .as_i64()
+            .or_else(|| self.iat.as_f64().map(|at| at as i64))
+    }
+
+    /// `None` unless `sub` is a usable user id: a string of 1 to 255
+    /// characters with no control characters and no surrounding whitespace.
+    /// Anything looser would let one person appear as several users (`"a"`,
+    /// `" a"`), or fail to store (PostgreSQL refuses NUL). `email` and
+    /// `name` that could not be stored either are treated as absent.
     pub(super) fn into_identity(self) -> Option<Identity> {
+        let Value::String(user_id) = self.sub else {
+            return None;
+        };
+        let length = user_id.chars().count();
+        if length == 0
+            || length > MAX_SUBJECT_CHARS
+            || user_id.chars().any(char::is_control)
+            || user_id.trim() != user_id
+        {
+            return None;
+        }
         let text = |value: Value| match value {
-            Value::String(text) if !text.trim().is_empty() => Some(text),
+            Value::String(text) if !text.trim().is_empty() && !text.contains('\0') => Some(text),
             _ => None,
         };
         Some(Identity {
-            user_id: text(self.sub)?,
+            user_id,
             email: text(self.email),
             name: text(self.name),
         })
@@ -58,6 +85,38 @@ mod tests {
         assert!(identity(r#"{"sub": "  "}"#).is_none());
         assert!(identity(r#"{"sub": 42}"#).is_none());
         assert!(identity(r#"{"sub": null}"#).is_none());
+    }
+
+    #[test]
+    fn sub_has_no_control_characters_or_surrounding_whitespace() {
+        for sub in [
+            r#""a\u0000b""#,
+            r#""a\nb""#,
+            r#""a\u007fb""#,
+            r#"" a""#,
+            r#""a ""#,
+            r#""\ta""#,
+        ] {
+            assert!(identity(&format!(r#"{{"sub": {sub}}}"#)).is_none(), "{sub}");
+        }
+        assert!(
+            identity(r#"{"sub": "a b"}"#).is_some(),
+            "inner spaces are fine"
+        );
+    }
+
+    #[test]
+    fn sub_is_at_most_255_characters() {
+        let sub = |n: usize| format!(r#"{{"sub": "{}"}}"#, "é".repeat(n));
+        assert!(identity(&sub(255)).is_some());
+        assert!(identity(&sub(256)).is_none());
+    }
+
+    #[test]
+    fn unstorable_email_and_name_are_dropped() {
+        let id = identity(r#"{"sub": "u1", "email": "a\u0000@b.test", "name": "Ada"}"#).unwrap();
+        assert_eq!(id.email, None);
+        assert_eq!(id.name.as_deref(), Some("Ada"));
     }
 
     #[test]

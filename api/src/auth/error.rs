@@ -15,13 +15,17 @@ pub enum TokenError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    #[error("the token's `iat` is in the future")]
+    IssuedInFuture,
     #[error("the token's issuer is not accepted")]
     WrongIssuer,
     #[error("the token's audience is not accepted")]
     WrongAudience,
     #[error("the token has no `{0}` claim")]
     MissingClaim(String),
-    #[error("the token has no usable `sub` claim")]
+    #[error(
+        "the token has no usable `sub` claim (1 to 255 characters, no control characters, no surrounding whitespace)"
+    )]
     NoSubject,
     #[error("the token's signing key is not in the trusted key set")]
     UnknownKey,

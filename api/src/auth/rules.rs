@@ -2,8 +2,8 @@
 
 use jsonwebtoken::{Algorithm, Validation};
 
-/// The clock skew allowed on `exp` and `nbf`.
-const LEEWAY_SECONDS: u64 = 60;
+/// The clock skew allowed on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECONDS: u64 = 60;
 
 /// How to verify a token signed with `algorithm`, expecting `issuer` and
 /// `audience` where they are given.
@@ -35,4 +35,12 @@ pub fn token_rules(
     }
     validation.set_required_spec_claims(&required);
     validation
+}
+
+/// An `iat` later than now (plus the leeway) names a token that cannot have
+/// been issued yet: a forged or badly clocked issuer. jsonwebtoken does not
+/// check `iat`, so this does.
+pub fn issued_in_future(issued_at: Option<i64>) -> bool {
+    let latest = chrono::Utc::now().timestamp() + LEEWAY_SECONDS as i64;
+    issued_at.is_some_and(|at| at > latest)
 }

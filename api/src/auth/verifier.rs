@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use super::claims::{Claims, Identity};
 use super::error::TokenError;
 use super::key_set::KeySet;
-use super::rules::token_rules;
+use super::rules::{issued_in_future, token_rules};
 use crate::configuration::AuthSettings;
 
 /// HS256 with `BETTER_AUTH_SECRET`.
@@ -73,6 +73,9 @@ impl TokenVerifier {
                 decode::<Claims>(token, &key.key, &key.validation)?.claims
             }
         };
+        if issued_in_future(claims.issued_at()) {
+            return Err(TokenError::IssuedInFuture);
+        }
         claims.into_identity().ok_or(TokenError::NoSubject)
     }
 }

@@ -105,6 +105,7 @@ impl From<sea_orm::DbErr> for ApiError {
     /// bug, logged here and reported without detail.
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::sqlx::Error as Sqlx;
+        use sea_orm::sqlx::sqlite::SqliteError;
         use sea_orm::{DbErr, RuntimeErr};
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -112,7 +113,13 @@ impl From<sea_orm::DbErr> for ApiError {
             | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match &**sqlx {
                 Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) => true,
                 Sqlx::Protocol(_) => true,
-                Sqlx::Database(db) => db.code().is_some_and(|code| is_transient(&code)),
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    if db.try_downcast_ref::<SqliteError>().is_some() {
+                        is_transient_sqlite(&code)
+                    } else {
+                        is_transient_postgres(&code)
+                    }
+                }),
                 _ => false,
             },
             _ => false,
@@ -127,27 +134,43 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-/// Database error codes worth retrying: SQLite busy or locked; PostgreSQL
-/// connection exceptions (08), insufficient resources (53) and operator
-/// intervention such as a shutdown (57).
-fn is_transient(code: &str) -> bool {
-    matches!(code, "5" | "6")
-        || ["08", "53", "57"]
-            .iter()
-            .any(|class| code.starts_with(class))
+/// SQLite result codes worth retrying: busy or locked, extended codes
+/// included (`SQLITE_BUSY_SNAPSHOT` is 517: its low byte is the primary code).
+fn is_transient_sqlite(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+/// PostgreSQL SQLSTATEs worth retrying: connection exceptions (08),
+/// insufficient resources (53) and operator intervention such as a shutdown
+/// (57).
+fn is_transient_postgres(code: &str) -> bool {
+    ["08", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_transient;
+    use super::{is_transient_postgres, is_transient_sqlite};
 
     #[test]
-    fn retryable_database_codes() {
-        for code in ["5", "6", "08006", "53300", "57P01"] {
-            assert!(is_transient(code), "{code}");
+    fn sqlite_busy_and_locked_are_retryable_extended_codes_included() {
+        for code in ["5", "6", "261", "517", "773", "262", "518"] {
+            assert!(is_transient_sqlite(code), "{code}");
         }
-        for code in ["19", "23505", "22021", "42P01"] {
-            assert!(!is_transient(code), "{code}");
+        for code in ["19", "2067", "1", "11"] {
+            assert!(!is_transient_sqlite(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn postgres_connection_resource_and_shutdown_classes_are_retryable() {
+        for code in ["08006", "53300", "57P01"] {
+            assert!(is_transient_postgres(code), "{code}");
+        }
+        for code in ["23505", "22021", "42P01"] {
+            assert!(!is_transient_postgres(code), "{code}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Errors: `error` (what can go wrong, with its status and wording),
 //! `problem` (the RFC 9457 body, and the one mapping of any error to it),
 //! `documented_errors` (which error statuses each operation lists).
-//! Inputs: `json_body` (the body reader), `lenient` (query parameters),
+//! Inputs: `json_body` (the body reader), `lenient` (query parameters), `query_encoding` (UTF-8 query strings),
 //! `text` (the text rule), `idempotency` (the `Idempotency-Key` header),
 //! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
@@ -18,6 +18,7 @@ pub mod json_body;
 pub mod lenient;
 pub mod nullable;
 pub mod problem;
+pub mod query_encoding;
 pub mod rendered_json;
 pub(crate) mod scalar_type;
 pub mod text;

@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Trial> {
             requests_without_a_usable_token_are_401,
             time_claims_are_checked_with_a_minute_of_leeway,
             claims_fill_me_and_the_user_row,
+            sub_must_be_a_clean_user_id,
         ],
         crate::standalone![
             issuer_and_audience_are_required_where_configured,
@@ -171,6 +172,63 @@ async fn time_claims_are_checked_with_a_minute_of_leeway(app: TestApp) {
         200,
         "nbf within leeway"
     );
+    assert_eq!(
+        status(json!({"sub": "a", "exp": now() + 7200, "iat": now() + 3600})).await,
+        401,
+        "issued an hour from now"
+    );
+    assert_eq!(
+        status(json!({"sub": "a", "exp": now() + 600, "iat": now() + 20})).await,
+        200,
+        "iat within leeway"
+    );
+}
+
+/// A `sub` that is not a clean user id is a 401, never a distinct user (or
+/// a failed insert).
+async fn sub_must_be_a_clean_user_id(app: TestApp) {
+    let long = "x".repeat(256);
+    for (sub, why) in [
+        ("ali\0ce", "a NUL"),
+        ("ali\u{1b}ce", "a control character"),
+        (" alice", "a leading space"),
+        ("alice ", "a trailing space"),
+        ("alice\n", "a trailing newline"),
+        (long.as_str(), "256 characters"),
+    ] {
+        let token = sign(
+            Algorithm::HS256,
+            &app.secret,
+            json!({"sub": sub, "exp": now() + 600}),
+        );
+        let created = app
+            .send_with_token(
+                Method::POST,
+                "/api/tasks",
+                &token,
+                Some(&json!({"title": "t"})),
+            )
+            .await;
+        assert_problem(created, 401).await;
+        assert_unauthorized(&app, Some(&format!("Bearer {token}")), why).await;
+    }
+    assert_eq!(app.count_rows("users").await, 0, "no user was recorded");
+    // The longest allowed, with inner spaces and non-ASCII, is accepted.
+    let longest = "é ".repeat(127) + "é";
+    let token = sign(
+        Algorithm::HS256,
+        &app.secret,
+        json!({"sub": longest, "exp": now() + 600}),
+    );
+    let created = app
+        .send_with_token(
+            Method::POST,
+            "/api/tasks",
+            &token,
+            Some(&json!({"title": "t"})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
 }
 
 async fn claims_fill_me_and_the_user_row(app: TestApp) {

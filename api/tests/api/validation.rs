@@ -161,6 +161,8 @@ async fn bad_query_values_are_422(app: TestApp) {
         ("offset=-1", "offset"),
         ("q=a%00b", "q"),
         (&format!("q={long_q}"), "q"),
+        ("q=%FF", "q"),
+        ("q=caf%C3", "q"),
     ];
     for (query, field) in cases {
         let problem = assert_problem(app.try_list("alice", query).await, 422).await;
