@@ -6,10 +6,17 @@ use poem::{Endpoint, Request};
 
 /// Lets the configured origins call the API, send the conditional and
 /// idempotency headers, and read the paging, location and version headers.
+/// `*` lets every origin in; an empty list lets none in (poem's `Cors`
+/// would read an empty list as "any origin").
 pub fn cors(origins: &[String]) -> Cors {
-    Cors::new()
-        .allow_origins(origins.iter().map(String::as_str))
-        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    let cors = if origins.iter().any(|origin| origin == "*") {
+        Cors::new()
+    } else if origins.is_empty() {
+        Cors::new().allow_origins_fn(|_| false)
+    } else {
+        Cors::new().allow_origins(origins.iter().map(String::as_str))
+    };
+    cors.allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers([
             "authorization",
             "content-type",

@@ -15,6 +15,7 @@ pub fn tests() -> Vec<Trial> {
         crate::standalone![
             without_auth_configuration_it_serves_a_working_demo_token,
             production_without_auth_refuses_to_start_naming_the_variable,
+            unsafe_configurations_refuse_to_start_with_one_line,
         ],
         crate::sqlite_only![token_command_mints_a_token_the_service_accepts],
     ])
@@ -124,6 +125,60 @@ async fn production_without_auth_refuses_to_start_naming_the_variable() {
         !dir.path().join("todo.db").exists(),
         "refuses before touching the database"
     );
+}
+
+async fn unsafe_configurations_refuse_to_start_with_one_line() {
+    let strong = "0123456789abcdef0123456789abcdef";
+    let production = [
+        ("APP_ENV", "production"),
+        ("CORS_ORIGINS", "https://app.test"),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("BETTER_AUTH_SECRET", "a")], "BETTER_AUTH_SECRET"),
+        (
+            vec![("BETTER_AUTH_SECRET", strong), ("CORS_ORIGINS", ",")],
+            "CORS_ORIGINS",
+        ),
+        (
+            vec![("BETTER_AUTH_SECRET", strong), ("CORS_ORIGINS", "*")],
+            "CORS_ORIGINS",
+        ),
+        (
+            vec![("BETTER_AUTH_URL", "http://auth.example.com")],
+            "BETTER_AUTH_URL",
+        ),
+    ];
+    for (vars, name) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = api_command(dir.path());
+        command.env("PORT", "0").envs(production).envs(vars.clone());
+        assert_refused(command, name, &vars).await;
+        assert!(!dir.path().join("todo.db").exists());
+    }
+    // Local-development mode (no auth) on a public address.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = api_command(dir.path());
+    command.env("PORT", "0").env("HOST", "0.0.0.0");
+    assert_refused(command, "HOST", &[("HOST", "0.0.0.0")]).await;
+}
+
+/// The command exits non-zero at once with one line naming `name`.
+async fn assert_refused(mut command: Command, name: &str, why: &[(&str, &str)]) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || command.output().unwrap()),
+    )
+    .await
+    .expect("refuses at once instead of serving")
+    .unwrap();
+    assert!(!output.status.success(), "{why:?} started");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{why:?}: {stderr}");
+    assert!(lines[0].contains(name), "{why:?}: {stderr}");
 }
 
 async fn token_command_mints_a_token_the_service_accepts(app: TestApp) {

@@ -4,13 +4,16 @@ use libtest_mimic::Trial;
 use reqwest::{Method, Response};
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
 
 pub fn tests() -> Vec<Trial> {
-    crate::both_backends![
-        configured_origin_is_allowed_and_sees_paging_headers,
-        same_origin_requests_are_not_refused,
-    ]
+    crate::harness::all([
+        crate::both_backends![
+            configured_origin_is_allowed_and_sees_paging_headers,
+            same_origin_requests_are_not_refused,
+        ],
+        crate::standalone![an_empty_origin_list_lets_no_origin_in],
+    ])
 }
 
 /// `POST /api/tasks` as a browser at `origin` sends it.
@@ -82,4 +85,12 @@ async fn configured_origin_is_allowed_and_sees_paging_headers(app: TestApp) {
             .contains_key("access-control-allow-origin")
     );
     assert_problem(unauthorized, 401).await;
+}
+
+/// `CORS_ORIGINS=","` once meant "every origin"; an empty list means none.
+async fn an_empty_origin_list_lets_no_origin_in() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| settings.cors_origins.clear()).await;
+    let foreign = create_from(&app, "https://evil.example", "from elsewhere").await;
+    assert_problem(foreign, 403).await;
+    assert_eq!(app.count_rows("tasks").await, 0);
 }
