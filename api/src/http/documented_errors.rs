@@ -91,6 +91,17 @@ fn problem_response(status: u16, description: &'static str) -> MetaResponse {
             schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
         });
     }
+    if status == 503 {
+        response.headers.push(MetaHeader {
+            name: "Retry-After".to_owned(),
+            description: Some("Seconds to wait before retrying".to_owned()),
+            required: true,
+            deprecated: false,
+            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format(
+                "integer", "int32",
+            ))),
+        });
+    }
     response
 }
 

@@ -16,6 +16,9 @@ use super::error::ApiError;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// The `Retry-After` of a 503, in seconds.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Problem", example)]
@@ -84,6 +87,13 @@ impl Problem {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, "Bearer".parse().unwrap());
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is passing (the database is away, or a request ran
+            // too long): tell clients when a retry is worth it.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
         }
         response
     }
