@@ -20,6 +20,40 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// `APP_ENV=production`: refuse to start without real auth configuration.
     pub production: bool,
+    pub limits: ServerLimits,
+}
+
+/// How much the server lets one client hold, so slow or idle clients cannot
+/// starve the rest.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    /// `HEADER_READ_TIMEOUT`: the longest an HTTP/1 client may take to send
+    /// a request head, counted from the connection (or the previous
+    /// response); a keep-alive connection waiting for its next request is
+    /// closed after it too.
+    pub header_read_timeout: Duration,
+    /// `IDLE_TIMEOUT`: a connection with no bytes either way for this long
+    /// is closed (HTTP/2 included).
+    pub idle_timeout: Duration,
+    /// `MAX_CONNECTIONS`: open connections beyond this wait in the kernel's
+    /// accept queue.
+    pub max_connections: usize,
+    /// `HTTP2_MAX_STREAMS`: concurrent requests on one HTTP/2 connection.
+    pub http2_max_streams: u32,
+    /// `REQUEST_TIMEOUT`: the longest a request may run before a 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            http2_max_streams: 100,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +152,7 @@ impl Settings {
                 .collect(),
             auto_migrate: parse_bool("AUTO_MIGRATE", var("AUTO_MIGRATE"), true)?,
             production: var("APP_ENV").is_some_and(|env| env.eq_ignore_ascii_case("production")),
+            limits: ServerLimits::from_lookup(&var)?,
         };
         settings.check()?;
         Ok(settings)
@@ -190,6 +225,51 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+impl ServerLimits {
+    fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let positive = |name: &'static str, value: usize| {
+            if value == 0 {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".to_owned(),
+                })
+            } else {
+                Ok(value)
+            }
+        };
+        Ok(Self {
+            header_read_timeout: duration_or(
+                "HEADER_READ_TIMEOUT",
+                var("HEADER_READ_TIMEOUT"),
+                defaults.header_read_timeout,
+            )?,
+            idle_timeout: duration_or("IDLE_TIMEOUT", var("IDLE_TIMEOUT"), defaults.idle_timeout)?,
+            max_connections: positive(
+                "MAX_CONNECTIONS",
+                parse_or(
+                    "MAX_CONNECTIONS",
+                    var("MAX_CONNECTIONS"),
+                    defaults.max_connections,
+                )?,
+            )?,
+            http2_max_streams: positive(
+                "HTTP2_MAX_STREAMS",
+                parse_or(
+                    "HTTP2_MAX_STREAMS",
+                    var("HTTP2_MAX_STREAMS"),
+                    defaults.http2_max_streams,
+                )? as usize,
+            )? as u32,
+            request_timeout: duration_or(
+                "REQUEST_TIMEOUT",
+                var("REQUEST_TIMEOUT"),
+                defaults.request_timeout,
+            )?,
+        })
+    }
+}
+
 impl AuthSettings {
     pub fn is_configured(&self) -> bool {
         self.secret.is_some() || self.key_set_url().is_some()
@@ -251,6 +331,32 @@ where
                 reason: err.to_string(),
             }),
     }
+}
+
+/// A duration such as `30s`, `500ms` or `2m`; a bare number is seconds.
+fn duration_or(
+    name: &'static str,
+    raw: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let raw = raw.trim();
+    let duration = match raw.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(raw).map_err(|err| ConfigError::Invalid {
+            name,
+            reason: format!("{err}; write e.g. 30s, 500ms or 2m"),
+        })?,
+    };
+    if duration.is_zero() {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be longer than zero".to_owned(),
+        });
+    }
+    Ok(duration)
 }
 
 fn parse_bool(name: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
@@ -384,6 +490,32 @@ mod tests {
         assert_eq!(url("sqlite://data.db?mode=ro"), "sqlite://data.db?mode=ro");
         assert_eq!(url("sqlite::memory:"), "sqlite::memory:");
         assert_eq!(url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn server_limits_read_durations_and_counts() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.limits.request_timeout, Duration::from_secs(30));
+        let s = settings(&[
+            ("REQUEST_TIMEOUT", "1500ms"),
+            ("HEADER_READ_TIMEOUT", "5"),
+            ("IDLE_TIMEOUT", "2m"),
+            ("MAX_CONNECTIONS", "10"),
+        ])
+        .unwrap();
+        assert_eq!(s.limits.request_timeout, Duration::from_millis(1500));
+        assert_eq!(s.limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(s.limits.idle_timeout, Duration::from_secs(120));
+        assert_eq!(s.limits.max_connections, 10);
+        for (name, value) in [
+            ("REQUEST_TIMEOUT", "soon"),
+            ("REQUEST_TIMEOUT", "0s"),
+            ("MAX_CONNECTIONS", "0"),
+            ("HTTP2_MAX_STREAMS", "-1"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The Todo API service: a poem-openapi application over SeaORM.
 //!
 //! The process: `startup` (build, then run), `configuration`, `database`, `telemetry`,
-//! `openapi` (the document and Swagger UI). The layers under it: `http`
+//! `openapi` (the document and Swagger UI), `server` (connections and
+//! their limits). The layers under it: `http`
 //! (plumbing and wire types), `auth` (identity from the bearer token), and
 //! one module per resource: `tasks`, `me`, `health`. `ARCHITECTURE.md` at
 //! the workspace root has the map and the invariants.
@@ -13,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod me;
 pub mod openapi;
+pub mod server;
 pub mod startup;
 pub mod tasks;
 pub mod telemetry;

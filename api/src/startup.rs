@@ -3,27 +3,28 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use poem::endpoint::BoxEndpoint;
 use poem::error::ResponseError;
 use poem::http::header;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, SetHeader};
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
 use rand::Rng;
 use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
-use crate::configuration::{AuthSettings, Settings};
+use crate::configuration::{AuthSettings, ServerLimits, Settings};
 use crate::database::connect;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
 use crate::http::query_encoding::require_utf8_query;
+use crate::http::request_limits::{limit_head_size, within};
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
+use crate::server::serve;
 use crate::telemetry::log_request;
 
 /// The user a local-development token is minted for.
@@ -31,8 +32,9 @@ pub const DEMO_USER_ID: &str = "demo-user";
 
 pub struct Application {
     address: SocketAddr,
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     app: BoxEndpoint<'static>,
+    limits: ServerLimits,
     /// Set in local-development mode (no auth configured).
     demo_token: Option<String>,
 }
@@ -54,21 +56,17 @@ impl Application {
         let verifier = Arc::new(TokenVerifier::new(&settings.auth));
         tracing::info!("accepting {}", verifier.describe());
 
-        let acceptor = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
-            .into_acceptor()
+        let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
             .await
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let address = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().copied())
-            .context("reading the bound address")?;
+        let address = listener.local_addr().context("reading the bound address")?;
 
         let app = routes(&settings, db, verifier).boxed();
         Ok(Self {
             address,
-            acceptor,
+            listener,
             app,
+            limits: settings.limits,
             demo_token,
         })
     }
@@ -87,9 +85,7 @@ impl Application {
             tracing::info!("demo token for user `{DEMO_USER_ID}` (valid 24 h):\n{token}");
             tracing::info!("try it:\ncurl -H 'Authorization: Bearer {token}' {url}/api/tasks");
         }
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
-            .await
+        serve(self.listener, self.app, self.limits, shutdown_signal()).await
     }
 }
 
@@ -116,6 +112,7 @@ fn routes(
     db: DatabaseConnection,
     verifier: Arc<TokenVerifier>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
+    let request_timeout = settings.limits.request_timeout;
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
@@ -124,10 +121,18 @@ fn routes(
         .nest("/docs", docs)
         .at("/openapi.json", document);
     #[cfg(feature = "test-routes")]
-    let route = route.at(
-        "/test/panic",
-        poem::endpoint::make_sync(|_| -> &'static str { panic!("the test route panics") }),
-    );
+    let route = route
+        .at(
+            "/test/panic",
+            poem::endpoint::make_sync(|_| -> &'static str { panic!("the test route panics") }),
+        )
+        .at(
+            "/test/slow",
+            poem::endpoint::make(|_| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "finally"
+            }),
+        );
     route
         .around(require_utf8_query)
         .data(db)
@@ -136,6 +141,8 @@ fn routes(
             tracing::error!("a request handler panicked");
             ApiError::Internal.as_response()
         }))
+        .around(move |next, req| within(request_timeout, next, req))
+        .around(limit_head_size)
         .catch_all_error(into_problem_response)
         // CORS wraps the error mapping so error responses carry its headers
         // too; its own refusals are mapped by the outer catch.

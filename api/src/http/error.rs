@@ -9,6 +9,7 @@ use poem::http::StatusCode;
 
 use super::json_body::MAX_BODY_KIB;
 use super::problem::{FieldError, Problem};
+use super::request_limits::MAX_HEAD_BYTES;
 
 /// What a request can fail with, whether a handler or the framework found
 /// the problem. Each variant maps to one status here and nowhere else.
@@ -39,8 +40,13 @@ pub enum ApiError {
     /// `If-Match` names no current version of the task.
     #[error("the task has changed since the version `If-Match` names; read it again")]
     PreconditionFailed,
+    #[error("the request head is over {} KiB", MAX_HEAD_BYTES / 1024)]
+    HeadTooLarge,
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
+    /// The request ran past `REQUEST_TIMEOUT`.
+    #[error("the request did not finish within {}; try again shortly", humantime::format_duration(*.0))]
+    TimedOut(std::time::Duration),
     #[error("internal server error")]
     Internal,
     /// Any other client error the framework raised (a CORS refusal, say),
@@ -74,7 +80,8 @@ impl ResponseError for ApiError {
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Unavailable | Self::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Other(status, _) => *status,
         }

@@ -13,6 +13,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod concurrency;
+mod connections;
 mod cors;
 mod document;
 mod errors;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         auth::tests(),
         binary::tests(),
         concurrency::tests(),
+        connections::tests(),
         cors::tests(),
         document::tests(),
         errors::tests(),

@@ -1,0 +1,43 @@
+//! Limits on one request: the size of its head, and how long it may run.
+
+use std::time::Duration;
+
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+use super::error::ApiError;
+
+/// The largest request head (request line and headers) served, as the
+/// contract sets it; bigger heads are a 431.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Middleware: a 431 problem for a head over [`MAX_HEAD_BYTES`], before
+/// anything else reads it.
+pub async fn limit_head_size<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    if head_size(&req) > MAX_HEAD_BYTES {
+        return Err(ApiError::HeadTooLarge.into());
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The head's size as HTTP/1.1 would send it.
+fn head_size(req: &Request) -> usize {
+    let request_line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    request_line + headers + 2
+}
+
+/// Middleware: a 503 problem for a request still running after `limit`;
+/// the handler is dropped, so an open transaction rolls back.
+pub async fn within<E: Endpoint>(limit: Duration, next: E, req: Request) -> poem::Result<Response> {
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(response) => response.map(IntoResponse::into_response),
+        Err(_) => {
+            tracing::warn!(limit = %humantime::format_duration(limit), "request timed out");
+            Err(ApiError::TimedOut(limit).into())
+        }
+    }
+}
