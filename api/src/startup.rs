@@ -22,6 +22,7 @@ use crate::database::connect;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
+use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::telemetry::log_request;
 
@@ -34,6 +35,8 @@ pub struct Application {
     app: BoxEndpoint<'static>,
     /// Set in local-development mode (no auth configured).
     demo_token: Option<String>,
+    /// `GET /metrics`, when `METRICS_ADDR` is set.
+    metrics_listener: Option<MetricsListener>,
 }
 
 impl Application {
@@ -44,6 +47,8 @@ impl Application {
                 .await
                 .context("applying database migrations")?;
         }
+        let metrics = Arc::new(Metrics::new(&db));
+        settings.auth.key_set_fetches = metrics.key_set_fetches();
 
         let demo_token = if settings.auth.is_configured() {
             None
@@ -63,17 +68,30 @@ impl Application {
             .and_then(|addr| addr.as_socket_addr().copied())
             .context("reading the bound address")?;
 
-        let app = routes(&settings, db, verifier).boxed();
+        let metrics_listener = match settings.metrics_addr {
+            Some(address) => Some(MetricsListener::bind(address, metrics.clone()).await?),
+            None => None,
+        };
+
+        let app = routes(&settings, db, verifier, metrics).boxed();
         Ok(Self {
             address,
             acceptor,
             app,
             demo_token,
+            metrics_listener,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// The port `GET /metrics` listens on, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .map(|listener| listener.address().port())
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -86,9 +104,14 @@ impl Application {
             tracing::info!("demo token for user `{DEMO_USER_ID}` (valid 24 h):\n{token}");
             tracing::info!("try it:\ncurl -H 'Authorization: Bearer {token}' {url}/api/tasks");
         }
-        Server::new_with_acceptor(self.acceptor)
+        let metrics = self.metrics_listener.map(|listener| tokio::spawn(listener.run()));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
-            .await
+            .await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
+        served
     }
 }
 
@@ -114,6 +137,7 @@ fn routes(
     settings: &Settings,
     db: DatabaseConnection,
     verifier: Arc<TokenVerifier>,
+    metrics: Arc<Metrics>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let api = openapi_service();
     let docs = docs_route(&api);
@@ -128,6 +152,7 @@ fn routes(
         poem::endpoint::make_sync(|_| -> &'static str { panic!("the test route panics") }),
     );
     route
+        .around(note_route)
         .data(db)
         .data(verifier)
         .with(CatchPanic::new().with_handler(|_| {
@@ -147,6 +172,7 @@ fn routes(
         )
         .around(skip_for_same_origin)
         .around(log_request)
+        .with(CountRequests(metrics))
         .into_endpoint()
 }
 

@@ -19,6 +19,7 @@ use super::clock::Clock;
 use super::error::TokenError;
 use super::rules::token_rules;
 use crate::configuration::AuthSettings;
+use crate::metrics::KeySetFetches;
 
 /// A public key and the one algorithm it verifies.
 pub struct VerifyingKey {
@@ -44,6 +45,7 @@ pub struct KeySet {
     /// When the last fetch started; held while fetching, so concurrent
     /// misses wait for one fetch instead of starting their own.
     last_fetch: Mutex<Option<Instant>>,
+    fetches: KeySetFetches,
 }
 
 /// The body of a key-set response; each key is read on its own, so one
@@ -73,6 +75,7 @@ impl KeySet {
             clock: settings.clock.clone(),
             keys: RwLock::new(CachedKeys::default()),
             last_fetch: Mutex::new(None),
+            fetches: settings.key_set_fetches.clone(),
         })
     }
 
@@ -125,7 +128,9 @@ impl KeySet {
             return Ok(());
         }
         *last_fetch = Some(now);
-        match self.fetch().await {
+        let fetched = self.fetch().await;
+        self.fetches.record(fetched.is_ok());
+        match fetched {
             Ok(keys) => {
                 tracing::info!(url = %self.url, keys = keys.len(), "loaded the JSON Web Key Set");
                 *self.keys.write().await = CachedKeys {
@@ -172,7 +177,7 @@ impl KeySet {
             .collect())
     }
 
-    fn verifying_key(&self, jwk: &Jwk) -> Result<(String, Arc<VerifyingKey>), String> {
+    pub(super) fn verifying_key(&self, jwk: &Jwk) -> Result<(String, Arc<VerifyingKey>), String> {
         let kid = jwk.common.key_id.clone().ok_or("it has no `kid`")?;
         let algorithm = key_algorithm(jwk.common.key_algorithm, &jwk.algorithm)?;
         let key = DecodingKey::from_jwk(jwk).map_err(|err| err.to_string())?;

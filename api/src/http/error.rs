@@ -105,6 +105,7 @@ impl From<sea_orm::DbErr> for ApiError {
     /// bug, logged here and reported without detail.
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::sqlx::Error as Sqlx;
+        crate::metrics::count_database_error(&err);
         use sea_orm::{DbErr, RuntimeErr};
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -130,7 +131,7 @@ impl From<sea_orm::DbErr> for ApiError {
 /// Database error codes worth retrying: SQLite busy or locked; PostgreSQL
 /// connection exceptions (08), insufficient resources (53) and operator
 /// intervention such as a shutdown (57).
-fn is_transient(code: &str) -> bool {
+pub(crate) fn is_transient(code: &str) -> bool {
     matches!(code, "5" | "6")
         || ["08", "53", "57"]
             .iter()

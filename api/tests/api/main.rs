@@ -20,8 +20,10 @@ mod health;
 mod isolation;
 mod key_set;
 mod listing;
+mod metrics;
 mod openapi;
 mod schema;
+mod static_key_set;
 mod tasks;
 mod validation;
 
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         isolation::tests(),
         key_set::tests(),
         listing::tests(),
+        metrics::tests(),
         openapi::tests(),
         schema::tests(),
         tasks::tests(),
