@@ -125,10 +125,10 @@ async fn check_database(database_url: &str, report: &mut Report) -> Option<Datab
     let db = match connect(database_url).await {
         Ok(db) => db,
         Err(err) => {
-            // The first cause is the driver's own message; the context
-            // above it repeats the (redacted) URL.
-            let cause = err.chain().nth(1).map_or(err.to_string(), |c| c.to_string());
-            report.fail("database", format!("cannot reach {shown}: {cause}"));
+            report.fail(
+                "database",
+                format!("cannot reach {shown}: {}", connect_failure(&err)),
+            );
             return None;
         }
     };
@@ -140,6 +140,22 @@ async fn check_database(database_url: &str, report: &mut Report) -> Option<Datab
         ),
     }
     Some(db)
+}
+
+/// The driver's own message (the context above it repeats the URL). A
+/// refused connection is retried until the pool gives up, which sqlx
+/// reports only as a timeout: say what that usually means.
+fn connect_failure(err: &anyhow::Error) -> String {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match err.downcast_ref::<DbErr>() {
+        Some(DbErr::Conn(RuntimeErr::SqlxError(sqlx))) if matches!(**sqlx, Sqlx::PoolTimedOut) => {
+            "no connection within the timeout (is the server running, and are the host and port right?)"
+                .to_owned()
+        }
+        Some(db_err) => db_err.to_string(),
+        None => format!("{err:#}"),
+    }
 }
 
 async fn server_version(db: &DatabaseConnection) -> Result<String, sea_orm::DbErr> {

@@ -12,6 +12,7 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod check;
 mod concurrency;
 mod cors;
 mod document;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     let trials = harness::all([
         auth::tests(),
         binary::tests(),
+        check::tests(),
         concurrency::tests(),
         cors::tests(),
         document::tests(),
