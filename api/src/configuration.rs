@@ -271,7 +271,10 @@ mod tests {
         let err = settings(&[("METRICS_ADDR", "9000")]).unwrap_err();
         assert!(err.to_string().contains("METRICS_ADDR"));
         let s = settings(&[("METRICS_ADDR", "127.0.0.1:9000")]).unwrap();
-        assert_eq!(s.metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9000))));
+        assert_eq!(
+            s.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9000)))
+        );
     }
 
     #[test]

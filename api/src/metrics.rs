@@ -26,9 +26,7 @@ use poem::endpoint::make_sync;
 use poem::error::NotFoundError;
 use poem::http::Method;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{
-    Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Route, Server,
-};
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Route, Server};
 use poem_openapi::OperationId;
 use poem_openapi::error::AuthorizationError;
 use prometheus_client::collector::Collector;
@@ -343,7 +341,10 @@ pub async fn note_route<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
     let result = next.call(req).await.map(IntoResponse::into_response);
     let _ = CURRENT.try_with(|request| {
         let (operation, pattern) = match &result {
-            Ok(response) => (response.data::<OperationId>(), response.data::<PathPattern>()),
+            Ok(response) => (
+                response.data::<OperationId>(),
+                response.data::<PathPattern>(),
+            ),
             // The router's own 404 carries the pattern of the prefix it
             // searched under, not of a route.
             Err(err) if err.is::<NotFoundError>() && err.data::<OperationId>().is_none() => {
@@ -472,7 +473,9 @@ impl Collector for PoolGauges {
             DbBackend::Sqlite => PoolStats::of(self.0.get_sqlite_connection_pool()),
             _ => return Ok(()),
         };
-        let in_use = i64::from(stats.open).saturating_sub(stats.idle as i64).max(0);
+        let in_use = i64::from(stats.open)
+            .saturating_sub(stats.idle as i64)
+            .max(0);
         let gauges = [
             (
                 "db_pool_connections",
@@ -569,7 +572,10 @@ mod tests {
             Some("/api/tasks/{id}")
         );
         assert_eq!(
-            templates.by_pattern.get("/api/tasks/:param0/complete").map(String::as_str),
+            templates
+                .by_pattern
+                .get("/api/tasks/:param0/complete")
+                .map(String::as_str),
             Some("/api/tasks/{id}/complete")
         );
     }

@@ -242,10 +242,7 @@ async fn check_key_set(auth: &AuthSettings, report: &mut Report) {
 
 fn check_cors(origins: &[String], report: &mut Report) {
     if origins.is_empty() {
-        report.warn(
-            "CORS origins",
-            "none: no browser frontend can call the API",
-        );
+        report.warn("CORS origins", "none: no browser frontend can call the API");
     } else {
         report.ok("CORS origins", origins.join(", "));
     }

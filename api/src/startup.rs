@@ -104,7 +104,9 @@ impl Application {
             tracing::info!("demo token for user `{DEMO_USER_ID}` (valid 24 h):\n{token}");
             tracing::info!("try it:\ncurl -H 'Authorization: Bearer {token}' {url}/api/tasks");
         }
-        let metrics = self.metrics_listener.map(|listener| tokio::spawn(listener.run()));
+        let metrics = self
+            .metrics_listener
+            .map(|listener| tokio::spawn(listener.run()));
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
             .await;

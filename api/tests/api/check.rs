@@ -42,7 +42,11 @@ impl Checked {
         let line = lines
             .next()
             .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{}", self.stdout));
-        assert!(lines.next().is_none(), "two `{prefix}` lines:\n{}", self.stdout);
+        assert!(
+            lines.next().is_none(),
+            "two `{prefix}` lines:\n{}",
+            self.stdout
+        );
         line
     }
 
@@ -109,7 +113,10 @@ async fn a_good_setup_passes_every_check(app: TestApp) {
         ("DATABASE_URL", &database_url),
         ("BETTER_AUTH_SECRET", SECRET),
         ("BETTER_AUTH_URL", &origin),
-        ("CORS_ORIGINS", "http://localhost:3000, https://todo.example.com"),
+        (
+            "CORS_ORIGINS",
+            "http://localhost:3000, https://todo.example.com",
+        ),
         ("AUTO_MIGRATE", "false"),
         ("METRICS_ADDR", "127.0.0.1:9464"),
     ])
@@ -118,11 +125,17 @@ async fn a_good_setup_passes_every_check(app: TestApp) {
     assert_eq!(checked.failures(), 0);
 
     let configuration = checked.line("ok", "configuration");
-    assert!(configuration.contains("metrics on 127.0.0.1:9464"), "{configuration}");
+    assert!(
+        configuration.contains("metrics on 127.0.0.1:9464"),
+        "{configuration}"
+    );
     let auth = checked.line("ok", "auth");
     assert!(auth.contains("HS256"), "{auth}");
     assert!(auth.contains(&format!("{origin}/api/auth/jwks")), "{auth}");
-    assert!(auth.contains(&format!("iss {origin}, aud {origin}")), "{auth}");
+    assert!(
+        auth.contains(&format!("iss {origin}, aud {origin}")),
+        "{auth}"
+    );
 
     let database = checked.line("ok", "database");
     let version = if database_url.starts_with("postgres") {
@@ -235,7 +248,10 @@ async fn an_unreachable_or_unusable_key_set_fails_the_check() {
     let good = serve_key_set(&["ed25519"]).await;
     let unusable = serve_key_set(&["p521"]).await;
     let cases = [
-        ("http://127.0.0.1:1/api/auth/jwks".to_owned(), "cannot fetch"),
+        (
+            "http://127.0.0.1:1/api/auth/jwks".to_owned(),
+            "cannot fetch",
+        ),
         (format!("{good}/wrong/path"), "HTTP 404"),
         (format!("{unusable}/api/auth/jwks"), "has no usable key"),
     ];

@@ -117,7 +117,9 @@ fn parse_series(series: &str) -> (String, Vec<(String, String)>) {
 async fn requests_are_counted_by_method_route_template_and_status(Metered(app): Metered) {
     let mut ids = Vec::new();
     for title in ["one", "two", "three"] {
-        ids.push(id_of(&app.create_task("alice", json!({"title": title})).await));
+        ids.push(id_of(
+            &app.create_task("alice", json!({"title": title})).await,
+        ));
     }
     app.task("alice", ids[0]).await;
     app.task("alice", ids[1]).await;
@@ -293,12 +295,15 @@ async fn key_set_fetches_are_counted_by_outcome() {
         }
     };
     let app = spawn_app_with(Backend::Sqlite, trusting(origin.clone())).await;
-    let fetches = |scrape: &Scrape, outcome| {
-        scrape.value("key_set_fetches_total", &[("outcome", outcome)])
-    };
+    let fetches =
+        |scrape: &Scrape, outcome| scrape.value("key_set_fetches_total", &[("outcome", outcome)]);
     let scrape = Scrape::of(&app).await;
     assert_eq!(fetches(&scrape, "success"), 0.0, "fetched on first use");
-    assert!(scrape.0.contains("key_set_fetches_total{outcome=\"failure\"} 0"));
+    assert!(
+        scrape
+            .0
+            .contains("key_set_fetches_total{outcome=\"failure\"} 0")
+    );
     for _ in 0..3 {
         let token = ed25519_token(&origin, "kim");
         assert_eq!(app.get_with_token("/api/me", &token).await.status(), 200);
