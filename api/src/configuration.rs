@@ -1,11 +1,12 @@
 //! Settings read from the environment (and `.env`, loaded by the binary).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use url::Url;
 
 use crate::auth::Clock;
+use crate::metrics::KeySetFetches;
 
 /// Where a fresh checkout keeps its data when nothing else is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
@@ -21,6 +22,8 @@ pub struct Settings {
     /// `APP_ENV=production`: refuse to start without real auth configuration.
     pub production: bool,
     pub limits: ServerLimits,
+    /// `METRICS_ADDR`: where `GET /metrics` listens, apart from the API; off when unset.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// How much the server lets one client hold, so slow or idle clients cannot
@@ -74,6 +77,8 @@ pub struct AuthSettings {
     pub key_set_max_age: Duration,
     /// The key-set cache's time source; tests move it forward.
     pub clock: Clock,
+    /// Where the key set counts its fetches (the application's metrics).
+    pub key_set_fetches: KeySetFetches,
 }
 
 impl Default for AuthSettings {
@@ -87,6 +92,7 @@ impl Default for AuthSettings {
             key_set_min_refresh: Duration::from_secs(5),
             key_set_max_age: Duration::from_secs(10 * 60),
             clock: Clock::default(),
+            key_set_fetches: KeySetFetches::default(),
         }
     }
 }
@@ -153,6 +159,7 @@ impl Settings {
             auto_migrate: parse_bool("AUTO_MIGRATE", var("AUTO_MIGRATE"), true)?,
             production: var("APP_ENV").is_some_and(|env| env.eq_ignore_ascii_case("production")),
             limits: ServerLimits::from_lookup(&var)?,
+            metrics_addr: parse_optional("METRICS_ADDR", var("METRICS_ADDR"))?,
         };
         settings.check()?;
         Ok(settings)
@@ -321,16 +328,25 @@ fn parse_or<T: std::str::FromStr>(
 where
     T::Err: std::fmt::Display,
 {
-    match raw {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
+    Ok(parse_optional(name, raw)?.unwrap_or(default))
+}
+
+fn parse_optional<T: std::str::FromStr>(
+    name: &'static str,
+    raw: Option<String>,
+) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    raw.map(|raw| {
+        raw.trim()
             .parse()
             .map_err(|err: T::Err| ConfigError::Invalid {
                 name,
                 reason: err.to_string(),
-            }),
-    }
+            })
+    })
+    .transpose()
 }
 
 /// A duration such as `30s`, `500ms` or `2m`; a bare number is seconds.
@@ -398,6 +414,7 @@ mod tests {
         assert_eq!(s.cors_origins, vec!["http://localhost:3000"]);
         assert!(s.auto_migrate);
         assert!(!s.auth.is_configured());
+        assert_eq!(s.metrics_addr, None);
     }
 
     #[test]
@@ -477,6 +494,13 @@ mod tests {
         assert!(err.to_string().contains("PORT"));
         let err = settings(&[("AUTO_MIGRATE", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("AUTO_MIGRATE"));
+        let err = settings(&[("METRICS_ADDR", "9000")]).unwrap_err();
+        assert!(err.to_string().contains("METRICS_ADDR"));
+        let s = settings(&[("METRICS_ADDR", "127.0.0.1:9000")]).unwrap();
+        assert_eq!(
+            s.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9000)))
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ impl HealthApi {
                 status: "ready".into(),
             }))),
             Err(err) => {
+                crate::metrics::count_database_error(&err);
                 tracing::warn!(error = %err, "readiness check failed");
                 Err(ApiError::Unavailable.into())
             }

@@ -1,6 +1,7 @@
 //! The Todo API service: a poem-openapi application over SeaORM.
 //!
 //! The process: `startup` (build, then run), `configuration`, `database`, `telemetry`,
+//! `metrics` (Prometheus), `preflight` (`api check`),
 //! `openapi` (the document and Swagger UI), `server` (connections and
 //! their limits). The layers under it: `http`
 //! (plumbing and wire types), `auth` (identity from the bearer token), and
@@ -13,7 +14,9 @@ pub mod database;
 pub mod health;
 pub mod http;
 pub mod me;
+pub mod metrics;
 pub mod openapi;
+pub mod preflight;
 pub mod server;
 pub mod startup;
 pub mod tasks;

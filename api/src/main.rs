@@ -32,6 +32,9 @@ enum Command {
     },
     /// Print the OpenAPI document (what `/openapi.json` serves).
     Openapi,
+    /// Check the configuration, database, migrations and key set, then exit
+    /// (non-zero when a check fails).
+    Check,
 }
 
 #[tokio::main]
@@ -69,6 +72,11 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", mint_hs256(&secret, &request));
         }
         Command::Openapi => print!("{}", openapi_document()),
+        Command::Check => {
+            if !api::preflight::check(Settings::from_env()).await {
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
 }

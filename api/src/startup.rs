@@ -23,6 +23,7 @@ use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
 use crate::http::query_encoding::require_utf8_query;
 use crate::http::request_limits::{limit_head_size, within};
+use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::server::serve;
 use crate::telemetry::log_request;
@@ -37,6 +38,8 @@ pub struct Application {
     limits: ServerLimits,
     /// Set in local-development mode (no auth configured).
     demo_token: Option<String>,
+    /// `GET /metrics`, when `METRICS_ADDR` is set.
+    metrics_listener: Option<MetricsListener>,
 }
 
 impl Application {
@@ -47,6 +50,8 @@ impl Application {
                 .await
                 .context("applying database migrations")?;
         }
+        let metrics = Arc::new(Metrics::new(&db));
+        settings.auth.key_set_fetches = metrics.key_set_fetches();
 
         let demo_token = if settings.auth.is_configured() {
             None
@@ -61,18 +66,31 @@ impl Application {
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let address = listener.local_addr().context("reading the bound address")?;
 
-        let app = routes(&settings, db, verifier).boxed();
+        let metrics_listener = match settings.metrics_addr {
+            Some(address) => Some(MetricsListener::bind(address, metrics.clone()).await?),
+            None => None,
+        };
+
+        let app = routes(&settings, db, verifier, metrics).boxed();
         Ok(Self {
             address,
             listener,
             app,
             limits: settings.limits,
             demo_token,
+            metrics_listener,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// The port `GET /metrics` listens on, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .map(|listener| listener.address().port())
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -85,7 +103,14 @@ impl Application {
             tracing::info!("demo token for user `{DEMO_USER_ID}` (valid 24 h):\n{token}");
             tracing::info!("try it:\ncurl -H 'Authorization: Bearer {token}' {url}/api/tasks");
         }
-        serve(self.listener, self.app, self.limits, shutdown_signal()).await
+        let metrics = self
+            .metrics_listener
+            .map(|listener| tokio::spawn(listener.run()));
+        let served = serve(self.listener, self.app, self.limits, shutdown_signal()).await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
+        served
     }
 }
 
@@ -111,6 +136,7 @@ fn routes(
     settings: &Settings,
     db: DatabaseConnection,
     verifier: Arc<TokenVerifier>,
+    metrics: Arc<Metrics>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let request_timeout = settings.limits.request_timeout;
     let api = openapi_service();
@@ -135,6 +161,7 @@ fn routes(
         );
     route
         .around(require_utf8_query)
+        .around(note_route)
         .data(db)
         .data(verifier)
         .with(CatchPanic::new().with_handler(|_| {
@@ -144,6 +171,9 @@ fn routes(
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
         .catch_all_error(into_problem_response)
+        // Type-erased once here, so the nested middleware types stay within
+        // the compiler's depth limit.
+        .boxed()
         // CORS wraps the error mapping so error responses carry its headers
         // too; its own refusals are mapped by the outer catch.
         .with(cors(&settings.cors_origins))
@@ -156,6 +186,7 @@ fn routes(
         )
         .around(skip_for_same_origin)
         .around(log_request)
+        .with(CountRequests(metrics))
         .into_endpoint()
 }
 

@@ -33,6 +33,26 @@ pub enum TokenError {
     KeySetUnavailable,
 }
 
+impl TokenError {
+    /// A fixed word for the reason, for metrics: never the token or a claim.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::NoSubject => "no_subject",
+            Self::UnknownKey => "unknown_key",
+            Self::KeySetUnavailable => "key_set_unavailable",
+        }
+    }
+}
+
 impl From<jsonwebtoken::errors::Error> for TokenError {
     fn from(err: jsonwebtoken::errors::Error) -> Self {
         match err.kind() {

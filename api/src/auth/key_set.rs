@@ -32,6 +32,7 @@ use super::clock::Clock;
 use super::error::TokenError;
 use super::rules::token_rules;
 use crate::configuration::AuthSettings;
+use crate::metrics::KeySetFetches;
 
 /// The largest key-set body read; Better Auth's is a few KiB.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -81,6 +82,7 @@ struct Inner {
     /// to clone the `Arc`.
     keys: RwLock<Arc<CachedKeys>>,
     schedule: Mutex<FetchSchedule>,
+    fetches: KeySetFetches,
 }
 
 /// The body of a key-set response; each key is read on its own, so one
@@ -114,6 +116,7 @@ impl KeySet {
             clock: settings.clock.clone(),
             keys: RwLock::new(Arc::default()),
             schedule: Mutex::new(FetchSchedule::default()),
+            fetches: settings.key_set_fetches.clone(),
         };
         Some(Self {
             inner: Arc::new(inner),
@@ -122,6 +125,18 @@ impl KeySet {
 
     pub fn url(&self) -> &Url {
         &self.inner.url
+    }
+
+    /// Fetches the key set once, as the cache would (same limits), without
+    /// caching it: the entries, for `api check` to read one by one.
+    pub(super) async fn fetch_entries(&self) -> Result<Vec<Value>, String> {
+        self.inner.fetch_entries().await
+    }
+
+    /// How the cache would read `jwk`: its `kid` and verifying key, or why
+    /// it is skipped.
+    pub(super) fn verifying_key(&self, jwk: &Jwk) -> Result<(String, Arc<VerifyingKey>), String> {
+        self.inner.verifying_key(jwk)
     }
 
     /// The key named `kid`, if it verifies `algorithm`.
@@ -221,6 +236,7 @@ impl Inner {
 
     async fn fetch_and_store(&self) -> bool {
         let outcome = self.fetch().await;
+        self.fetches.record(outcome.is_ok());
         let mut schedule = self.schedule.lock().expect("fetch schedule lock");
         schedule.running = None;
         match outcome {
@@ -247,16 +263,10 @@ impl Inner {
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<VerifyingKey>>, String> {
-        let body = self.fetch_body().await?;
-        let body: KeySetBody =
-            serde_json::from_slice(&body).map_err(|err| format!("not a key set: {err}"))?;
-        if body.keys.len() > MAX_KEYS {
-            tracing::warn!(url = %self.url, keys = body.keys.len(), "the key set has more than {MAX_KEYS} keys; the rest are skipped");
-        }
-        Ok(body
-            .keys
+        Ok(self
+            .fetch_entries()
+            .await?
             .into_iter()
-            .take(MAX_KEYS)
             .filter_map(|entry| match serde_json::from_value::<Jwk>(entry) {
                 Ok(jwk) => match self.verifying_key(&jwk) {
                     Ok(pair) => Some(pair),
@@ -274,6 +284,19 @@ impl Inner {
             .collect())
     }
 
+    /// The key set's entries, unparsed, at most `MAX_KEYS` of them.
+    async fn fetch_entries(&self) -> Result<Vec<Value>, String> {
+        let body = self.fetch_body().await?;
+        let body: KeySetBody =
+            serde_json::from_slice(&body).map_err(|err| format!("not a key set: {err}"))?;
+        let mut keys = body.keys;
+        if keys.len() > MAX_KEYS {
+            tracing::warn!(url = %self.url, keys = keys.len(), "the key set has more than {MAX_KEYS} keys; the rest are skipped");
+            keys.truncate(MAX_KEYS);
+        }
+        Ok(keys)
+    }
+
     /// The response body, refused past `MAX_BODY_BYTES` without reading on.
     async fn fetch_body(&self) -> Result<Vec<u8>, String> {
         let mut response = self
@@ -281,7 +304,7 @@ impl Inner {
             .get(self.url.clone())
             .send()
             .await
-            .map_err(|err| describe_request_error(&err))?;
+            .map_err(describe_request_error)?;
         let status = response.status();
         if status.is_redirection() {
             return Err(format!(
@@ -299,11 +322,7 @@ impl Inner {
             return Err(too_large());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| describe_request_error(&err))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(describe_request_error)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(too_large());
             }
@@ -321,13 +340,21 @@ impl Inner {
     }
 }
 
-/// reqwest's error, with its timeout named (its display alone does not).
-fn describe_request_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        format!("timed out: {err}")
-    } else {
-        err.to_string()
+/// reqwest's error with its causes, which is where it says what failed
+/// ("connection refused", "operation timed out"), and without the URL,
+/// which the log line names already.
+fn describe_request_error(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text = format!("{text}: {message}");
+        }
+        source = cause.source();
     }
+    text
 }
 
 /// The algorithm a key verifies: its `alg`, checked against its type, or

@@ -3,6 +3,7 @@
 mod claims;
 mod clock;
 mod error;
+mod inspect;
 mod key_set;
 mod mint;
 mod rules;
@@ -11,6 +12,7 @@ mod verifier;
 pub use claims::Identity;
 pub use clock::Clock;
 pub use error::TokenError;
+pub use inspect::{KeySetContents, inspect_key_set};
 pub use mint::{TokenRequest, mint_hs256};
 pub use verifier::TokenVerifier;
 
@@ -34,6 +36,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Identity> {
         .expect("the token verifier is installed on every route");
     verifier.verify(&bearer.token).await.map_err(|err| {
         tracing::debug!(reason = %err, "token rejected");
+        crate::metrics::count_token_rejection(err.reason());
         ApiError::Unauthorized(err.to_string()).into()
     })
 }

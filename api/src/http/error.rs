@@ -112,21 +112,15 @@ impl From<sea_orm::DbErr> for ApiError {
     /// bug, logged here and reported without detail.
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::sqlx::Error as Sqlx;
-        use sea_orm::sqlx::sqlite::SqliteError;
         use sea_orm::{DbErr, RuntimeErr};
+        crate::metrics::count_database_error(&err);
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
             DbErr::Exec(RuntimeErr::SqlxError(sqlx))
             | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match &**sqlx {
                 Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) => true,
                 Sqlx::Protocol(_) => true,
-                Sqlx::Database(db) => db.code().is_some_and(|code| {
-                    if db.try_downcast_ref::<SqliteError>().is_some() {
-                        is_transient_sqlite(&code)
-                    } else {
-                        is_transient_postgres(&code)
-                    }
-                }),
+                Sqlx::Database(db) => is_transient(db.as_ref()),
                 _ => false,
             },
             _ => false,
@@ -139,6 +133,18 @@ impl From<sea_orm::DbErr> for ApiError {
             Self::Internal
         }
     }
+}
+
+/// A database error worth retrying, by the code of the backend that raised it.
+pub(crate) fn is_transient(db: &dyn sea_orm::sqlx::error::DatabaseError) -> bool {
+    use sea_orm::sqlx::sqlite::SqliteError;
+    db.code().is_some_and(|code| {
+        if db.try_downcast_ref::<SqliteError>().is_some() {
+            is_transient_sqlite(&code)
+        } else {
+            is_transient_postgres(&code)
+        }
+    })
 }
 
 /// SQLite result codes worth retrying: busy or locked, extended codes

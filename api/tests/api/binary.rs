@@ -21,7 +21,7 @@ pub fn tests() -> Vec<Trial> {
     ])
 }
 
-fn api_command(dir: &std::path::Path) -> Command {
+pub fn api_command(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
     command
         .current_dir(dir)

@@ -28,6 +28,8 @@ impl Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `GET /metrics` is served, when the settings turned it on.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub secret: String,
     /// A direct connection, for assertions about what is stored.
@@ -118,6 +120,7 @@ pub fn test_settings(database_url: &str, secret: &str) -> Settings {
         auto_migrate: true,
         production: false,
         limits: Default::default(),
+        metrics_addr: None,
     }
 }
 
@@ -135,12 +138,16 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         .await
         .expect("the service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(application.run_until_stopped());
     let db = Database::connect(&database.url)
         .await
         .expect("direct database connection");
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         secret,
         db,

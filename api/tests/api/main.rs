@@ -12,6 +12,7 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod check;
 mod concurrency;
 mod connections;
 mod cors;
@@ -21,9 +22,11 @@ mod health;
 mod isolation;
 mod key_set;
 mod listing;
+mod metrics;
 mod openapi;
 mod outage;
 mod schema;
+mod static_key_set;
 mod tasks;
 mod validation;
 
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let trials = harness::all([
         auth::tests(),
         binary::tests(),
+        check::tests(),
         concurrency::tests(),
         connections::tests(),
         cors::tests(),
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         isolation::tests(),
         key_set::tests(),
         listing::tests(),
+        metrics::tests(),
         openapi::tests(),
         outage::tests(),
         schema::tests(),
