@@ -108,6 +108,7 @@ pub async fn fresh_database(backend: Backend) -> TestDatabase {
 pub fn test_settings(database_url: &str, secret: &str) -> Settings {
     Settings {
         database_url: database_url.to_owned(),
+        database_max_connections: None,
         host: [127, 0, 0, 1].into(),
         port: 0,
         auth: AuthSettings {
