@@ -357,6 +357,32 @@ impl TestApp {
         json_with_status(response, 200, "GET /api/me").await
     }
 
+    /// `DELETE /api/me` as `sub`, whatever it answers.
+    pub async fn delete_me(&self, sub: &str) -> Response {
+        self.send(Method::DELETE, "/api/me", sub, None).await
+    }
+
+    /// `sub`'s row in `users`, read directly: `(email, name)`, or `None`
+    /// when there is no row.
+    pub async fn user_row(&self, sub: &str) -> Option<(Option<String>, Option<String>)> {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                match self.db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => "SELECT email, name FROM users WHERE id = $1",
+                    _ => "SELECT email, name FROM users WHERE id = ?",
+                },
+                [sub.into()],
+            ))
+            .await
+            .expect("reading the users row")?;
+        Some((
+            row.try_get("", "email").unwrap(),
+            row.try_get("", "name").unwrap(),
+        ))
+    }
+
     pub async fn count_rows(&self, table: &str) -> i64 {
         let row = self
             .db

@@ -23,6 +23,7 @@ mod listing;
 mod openapi;
 mod schema;
 mod tasks;
+mod users;
 mod validation;
 
 fn main() -> ExitCode {
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         openapi::tests(),
         schema::tests(),
         tasks::tests(),
+        users::tests(),
         validation::tests(),
     ]);
 
