@@ -20,7 +20,7 @@ pub fn tests() -> Vec<Trial> {
     ])
 }
 
-fn api_command(dir: &std::path::Path) -> Command {
+pub(crate) fn api_command(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
     command
         .current_dir(dir)
@@ -31,7 +31,7 @@ fn api_command(dir: &std::path::Path) -> Command {
     command
 }
 
-struct KillOnDrop(Child);
+pub(crate) struct KillOnDrop(pub(crate) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -41,7 +41,7 @@ impl Drop for KillOnDrop {
 }
 
 /// Strips ANSI colour codes from a log line.
-fn plain(line: &str) -> String {
+pub(crate) fn plain(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {

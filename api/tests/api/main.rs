@@ -21,6 +21,8 @@ mod isolation;
 mod key_set;
 mod listing;
 mod openapi;
+mod pgbouncer;
+mod pooling;
 mod schema;
 mod tasks;
 mod users;
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         key_set::tests(),
         listing::tests(),
         openapi::tests(),
+        pooling::tests(),
         schema::tests(),
         tasks::tests(),
         users::tests(),
