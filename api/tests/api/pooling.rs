@@ -324,7 +324,7 @@ async fn concurrent_traffic_stays_consistent(app: TestApp, second: String) {
     const TASKS: usize = 8;
     let app = Arc::new(app);
     let address = |n: usize| {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             app.address.clone()
         } else {
             second.clone()
