@@ -14,6 +14,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`: the most connections this instance opens
+    /// (default 10 on PostgreSQL, 4 on SQLite).
+    pub database_max_connections: Option<u32>,
     pub host: IpAddr,
     pub port: u16,
     pub auth: AuthSettings,
@@ -140,6 +143,10 @@ impl Settings {
             database_url: var("DATABASE_URL")
                 .map(|url| creating_sqlite_file(url.trim()))
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_max_connections: positive(
+                "DATABASE_MAX_CONNECTIONS",
+                var("DATABASE_MAX_CONNECTIONS"),
+            )?,
             host: parse_or("HOST", var("HOST"), IpAddr::from([127, 0, 0, 1]))?,
             port: parse_or("PORT", var("PORT"), 8000)?,
             auth: AuthSettings {
@@ -375,6 +382,24 @@ fn duration_or(
     Ok(duration)
 }
 
+/// An optional count of at least 1.
+fn positive(name: &'static str, raw: Option<String>) -> Result<Option<u32>, ConfigError> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(0) => Err(ConfigError::Invalid {
+                name,
+                reason: "must be at least 1".to_owned(),
+            }),
+            Ok(count) => Ok(Some(count)),
+            Err(err) => Err(ConfigError::Invalid {
+                name,
+                reason: err.to_string(),
+            }),
+        },
+    }
+}
+
 fn parse_bool(name: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
     match raw
         .as_deref()
@@ -415,6 +440,9 @@ mod tests {
         assert!(s.auto_migrate);
         assert!(!s.auth.is_configured());
         assert_eq!(s.metrics_addr, None);
+        assert_eq!(s.database_max_connections, None);
+        let s = settings(&[("DATABASE_MAX_CONNECTIONS", " 25 ")]).unwrap();
+        assert_eq!(s.database_max_connections, Some(25));
     }
 
     #[test]
@@ -501,6 +529,13 @@ mod tests {
             s.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9000)))
         );
+        for bad in ["0", "-1", "ten"] {
+            let err = settings(&[("DATABASE_MAX_CONNECTIONS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("DATABASE_MAX_CONNECTIONS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

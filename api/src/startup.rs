@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use migration::{Migrator, MigratorTrait};
 use poem::endpoint::BoxEndpoint;
 use poem::error::ResponseError;
 use poem::http::header;
@@ -17,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::configuration::{AuthSettings, ServerLimits, Settings};
-use crate::database::connect;
+use crate::database::{connect_with_pool_size, migrate};
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
@@ -44,11 +43,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        let db = connect(&settings.database_url).await?;
+        let db = connect_with_pool_size(&settings.database_url, settings.database_max_connections)
+            .await?;
         if settings.auto_migrate {
-            Migrator::up(&db, None)
-                .await
-                .context("applying database migrations")?;
+            migrate(&db).await.context("applying database migrations")?;
         }
         let metrics = Arc::new(Metrics::new(&db));
         settings.auth.key_set_fetches = metrics.key_set_fetches();

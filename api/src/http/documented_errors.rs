@@ -123,6 +123,8 @@ pub mod statuses {
     pub struct ChangingOneTask;
     /// The readiness probe: not ready is its only error.
     pub struct Readiness;
+    /// Erases the caller's data: the token and the database.
+    pub struct Erasing;
 
     impl ErrorStatuses for Authenticated {
         const STATUSES: &'static [u16] = &[401];
@@ -141,6 +143,9 @@ pub mod statuses {
     }
     impl ErrorStatuses for ChangingOneTask {
         const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503];
+    }
+    impl ErrorStatuses for Erasing {
+        const STATUSES: &'static [u16] = &[401, 503];
     }
     impl ErrorStatuses for Readiness {
         const STATUSES: &'static [u16] = &[503];

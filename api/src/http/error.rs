@@ -113,6 +113,11 @@ impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::sqlx::Error as Sqlx;
         use sea_orm::{DbErr, RuntimeErr};
+        if let Some(advice) = crate::database::transaction_pooling::explain(&err) {
+            // A deployment mistake, not an outage: say what to change.
+            tracing::error!(error = %err, "{advice}");
+            return Self::Internal;
+        }
         crate::metrics::count_database_error(&err);
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,

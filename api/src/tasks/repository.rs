@@ -1,9 +1,10 @@
-//! Every query on `tasks` (and the `users` row a first task needs). Each one
-//! is scoped by the owner, so a task that belongs to someone else is simply
-//! not found.
+//! Every query on `tasks`. Each one is scoped by the owner, so a task that
+//! belongs to someone else is simply not found. Every write runs in a
+//! transaction with the owner's `users` row ([`users::record`]), which it
+//! records on a first task and refreshes from the token on later writes.
 
 use chrono::{DateTime, Utc};
-use entity::{idempotency_key, task, user};
+use entity::{idempotency_key, task};
 use poem_openapi::types::MaybeUndefined;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -18,6 +19,7 @@ use crate::auth::Identity;
 use crate::http::conditional::IfMatch;
 use crate::http::text::Text;
 use crate::http::timestamp;
+use crate::me::repository as users;
 
 /// One page of tasks and how many match the filters in all.
 pub struct Page {
@@ -120,8 +122,9 @@ pub enum Written<T> {
     Stale,
 }
 
-/// Records the owner on their first task, in the same transaction as the
-/// task itself, so `tasks.user_id` always names a real user.
+/// Records the owner on their first task (refreshes them on later ones), in
+/// the same transaction as the task itself, so `tasks.user_id` always names
+/// a real user.
 pub async fn create(
     db: &DatabaseConnection,
     owner: &Identity,
@@ -129,7 +132,7 @@ pub async fn create(
 ) -> Result<task::Model, DbErr> {
     let now = timestamp::now();
     let txn = db.begin().await?;
-    insert_owner(&txn, owner, now).await?;
+    users::record(&txn, owner, now).await?;
     let task = insert_task(&txn, owner, new, now).await?;
     txn.commit().await?;
     Ok(task)
@@ -165,7 +168,7 @@ pub async fn create_once(
     purge_expired_keys(db).await?;
     let now = timestamp::now();
     let txn = db.begin().await?;
-    insert_owner(&txn, owner, now).await?;
+    users::record(&txn, owner, now).await?;
     let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         user_id: Set(owner.user_id.clone()),
         key: Set(key.to_owned()),
@@ -221,26 +224,7 @@ async fn purge_expired_keys(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Records the owner unless their row exists, so `tasks.user_id` and
-/// `idempotency_keys.user_id` always name a real user.
-async fn insert_owner(
-    txn: &DatabaseTransaction,
-    owner: &Identity,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    user::Entity::insert(user::ActiveModel {
-        id: Set(owner.user_id.clone()),
-        email: Set(owner.email.clone()),
-        name: Set(owner.name.clone()),
-        created_at: Set(now),
-    })
-    .on_conflict(OnConflict::column(user::Column::Id).do_nothing().to_owned())
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
-/// Inserts the task; its owner's row must already exist ([`insert_owner`]).
+/// Inserts the task; its owner's row must already exist ([`users::record`]).
 async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
@@ -264,7 +248,7 @@ async fn insert_task(
 /// Applies `changes` if `expected` allows.
 pub async fn update(
     db: &DatabaseConnection,
-    owner: &str,
+    owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
     changes: UpdateTask,
@@ -293,7 +277,7 @@ pub async fn update(
 /// concurrent toggles never read the same old value.
 pub async fn set_completion(
     db: &DatabaseConnection,
-    owner: &str,
+    owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
     completed: Option<bool>,
@@ -311,17 +295,40 @@ pub async fn set_completion(
 /// Deletes the task if `expected` allows.
 pub async fn delete(
     db: &DatabaseConnection,
-    owner: &str,
+    owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
 ) -> Result<Written<()>, DbErr> {
-    let result = matching(one_owned(task::Entity::delete_many(), owner, id), expected)
-        .exec(db)
-        .await?;
-    if result.rows_affected > 0 {
-        return Ok(Written::Done(()));
+    let scoped = one_owned(task::Entity::delete_many(), &owner.user_id, id);
+    as_owner(db, owner, id, async |txn| {
+        let result = matching(scoped, expected).exec(txn).await?;
+        Ok((result.rows_affected > 0).then_some(()))
+    })
+    .await
+}
+
+/// Runs `write` on the owner's task `id` in one transaction with the
+/// owner's row ([`users::record`], first, the order every write takes).
+/// When `write` finds nothing to change (`None`), the transaction rolls
+/// back, so a 404 or 412 changes nothing, the owner's row included.
+async fn as_owner<T>(
+    db: &DatabaseConnection,
+    owner: &Identity,
+    id: i64,
+    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<T>, DbErr>,
+) -> Result<Written<T>, DbErr> {
+    let txn = db.begin().await?;
+    users::record(&txn, owner, timestamp::now()).await?;
+    match write(&txn).await? {
+        Some(written) => {
+            txn.commit().await?;
+            Ok(Written::Done(written))
+        }
+        None => {
+            txn.rollback().await?;
+            missing_or_stale(db, &owner.user_id, id).await
+        }
     }
-    missing_or_stale(db, owner, id).await
 }
 
 /// One `UPDATE … RETURNING` of the owner's task `id`, if its version is one
@@ -330,26 +337,25 @@ pub async fn delete(
 /// writers holding the same version can never both succeed.
 async fn change(
     db: &DatabaseConnection,
-    owner: &str,
+    owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
     set: impl FnOnce(UpdateMany<task::Entity>) -> UpdateMany<task::Entity>,
 ) -> Result<Written<task::Model>, DbErr> {
-    let update = matching(one_owned(task::Entity::update_many(), owner, id), expected)
-        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
-        .col_expr(
-            task::Column::Version,
-            Expr::col(task::Column::Version).add(1),
-        );
-    match set(update)
-        .exec_with_returning(db)
-        .await?
-        .into_iter()
-        .next()
-    {
-        Some(task) => Ok(Written::Done(task)),
-        None => missing_or_stale(db, owner, id).await,
-    }
+    let update = matching(
+        one_owned(task::Entity::update_many(), &owner.user_id, id),
+        expected,
+    )
+    .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
+    .col_expr(
+        task::Column::Version,
+        Expr::col(task::Column::Version).add(1),
+    );
+    let update = set(update);
+    as_owner(db, owner, id, async |txn| {
+        Ok(update.exec_with_returning(txn).await?.into_iter().next())
+    })
+    .await
 }
 
 /// Scopes a write to the versions `expected` names.

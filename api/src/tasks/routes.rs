@@ -268,8 +268,7 @@ impl TasksApi {
         if_match: Header<Option<IfMatch>>,
         body: JsonBody<UpdateTask>,
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
-        let outcome =
-            repository::update(&db, &auth.0.user_id, id.0, if_match.0.as_ref(), body.0).await?;
+        let outcome = repository::update(&db, &auth.0, id.0, if_match.0.as_ref(), body.0).await?;
         Ok(written(outcome)?.into())
     }
 
@@ -291,7 +290,7 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<IfMatch>>,
     ) -> Result<DeleteTaskResponse, OperationError<DeletingOneTask>> {
-        written(repository::delete(&db, &auth.0.user_id, id.0, if_match.0.as_ref()).await?)?;
+        written(repository::delete(&db, &auth.0, id.0, if_match.0.as_ref()).await?)?;
         Ok(DeleteTaskResponse::Deleted)
     }
 
@@ -317,8 +316,7 @@ impl TasksApi {
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
         let completed = body.0.completed;
         let outcome =
-            repository::set_completion(&db, &auth.0.user_id, id.0, if_match.0.as_ref(), completed)
-                .await?;
+            repository::set_completion(&db, &auth.0, id.0, if_match.0.as_ref(), completed).await?;
         Ok(written(outcome)?.into())
     }
 }

@@ -32,7 +32,7 @@ pub fn api_command(dir: &std::path::Path) -> Command {
     command
 }
 
-struct KillOnDrop(Child);
+pub(crate) struct KillOnDrop(pub(crate) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -42,7 +42,7 @@ impl Drop for KillOnDrop {
 }
 
 /// Strips ANSI colour codes from a log line.
-fn plain(line: &str) -> String {
+pub(crate) fn plain(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {

@@ -60,14 +60,18 @@ pub enum Postgres {
 }
 
 pub fn postgres() -> Postgres {
-    let set = |name: &str| std::env::var(name).is_ok_and(|value| !value.is_empty());
-    if set("TEST_DATABASE_URL") {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|value| !value.is_empty()) {
         Postgres::Configured
-    } else if set("CI") && std::env::var("CI").is_ok_and(|ci| ci != "false") {
+    } else if in_ci() {
         Postgres::Missing
     } else {
         Postgres::Skipped
     }
+}
+
+/// `CI` is set (and not `false`): what a test needs must be there.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| !ci.is_empty() && ci != "false")
 }
 
 /// `tasks` for the test module `api::tasks`.

@@ -110,6 +110,7 @@ pub async fn fresh_database(backend: Backend) -> TestDatabase {
 pub fn test_settings(database_url: &str, secret: &str) -> Settings {
     Settings {
         database_url: database_url.to_owned(),
+        database_max_connections: None,
         host: [127, 0, 0, 1].into(),
         port: 0,
         auth: AuthSettings {
@@ -362,6 +363,32 @@ impl TestApp {
     pub async fn me_with_token(&self, token: &str) -> Value {
         let response = self.get_with_token("/api/me", token).await;
         json_with_status(response, 200, "GET /api/me").await
+    }
+
+    /// `DELETE /api/me` as `sub`, whatever it answers.
+    pub async fn delete_me(&self, sub: &str) -> Response {
+        self.send(Method::DELETE, "/api/me", sub, None).await
+    }
+
+    /// `sub`'s row in `users`, read directly: `(email, name)`, or `None`
+    /// when there is no row.
+    pub async fn user_row(&self, sub: &str) -> Option<(Option<String>, Option<String>)> {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                match self.db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => "SELECT email, name FROM users WHERE id = $1",
+                    _ => "SELECT email, name FROM users WHERE id = ?",
+                },
+                [sub.into()],
+            ))
+            .await
+            .expect("reading the users row")?;
+        Some((
+            row.try_get("", "email").unwrap(),
+            row.try_get("", "name").unwrap(),
+        ))
     }
 
     pub async fn count_rows(&self, table: &str) -> i64 {

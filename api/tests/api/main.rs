@@ -25,9 +25,12 @@ mod listing;
 mod metrics;
 mod openapi;
 mod outage;
+mod pgbouncer;
+mod pooling;
 mod schema;
 mod static_key_set;
 mod tasks;
+mod users;
 mod validation;
 
 fn main() -> ExitCode {
@@ -48,8 +51,10 @@ fn main() -> ExitCode {
         metrics::tests(),
         openapi::tests(),
         outage::tests(),
+        pooling::tests(),
         schema::tests(),
         tasks::tests(),
+        users::tests(),
         validation::tests(),
     ]);
 

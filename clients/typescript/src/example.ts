@@ -14,6 +14,9 @@ export interface Tour {
   invalid: Problem;
   missing: Problem;
   deletedStatus: number;
+  /** Tasks left after the account was erased (none), and a repeat erasure's status. */
+  leftAfterErasure: number;
+  repeatedErasureStatus: number;
 }
 
 /** The outcome of an update sent with `If-Match`. */
@@ -49,6 +52,21 @@ export async function updateIfUnchanged(
   const current = await api.GET("/api/tasks/{id}", { params: { path: { id } } });
   if (!current.data) throw new Error(`re-read failed: ${current.error?.detail}`);
   return { task: current.data, etag: current.response.headers.get("ETag") ?? "", conflict: true };
+}
+
+/**
+ * Erases everything the API keeps about the signed-in user: their tasks and
+ * their record. Call it before Better Auth deletes the user (its
+ * `user.deleteUser.beforeDelete` hook), with that user's token. Safe to
+ * repeat: a second call, or one for a user who never wrote anything, is
+ * also a 204. Returns the status.
+ */
+export async function eraseAccount(api: TodoClient): Promise<number> {
+  const erased = await api.DELETE("/api/me");
+  if (erased.response.status !== 204) {
+    throw new Error(`erasure failed: ${erased.error?.detail ?? erased.response.status}`);
+  }
+  return erased.response.status;
 }
 
 export async function tourOfTheApi(api: TodoClient): Promise<Tour> {
@@ -103,6 +121,12 @@ export async function tourOfTheApi(api: TodoClient): Promise<Tour> {
 
   const deleted = await api.DELETE("/api/tasks/{id}", { params: { path: { id } } });
 
+  // Leaving: the account and every task with it.
+  await eraseAccount(api);
+  const afterErasure = await api.GET("/api/tasks");
+  if (!afterErasure.data) throw new Error(`list failed: ${afterErasure.error?.detail}`);
+  const repeatedErasureStatus = await eraseAccount(api);
+
   return {
     created: created.data,
     retriedCreate: retried.data,
@@ -115,5 +139,7 @@ export async function tourOfTheApi(api: TodoClient): Promise<Tour> {
     invalid: invalid.error,
     missing: missing.error,
     deletedStatus: deleted.response.status,
+    leftAfterErasure: afterErasure.data.length,
+    repeatedErasureStatus,
   };
 }

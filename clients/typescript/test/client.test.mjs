@@ -41,4 +41,6 @@ test("the typed client drives every kind of call", async () => {
   assert.equal(tour.invalid.errors?.[0]?.field, "title");
   assert.equal(tour.missing.status, 404);
   assert.equal(tour.deletedStatus, 204);
+  assert.equal(tour.leftAfterErasure, 0, "erasing the account removed the remaining task");
+  assert.equal(tour.repeatedErasureStatus, 204, "erasure is idempotent");
 });

@@ -1,0 +1,77 @@
+//! The `/api/me` handlers.
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sea_orm::DatabaseConnection;
+
+use super::repository;
+use crate::auth::BearerAuth;
+use crate::http::documented_errors::OperationError;
+use crate::http::documented_errors::statuses::{Authenticated, Erasing};
+use crate::http::nullable::Nullable;
+use crate::openapi::ApiTags;
+
+pub struct MeApi;
+
+#[derive(ApiResponse)]
+pub enum DeleteMeResponse {
+    /// Everything the service kept about the caller is gone (or there was
+    /// nothing).
+    #[oai(status = 204)]
+    Erased,
+}
+
+/// The caller, from the token's claims.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct Me {
+    /// The token's `sub`.
+    pub id: String,
+    pub email: Nullable<String>,
+    pub name: Nullable<String>,
+}
+
+impl Example for Me {
+    fn example() -> Self {
+        Self {
+            id: "hS7tY2pQ9wXk3LmN".into(),
+            email: Some("ada@example.com".to_owned()).into(),
+            name: Some("Ada Lovelace".to_owned()).into(),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Me")]
+impl MeApi {
+    /// Who am I
+    ///
+    /// The caller as the token names them. Reading this never writes anything.
+    #[oai(path = "/api/me", method = "get", operation_id = "getMe")]
+    async fn get_me(&self, auth: BearerAuth) -> Result<Json<Me>, OperationError<Authenticated>> {
+        let identity = auth.0;
+        Ok(Json(Me {
+            id: identity.user_id,
+            email: identity.email.into(),
+            name: identity.name.into(),
+        }))
+    }
+    /// Erase my account
+    ///
+    /// Deletes the caller's tasks, remembered idempotency keys and user row,
+    /// in one transaction. Idempotent: a second call, or a call from a user
+    /// who never wrote anything, is also a 204. Meant for the frontend's
+    /// account deletion (Better Auth's `user.deleteUser`), called with the
+    /// user's token before Better Auth deletes the user. A later write with
+    /// a valid token records the user afresh.
+    #[oai(path = "/api/me", method = "delete", operation_id = "deleteMe")]
+    async fn delete_me(
+        &self,
+        auth: BearerAuth,
+        db: Data<&DatabaseConnection>,
+    ) -> Result<DeleteMeResponse, OperationError<Erasing>> {
+        repository::erase(&db, &auth.0.user_id).await?;
+        Ok(DeleteMeResponse::Erased)
+    }
+}
