@@ -25,7 +25,7 @@ use crate::http::request_limits::{limit_head_size, within};
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::server::serve;
-use crate::telemetry::log_request;
+use crate::telemetry::trace_request;
 
 /// The user a local-development token is minted for.
 pub const DEMO_USER_ID: &str = "demo-user";
@@ -183,7 +183,7 @@ fn routes(
                 .overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         )
         .around(skip_for_same_origin)
-        .around(log_request)
+        .around(trace_request)
         .with(CountRequests(metrics))
         .into_endpoint()
 }

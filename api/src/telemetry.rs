@@ -2,8 +2,12 @@
 
 use std::time::Instant;
 
+use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
+
+use crate::http::request_id::{HEADER as REQUEST_ID_HEADER, request_id};
 
 /// Installs the global subscriber. Safe to call more than once (tests do).
 pub fn init() {
@@ -16,20 +20,37 @@ pub fn init() {
     } else {
         builder.try_init()
     };
+    // A panic is logged like any error, in the panicking request's span
+    // (so with its request id), instead of as raw text on stderr.
+    std::panic::set_hook(Box::new(|panic| {
+        tracing::error!(%panic, "panicked");
+    }));
 }
 
-/// One line per request: method, path, status and latency. The query string
-/// and headers are left out, so a token never reaches the log.
-pub async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let response = next.call(req).await.map(IntoResponse::into_response);
-    let status = match &response {
-        Ok(response) => response.status(),
-        Err(err) => err.status(),
-    };
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(%method, %path, status = status.as_u16(), latency_ms, "request");
-    response
+/// Gives each request its id and a span carrying it, so every log line of
+/// the request (this one, a handler's error, a key-set fetch it started)
+/// names it; logs one line per request (method, path, status, latency);
+/// and returns the id in `X-Request-Id`. The query string and headers are
+/// left out of the log, so a token never reaches it.
+pub async fn trace_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", request_id = %id);
+    async move {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let mut response = match next.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => err.into_response(),
+        };
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = response.status().as_u16();
+        tracing::info!(%method, %path, status, latency_ms, "request");
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        Ok(response)
+    }
+    .instrument(span)
+    .await
 }

@@ -23,8 +23,9 @@ pub fn cors(origins: &[String]) -> Cors {
             "if-match",
             "if-none-match",
             "idempotency-key",
+            "x-request-id",
         ])
-        .expose_headers(["x-total-count", "location", "etag"])
+        .expose_headers(["x-total-count", "location", "etag", "x-request-id"])
         .max_age(600)
 }
 

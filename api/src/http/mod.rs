@@ -7,7 +7,7 @@
 //! `text` (the text rule), `idempotency` (the `Idempotency-Key` header),
 //! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
-//! `scalar_type!` macro behind them. `request_limits` bounds a request's head and running time; `cors` lets
+//! `scalar_type!` macro behind them. `request_id` names each request; `request_limits` bounds a request's head and running time; `cors` lets
 //! the browser frontend in.
 
 pub mod conditional;
@@ -21,6 +21,7 @@ pub mod nullable;
 pub mod problem;
 pub mod query_encoding;
 pub mod rendered_json;
+pub mod request_id;
 pub mod request_limits;
 pub(crate) mod scalar_type;
 pub mod text;

@@ -22,6 +22,7 @@ mod health;
 mod isolation;
 mod key_set;
 mod listing;
+mod logging;
 mod metrics;
 mod openapi;
 mod outage;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         isolation::tests(),
         key_set::tests(),
         listing::tests(),
+        logging::tests(),
         metrics::tests(),
         openapi::tests(),
         outage::tests(),
