@@ -187,6 +187,19 @@ async fn time_claims_are_checked_with_a_minute_of_leeway(app: TestApp) {
 /// A `sub` that is not a clean user id is a 401, never a distinct user (or
 /// a failed insert).
 async fn sub_must_be_a_clean_user_id(app: TestApp) {
+    let token_for = |sub: &str| {
+        sign(
+            Algorithm::HS256,
+            &app.secret,
+            json!({"sub": sub, "exp": now() + 600}),
+        )
+    };
+    let app = &app;
+    let create_with = |token: String| async move {
+        let body = json!({"title": "t"});
+        app.send_with_token(Method::POST, "/api/tasks", &token, Some(&body))
+            .await
+    };
     let long = "x".repeat(256);
     for (sub, why) in [
         ("ali\0ce", "a NUL"),
@@ -196,39 +209,13 @@ async fn sub_must_be_a_clean_user_id(app: TestApp) {
         ("alice\n", "a trailing newline"),
         (long.as_str(), "256 characters"),
     ] {
-        let token = sign(
-            Algorithm::HS256,
-            &app.secret,
-            json!({"sub": sub, "exp": now() + 600}),
-        );
-        let created = app
-            .send_with_token(
-                Method::POST,
-                "/api/tasks",
-                &token,
-                Some(&json!({"title": "t"})),
-            )
-            .await;
-        assert_problem(created, 401).await;
-        assert_unauthorized(&app, Some(&format!("Bearer {token}")), why).await;
+        assert_problem(create_with(token_for(sub)).await, 401).await;
+        assert_unauthorized(app, Some(&format!("Bearer {}", token_for(sub))), why).await;
     }
     assert_eq!(app.count_rows("users").await, 0, "no user was recorded");
     // The longest allowed, with inner spaces and non-ASCII, is accepted.
     let longest = "é ".repeat(127) + "é";
-    let token = sign(
-        Algorithm::HS256,
-        &app.secret,
-        json!({"sub": longest, "exp": now() + 600}),
-    );
-    let created = app
-        .send_with_token(
-            Method::POST,
-            "/api/tasks",
-            &token,
-            Some(&json!({"title": "t"})),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
+    assert_eq!(create_with(token_for(&longest)).await.status(), 201);
 }
 
 async fn claims_fill_me_and_the_user_row(app: TestApp) {
