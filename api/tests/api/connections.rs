@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Trial> {
         connections_beyond_the_cap_wait_for_a_free_slot,
         heads_over_16_kib_are_431_problems,
         requests_running_past_the_timeout_are_503,
+        http2_streams_beyond_the_cap_wait,
     ]
 }
 
@@ -149,5 +150,33 @@ async fn requests_running_past_the_timeout_are_503() {
     assert!(
         problem["detail"].as_str().unwrap().contains("300ms"),
         "{problem}"
+    );
+}
+
+async fn http2_streams_beyond_the_cap_wait() {
+    let timeout = Duration::from_millis(400);
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.limits.http2_max_streams = 2;
+        settings.limits.request_timeout = timeout;
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    // Each request holds its stream until the request timeout ends it.
+    let answers = futures_util::future::join_all((0..3).map(|_| async {
+        let response = client.get(app.url("/test/slow")).send().await.unwrap();
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        (response.status(), started.elapsed())
+    }))
+    .await;
+    assert!(answers.iter().all(|(status, _)| *status == 503));
+    let last = answers.iter().map(|(_, took)| *took).max().unwrap();
+    // Two streams at a time: the third started only when one ended.
+    assert!(
+        last >= timeout * 2 - Duration::from_millis(50),
+        "{answers:?}"
     );
 }
