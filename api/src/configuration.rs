@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::Clock;
+use crate::http::rate_limit::Quota;
 
 /// Where a fresh checkout keeps its data when nothing else is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
@@ -20,6 +21,8 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// `APP_ENV=production`: refuse to start without real auth configuration.
     pub production: bool,
+    /// `RATE_LIMIT`: requests per caller and period; `None` is no limit.
+    pub rate_limit: Option<Quota>,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +111,13 @@ impl Settings {
                 .collect(),
             auto_migrate: parse_bool("AUTO_MIGRATE", var("AUTO_MIGRATE"), true)?,
             production: var("APP_ENV").is_some_and(|env| env.eq_ignore_ascii_case("production")),
+            rate_limit: var("RATE_LIMIT")
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "RATE_LIMIT",
+                    reason,
+                })?,
         };
         if settings.production && !settings.auth.is_configured() {
             return Err(ConfigError::MissingAuthInProduction);
@@ -218,6 +228,7 @@ mod tests {
         assert_eq!(s.cors_origins, vec!["http://localhost:3000"]);
         assert!(s.auto_migrate);
         assert!(!s.auth.is_configured());
+        assert_eq!(s.rate_limit, None);
     }
 
     #[test]
@@ -251,6 +262,17 @@ mod tests {
         assert!(err.to_string().contains("PORT"));
         let err = settings(&[("AUTO_MIGRATE", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("AUTO_MIGRATE"));
+        let err = settings(&[("RATE_LIMIT", "600/day")]).unwrap_err();
+        assert!(err.to_string().contains("RATE_LIMIT"), "{err}");
+    }
+
+    #[test]
+    fn rate_limit_is_read_when_set() {
+        let s = settings(&[("RATE_LIMIT", "600/min")]).unwrap();
+        assert_eq!(
+            s.rate_limit.map(|quota| quota.to_string()).as_deref(),
+            Some("600/min")
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::database::connect;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
+use crate::http::rate_limit::RateLimit;
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::telemetry::log_request;
 
@@ -128,6 +129,7 @@ fn routes(
         poem::endpoint::make_sync(|_| -> &'static str { panic!("the test route panics") }),
     );
     route
+        .with(RateLimit::new(settings.rate_limit))
         .data(db)
         .data(verifier)
         .with(CatchPanic::new().with_handler(|_| {

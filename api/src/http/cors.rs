@@ -5,7 +5,8 @@ use poem::middleware::Cors;
 use poem::{Endpoint, Request};
 
 /// Lets the configured origins call the API, send the conditional and
-/// idempotency headers, and read the paging, location and version headers.
+/// idempotency headers, and read the paging, location, version and rate
+/// limit headers.
 pub fn cors(origins: &[String]) -> Cors {
     Cors::new()
         .allow_origins(origins.iter().map(String::as_str))
@@ -18,6 +19,12 @@ pub fn cors(origins: &[String]) -> Cors {
             "idempotency-key",
         ])
         .expose_headers(["x-total-count", "location", "etag"])
+        .expose_headers([
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
         .max_age(600)
 }
 

@@ -5,7 +5,7 @@
 use const_format::concatcp;
 use poem::Response;
 use poem::error::ResponseError;
-use poem::http::StatusCode;
+use poem::http::{StatusCode, header};
 
 use super::json_body::MAX_BODY_KIB;
 use super::problem::{FieldError, Problem};
@@ -39,6 +39,9 @@ pub enum ApiError {
     /// `If-Match` names no current version of the task.
     #[error("the task has changed since the version `If-Match` names; read it again")]
     PreconditionFailed,
+    /// Over the rate limit (`RATE_LIMIT`); sent with `Retry-After`.
+    #[error("too many requests: retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal server error")]
@@ -74,6 +77,7 @@ impl ResponseError for ApiError {
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Other(status, _) => *status,
@@ -81,7 +85,13 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        self.problem().into_response()
+        let mut response = self.problem().into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        response
     }
 }
 
@@ -95,6 +105,9 @@ pub fn documented(status: u16) -> &'static str {
         412 => "`If-Match` names a version that is no longer current; nothing was changed",
         415 => "Request body is not `application/json`",
         422 => "Invalid input; `errors` names each bad field",
+        429 => {
+            "Over the rate limit, where the deployment sets one (`RATE_LIMIT`); retry after `Retry-After` seconds"
+        }
         503 => "The database is unreachable; retry later",
         _ => "Error",
     }

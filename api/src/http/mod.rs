@@ -8,6 +8,7 @@
 //! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
 //! `scalar_type!` macro behind them. `cors` lets the browser frontend in.
+//! `rate_limit` is the optional per-caller request limit.
 
 pub mod conditional;
 pub mod cors;
@@ -18,6 +19,7 @@ pub mod json_body;
 pub mod lenient;
 pub mod nullable;
 pub mod problem;
+pub mod rate_limit;
 pub mod rendered_json;
 pub(crate) mod scalar_type;
 pub mod text;

@@ -117,6 +117,7 @@ pub fn test_settings(database_url: &str, secret: &str) -> Settings {
         cors_origins: vec!["http://localhost:3000".to_owned()],
         auto_migrate: true,
         production: false,
+        rate_limit: None,
     }
 }
 

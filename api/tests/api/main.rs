@@ -21,6 +21,7 @@ mod isolation;
 mod key_set;
 mod listing;
 mod openapi;
+mod rate_limit;
 mod schema;
 mod tasks;
 mod validation;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         key_set::tests(),
         listing::tests(),
         openapi::tests(),
+        rate_limit::tests(),
         schema::tests(),
         tasks::tests(),
         validation::tests(),
