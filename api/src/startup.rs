@@ -19,11 +19,13 @@ use sea_orm::DatabaseConnection;
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::configuration::{AuthSettings, Settings};
 use crate::database::connect;
+use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
 use crate::http::rate_limit::RateLimit;
-use crate::openapi::{docs_route, document_endpoint, openapi_service};
+use crate::http::unreadable_headers::refuse_unreadable_headers;
+use crate::openapi::{docs_route, document_endpoint, openapi_document, openapi_service};
 use crate::telemetry::log_request;
 
 /// The user a local-development token is minted for.
@@ -129,6 +131,7 @@ fn routes(
         poem::endpoint::make_sync(|_| -> &'static str { panic!("the test route panics") }),
     );
     route
+        .around(refuse_unreadable_headers)
         .with(RateLimit::new(settings.rate_limit))
         .data(db)
         .data(verifier)
@@ -137,6 +140,7 @@ fn routes(
             ApiError::Internal.as_response()
         }))
         .catch_all_error(into_problem_response)
+        .with(AllowHeader::from_document(&openapi_document()))
         // CORS wraps the error mapping so error responses carry its headers
         // too; its own refusals are mapped by the outer catch.
         .with(cors(&settings.cors_origins))

@@ -8,8 +8,11 @@
 //! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
 //! `scalar_type!` macro behind them. `cors` lets the browser frontend in.
-//! `rate_limit` is the optional per-caller request limit.
+//! `rate_limit` is the optional per-caller request limit. `allow` names the
+//! methods of a path on a 405; `unreadable_headers` refuses request headers
+//! the framework would otherwise drop unread.
 
+pub mod allow;
 pub mod conditional;
 pub mod cors;
 pub mod documented_errors;
@@ -24,3 +27,4 @@ pub mod rendered_json;
 pub(crate) mod scalar_type;
 pub mod text;
 pub mod timestamp;
+pub mod unreadable_headers;

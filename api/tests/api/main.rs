@@ -17,6 +17,7 @@ mod cors;
 mod document;
 mod errors;
 mod health;
+mod http_rules;
 mod isolation;
 mod key_set;
 mod listing;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         document::tests(),
         errors::tests(),
         health::tests(),
+        http_rules::tests(),
         isolation::tests(),
         key_set::tests(),
         listing::tests(),
