@@ -25,6 +25,7 @@ binary="$target_dir/debug/api"
 
 server="${TEST_DATABASE_URL:?set TEST_DATABASE_URL to a PostgreSQL server}"
 database=todo_ci_fuzz
+export PGOPTIONS="--client-min-messages=warning"
 psql "$server" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database"
 
 scratch=$(mktemp -d)
