@@ -1,8 +1,9 @@
 //! HTTP rules the fuzzer (`.ci/fuzz.sh`) holds the service to: `Allow` on
 //! every 405, request headers that cannot be read refused rather than
 //! ignored, any offset of 0 or more accepted, and the update body's
-//! "at least one field" stated in the document.
+//! "at least one field" and the text fields' "no NUL" stated in the document.
 
+use api::http::text::NO_NUL_PATTERN;
 use libtest_mimic::Trial;
 use reqwest::Method;
 use reqwest::header::HeaderValue;
@@ -17,6 +18,7 @@ pub fn tests() -> Vec<Trial> {
             a_405_names_the_methods_the_document_lists,
             headers_that_cannot_be_read_are_refused_not_ignored,
             the_update_body_documents_at_least_one_field,
+            text_documents_that_nul_is_refused,
         ],
         crate::both_backends![any_offset_of_zero_or_more_is_a_page],
     ])
@@ -150,4 +152,29 @@ async fn the_update_body_documents_at_least_one_field(app: TestApp) {
         let problem = assert_problem(response, 422).await;
         assert_eq!(error_fields(&problem), ["body"], "{body}");
     }
+}
+
+/// Every text input of the document says it refuses NUL, as the service does.
+async fn text_documents_that_nul_is_refused(app: TestApp) {
+    let doc = served_document(&app).await;
+    let title = &doc["components"]["schemas"]["CreateTask"]["properties"]["title"];
+    let description = &doc["components"]["schemas"]["UpdateTask"]["properties"]["description"];
+    let q = doc["paths"]["/api/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "q")
+        .map(|parameter| parameter["schema"].clone())
+        .unwrap();
+    for schema in [title, description, &q] {
+        assert_eq!(schema["pattern"], NO_NUL_PATTERN, "{schema}");
+    }
+
+    let problem = assert_problem(app.try_list("alice", "q=a%00b").await, 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+    let response = app.try_create("alice", json!({"title": "a\u{0}b"})).await;
+    assert_eq!(
+        error_fields(&assert_problem(response, 422).await),
+        ["title"]
+    );
 }
