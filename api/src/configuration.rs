@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::Clock;
+use crate::http::rate_limit::Quota;
 use crate::metrics::KeySetFetches;
 
 /// Where a fresh checkout keeps its data when nothing else is configured.
@@ -27,6 +28,8 @@ pub struct Settings {
     pub limits: ServerLimits,
     /// `METRICS_ADDR`: where `GET /metrics` listens, apart from the API; off when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// `RATE_LIMIT`: requests per caller and period; `None` is no limit.
+    pub rate_limit: Option<Quota>,
 }
 
 /// How much the server lets one client hold, so slow or idle clients cannot
@@ -167,6 +170,13 @@ impl Settings {
             production: var("APP_ENV").is_some_and(|env| env.eq_ignore_ascii_case("production")),
             limits: ServerLimits::from_lookup(&var)?,
             metrics_addr: parse_optional("METRICS_ADDR", var("METRICS_ADDR"))?,
+            rate_limit: var("RATE_LIMIT")
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "RATE_LIMIT",
+                    reason,
+                })?,
         };
         settings.check()?;
         Ok(settings)
@@ -443,6 +453,7 @@ mod tests {
         assert_eq!(s.database_max_connections, None);
         let s = settings(&[("DATABASE_MAX_CONNECTIONS", " 25 ")]).unwrap();
         assert_eq!(s.database_max_connections, Some(25));
+        assert_eq!(s.rate_limit, None);
     }
 
     #[test]
@@ -536,6 +547,17 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+        let err = settings(&[("RATE_LIMIT", "600/day")]).unwrap_err();
+        assert!(err.to_string().contains("RATE_LIMIT"), "{err}");
+    }
+
+    #[test]
+    fn rate_limit_is_read_when_set() {
+        let s = settings(&[("RATE_LIMIT", "600/min")]).unwrap();
+        assert_eq!(
+            s.rate_limit.map(|quota| quota.to_string()).as_deref(),
+            Some("600/min")
+        );
     }
 
     #[test]

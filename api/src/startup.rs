@@ -17,13 +17,16 @@ use tokio::net::TcpListener;
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::configuration::{AuthSettings, ServerLimits, Settings};
 use crate::database::{connect_with_pool_size, migrate};
+use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
 use crate::http::query_encoding::require_utf8_query;
+use crate::http::rate_limit::RateLimit;
 use crate::http::request_limits::{limit_head_size, within};
+use crate::http::unreadable_headers::refuse_unreadable_headers;
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
-use crate::openapi::{docs_route, document_endpoint, openapi_service};
+use crate::openapi::{docs_route, document_endpoint, openapi_document, openapi_service};
 use crate::server::serve;
 use crate::telemetry::trace_request;
 
@@ -159,7 +162,9 @@ fn routes(
         );
     route
         .around(require_utf8_query)
+        .around(refuse_unreadable_headers)
         .around(note_route)
+        .with(RateLimit::new(settings.rate_limit))
         .data(db)
         .data(verifier)
         .with(CatchPanic::new().with_handler(|_| {
@@ -169,6 +174,7 @@ fn routes(
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
         .catch_all_error(into_problem_response)
+        .with(AllowHeader::from_document(&openapi_document()))
         // Type-erased once here, so the nested middleware types stay within
         // the compiler's depth limit.
         .boxed()

@@ -5,9 +5,9 @@ use poem::middleware::Cors;
 use poem::{Endpoint, Request};
 
 /// Lets the configured origins call the API, send the conditional and
-/// idempotency headers, and read the paging, location and version headers.
-/// `*` lets every origin in; an empty list lets none in (poem's `Cors`
-/// would read an empty list as "any origin").
+/// idempotency headers, and read the paging, location, version, request id
+/// and rate limit headers. `*` lets every origin in; an empty list lets none
+/// in (poem's `Cors` would read an empty list as "any origin").
 pub fn cors(origins: &[String]) -> Cors {
     let cors = if origins.iter().any(|origin| origin == "*") {
         Cors::new()
@@ -26,6 +26,12 @@ pub fn cors(origins: &[String]) -> Cors {
             "x-request-id",
         ])
         .expose_headers(["x-total-count", "location", "etag", "x-request-id"])
+        .expose_headers([
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
         .max_age(600)
 }
 

@@ -22,6 +22,10 @@ use super::problem::{PROBLEM_CONTENT_TYPE, Problem};
 /// parsing) count too, because clients see them all.
 pub trait ErrorStatuses: Send + Sync + 'static {
     const STATUSES: &'static [u16];
+    /// Whether the rate limit applies, adding 429 to `STATUSES`. Listed
+    /// whether or not a deployment sets a limit, so the document is the
+    /// same everywhere.
+    const RATE_LIMITED: bool = true;
 
     /// How the document describes `status` for this kind of operation.
     fn describe(status: u16) -> &'static str {
@@ -58,10 +62,15 @@ impl<S> From<OperationError<S>> for poem::Error {
 
 impl<S: ErrorStatuses> ApiResponse for OperationError<S> {
     fn meta() -> MetaResponses {
+        let mut statuses = S::STATUSES.to_vec();
+        if S::RATE_LIMITED {
+            statuses.push(429);
+            statuses.sort_unstable();
+        }
         MetaResponses {
-            responses: S::STATUSES
-                .iter()
-                .map(|&status| problem_response(status, S::describe(status)))
+            responses: statuses
+                .into_iter()
+                .map(|status| problem_response(status, S::describe(status)))
                 .collect(),
         }
     }
@@ -82,14 +91,36 @@ fn problem_response(status: u16, description: &'static str) -> MetaResponse {
         }],
         headers: vec![],
     };
+    let header = |name: &str, description: &str, ty: &'static str| MetaHeader {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required: true,
+        deprecated: false,
+        schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new(ty))),
+    };
     if status == 401 {
-        response.headers.push(MetaHeader {
-            name: "WWW-Authenticate".to_owned(),
-            description: Some("Always `Bearer` (RFC 6750)".to_owned()),
-            required: true,
-            deprecated: false,
-            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
-        });
+        let challenge = header("WWW-Authenticate", "Always `Bearer` (RFC 6750)", "string");
+        response.headers.push(challenge);
+    }
+    if status == 429 {
+        response.headers.extend([
+            header(
+                "Retry-After",
+                "Seconds until the next request is allowed",
+                "integer",
+            ),
+            header("RateLimit-Limit", "Requests allowed per period", "integer"),
+            header(
+                "RateLimit-Remaining",
+                "Requests left now: always 0 here",
+                "integer",
+            ),
+            header(
+                "RateLimit-Reset",
+                "Seconds until the whole quota is available again",
+                "integer",
+            ),
+        ]);
     }
     if status == 503 {
         response.headers.push(MetaHeader {
@@ -149,6 +180,8 @@ pub mod statuses {
     }
     impl ErrorStatuses for Readiness {
         const STATUSES: &'static [u16] = &[503];
+        /// Probes are never limited.
+        const RATE_LIMITED: bool = false;
 
         fn describe(_status: u16) -> &'static str {
             "The database does not answer."

@@ -5,7 +5,7 @@
 use const_format::concatcp;
 use poem::Response;
 use poem::error::ResponseError;
-use poem::http::StatusCode;
+use poem::http::{StatusCode, header};
 
 use super::json_body::MAX_BODY_KIB;
 use super::problem::{FieldError, Problem};
@@ -42,6 +42,9 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("the request head is over {} KiB", MAX_HEAD_BYTES / 1024)]
     HeadTooLarge,
+    /// Over the rate limit (`RATE_LIMIT`); sent with `Retry-After`.
+    #[error("too many requests: retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     /// The request ran past `REQUEST_TIMEOUT`.
@@ -81,6 +84,7 @@ impl ResponseError for ApiError {
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Other(status, _) => *status,
@@ -88,7 +92,13 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        self.problem().into_response()
+        let mut response = self.problem().into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        response
     }
 }
 
@@ -102,6 +112,9 @@ pub fn documented(status: u16) -> &'static str {
         412 => "`If-Match` names a version that is no longer current; nothing was changed",
         415 => "Request body is not `application/json`",
         422 => "Invalid input; `errors` names each bad field",
+        429 => {
+            "Over the rate limit, where the deployment sets one (`RATE_LIMIT`); retry after `Retry-After` seconds"
+        }
         503 => "The database is unreachable; retry later",
         _ => "Error",
     }

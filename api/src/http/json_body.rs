@@ -7,7 +7,7 @@
 //! still comes from `T`'s `Object` derive.
 
 use poem::{Request, RequestBody};
-use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, Registry};
 use poem_openapi::types::{MaybeUndefined, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::{Map, Value};
@@ -29,6 +29,10 @@ pub trait FromJsonBody: Sized {
 
     /// `None` when the request has no body.
     fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>>;
+
+    /// Adds to the documented schema what the `Object` derive cannot say,
+    /// so validators and fuzzers know every rule `from_json` enforces.
+    fn refine_schema(_schema: &mut MetaSchema) {}
 }
 
 pub struct JsonBody<T>(pub T);
@@ -40,6 +44,9 @@ impl<'a, T: FromJsonBody> ApiExtractor<'a> for JsonBody<T> {
 
     fn register(registry: &mut Registry) {
         T::Schema::register(registry);
+        if let Some(schema) = registry.schemas.get_mut(&*T::Schema::name()) {
+            T::refine_schema(schema);
+        }
     }
 
     fn request_meta() -> Option<MetaRequest> {

@@ -7,9 +7,14 @@
 //! `text` (the text rule), `idempotency` (the `Idempotency-Key` header),
 //! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
-//! `scalar_type!` macro behind them. `request_id` names each request; `request_limits` bounds a request's head and running time; `cors` lets
-//! the browser frontend in.
+//! `scalar_type!` macro behind them. `request_id` names each request;
+//! `request_limits` bounds a request's head and running time; `cors` lets
+//! the browser frontend in. `rate_limit` is the optional per-caller request
+//! limit. `allow` names the methods of a path on a 405;
+//! `unreadable_headers` refuses request headers the framework would
+//! otherwise drop unread.
 
+pub mod allow;
 pub mod conditional;
 pub mod cors;
 pub mod documented_errors;
@@ -20,9 +25,11 @@ pub mod lenient;
 pub mod nullable;
 pub mod problem;
 pub mod query_encoding;
+pub mod rate_limit;
 pub mod rendered_json;
 pub mod request_id;
 pub mod request_limits;
 pub(crate) mod scalar_type;
 pub mod text;
 pub mod timestamp;
+pub mod unreadable_headers;

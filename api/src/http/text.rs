@@ -4,7 +4,8 @@
 //!
 //! A field's limits are declared once, as a [`TextRule`]; `Text<Rule>` is
 //! the wire type that both checks them and documents them (`maxLength`,
-//! `minLength`), so the document and the validation cannot drift apart.
+//! `minLength`, and a `pattern` refusing NUL), so the document and the
+//! validation cannot drift apart.
 
 use std::marker::PhantomData;
 
@@ -14,6 +15,9 @@ use serde_json::Value;
 
 use super::json_body::FromJsonField;
 use super::scalar_type::scalar_type;
+
+/// Any text without NUL, as a JSON Schema `pattern` (ECMA-262 syntax).
+pub const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 
 /// The limits of one text field.
 pub trait TextRule: Send + Sync + 'static {
@@ -88,6 +92,7 @@ scalar_type!(
     MetaSchema {
         max_length: Some(R::MAX_CHARS),
         min_length: R::NON_BLANK.then_some(1),
+        pattern: Some(NO_NUL_PATTERN.to_owned()),
         ..MetaSchema::new("string")
     }
 );
@@ -165,5 +170,6 @@ mod tests {
             panic!("inline schema")
         };
         assert_eq!((schema.max_length, schema.min_length), (Some(3), None));
+        assert_eq!(schema.pattern.as_deref(), Some(NO_NUL_PATTERN));
     }
 }

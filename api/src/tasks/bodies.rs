@@ -2,6 +2,7 @@
 //! field is reported at once; the limits come from [`super::text_fields`].
 
 use poem_openapi::Object;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{Example, MaybeUndefined};
 use serde_json::Value;
 
@@ -97,6 +98,23 @@ impl FromJsonBody for UpdateTask {
             );
         }
         reader.finish(Some(update))
+    }
+
+    /// At least one of the fields: `{}`, or only unknown fields, changes
+    /// nothing and is a 422. Each alternative repeats its field's schema,
+    /// so generated clients keep the field's type.
+    fn refine_schema(schema: &mut MetaSchema) {
+        schema.any_of = schema
+            .properties
+            .iter()
+            .map(|&(field, ref property)| {
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    required: vec![field],
+                    properties: vec![(field, property.clone())],
+                    ..MetaSchema::new("object")
+                }))
+            })
+            .collect();
     }
 }
 

@@ -1,6 +1,8 @@
 //! `GET /api/tasks`: its query parameters, their limits, and the validated
 //! [`ListQuery`] the repository runs.
 
+use std::num::IntErrorKind;
+
 use poem_openapi::Enum;
 use poem_openapi::registry::MetaSchema;
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON};
@@ -141,11 +143,14 @@ impl ToJSON for PageLimit {
 }
 
 impl ParseFromParameter for PageOffset {
+    /// Any integer of 0 or more: one past every row (even past `u64`) is
+    /// simply an empty page.
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        value
-            .parse()
-            .map(Self)
-            .map_err(|_| ParseError::custom("must be an integer of 0 or more"))
+        match value.parse() {
+            Ok(offset) => Ok(Self(offset)),
+            Err(err) if *err.kind() == IntErrorKind::PosOverflow => Ok(Self(u64::MAX)),
+            Err(_) => Err(ParseError::custom("must be an integer of 0 or more")),
+        }
     }
 }
 

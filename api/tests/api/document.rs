@@ -21,9 +21,10 @@ pub fn tests() -> Vec<Trial> {
 
 type Schema = Map<String, Value>;
 
-/// The schema with every `$ref` and `allOf` merged in.
+/// The schema with every `$ref` and `allOf` merged in. (`anyOf` is read
+/// only where a body says which of its fields it needs at least one of.)
 fn resolve(doc: &Value, schema: &Value) -> Schema {
-    for unsupported in ["oneOf", "anyOf", "not"] {
+    for unsupported in ["oneOf", "not"] {
         assert!(
             schema.get(unsupported).is_none(),
             "`{unsupported}` in {schema}: teach this test about it"
@@ -188,6 +189,8 @@ struct Operation {
     path: String,
     inputs: Vec<Input>,
     has_body: bool,
+    /// Body fields of which at least one must be sent (its `anyOf`).
+    at_least_one: Vec<String>,
 }
 
 /// The inputs of one request.
@@ -309,6 +312,7 @@ fn operations(doc: &Value) -> Vec<Operation> {
                 });
             }
             let body = operation.get("requestBody");
+            let mut at_least_one = Vec::new();
             if let Some(body) = body {
                 let content = body["content"].as_object().expect("request content");
                 let types: Vec<&String> = content.keys().collect();
@@ -331,12 +335,27 @@ fn operations(doc: &Value) -> Vec<Operation> {
                         required: required.contains(&json!(name)),
                     });
                 }
+                for alternative in schema
+                    .get("anyOf")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let needs = alternative["required"].as_array().map(Vec::as_slice);
+                    let Some([Value::String(field)]) = needs else {
+                        panic!(
+                            "an `anyOf` other than one required field each: teach this test about it"
+                        );
+                    };
+                    at_least_one.push(field.clone());
+                }
             }
             operations.push(Operation {
                 method,
                 path: path.clone(),
                 inputs,
                 has_body: body.is_some(),
+                at_least_one,
             });
         }
     }
@@ -390,6 +409,21 @@ async fn every_documented_input_constraint_is_enforced(app: TestApp) {
                     let name = &input.name;
                     mismatches.push(format!("{label}, {name} {shown} ({keyword}): {why}"));
                 }
+            }
+        }
+        if !operation.at_least_one.is_empty() {
+            let mut request = valid.clone();
+            for field in &operation.at_least_one {
+                let input = operation.inputs.iter().find(|input| &input.name == field);
+                request.set(input.expect("an `anyOf` field is a property"), None);
+            }
+            let response = request.send(&app, &operation).await;
+            *checked.entry((Place::Body, "anyOf")).or_default() += 1;
+            if let Err(why) = refused_for(response, "body").await {
+                mismatches.push(format!(
+                    "{label}, none of {:?} (anyOf): {why}",
+                    operation.at_least_one
+                ));
             }
         }
     }

@@ -122,6 +122,7 @@ pub fn test_settings(database_url: &str, secret: &str) -> Settings {
         production: false,
         limits: Default::default(),
         metrics_addr: None,
+        rate_limit: None,
     }
 }
 

@@ -19,6 +19,7 @@ mod cors;
 mod document;
 mod errors;
 mod health;
+mod http_rules;
 mod isolation;
 mod key_set;
 mod listing;
@@ -28,6 +29,7 @@ mod openapi;
 mod outage;
 mod pgbouncer;
 mod pooling;
+mod rate_limit;
 mod schema;
 mod static_key_set;
 mod tasks;
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         document::tests(),
         errors::tests(),
         health::tests(),
+        http_rules::tests(),
         isolation::tests(),
         key_set::tests(),
         listing::tests(),
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         openapi::tests(),
         outage::tests(),
         pooling::tests(),
+        rate_limit::tests(),
         schema::tests(),
         tasks::tests(),
         users::tests(),

@@ -1,0 +1,180 @@
+//! HTTP rules the fuzzer (`.ci/fuzz.sh`) holds the service to: `Allow` on
+//! every 405, request headers that cannot be read refused rather than
+//! ignored, any offset of 0 or more accepted, and the update body's
+//! "at least one field" and the text fields' "no NUL" stated in the document.
+
+use api::http::text::NO_NUL_PATTERN;
+use libtest_mimic::Trial;
+use reqwest::Method;
+use reqwest::header::HeaderValue;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields, id_of};
+use crate::openapi::served_document;
+
+pub fn tests() -> Vec<Trial> {
+    crate::harness::all([
+        crate::sqlite_only![
+            a_405_names_the_methods_the_document_lists,
+            headers_that_cannot_be_read_are_refused_not_ignored,
+            the_update_body_documents_at_least_one_field,
+            text_documents_that_nul_is_refused,
+        ],
+        crate::both_backends![any_offset_of_zero_or_more_is_a_page],
+    ])
+}
+
+async fn a_405_names_the_methods_the_document_lists(app: TestApp) {
+    let doc = served_document(&app).await;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        let mut methods: Vec<String> = operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|method| method.to_uppercase())
+            .collect();
+        if methods.contains(&"GET".to_owned()) {
+            methods.push("HEAD".to_owned());
+        }
+        methods.sort();
+        let concrete = path.replace("{id}", "1");
+        let response = app
+            .request(Method::TRACE, &concrete, "alice")
+            .send()
+            .await
+            .unwrap();
+        let allow = response
+            .headers()
+            .get("allow")
+            .unwrap_or_else(|| panic!("TRACE {concrete}: 405 without Allow"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_problem(response, 405).await;
+        assert_eq!(allow, methods.join(", "), "TRACE {concrete}");
+    }
+    let response = app
+        .request(Method::PATCH, "/api/tasks/1", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "DELETE, GET, HEAD, PUT");
+}
+
+/// Latin-1 bytes: a valid header value, but not visible ASCII.
+fn not_ascii() -> HeaderValue {
+    HeaderValue::from_bytes(b"\"caf\xe9\"").unwrap()
+}
+
+async fn headers_that_cannot_be_read_are_refused_not_ignored(app: TestApp) {
+    let task = app.create_task("alice", json!({"title": "kept"})).await;
+    let path = format!("/api/tasks/{}", id_of(&task));
+
+    // An unreadable `If-Match` must not let the write through.
+    let response = app
+        .request(Method::PUT, &path, "alice")
+        .header("if-match", not_ascii())
+        .json(&json!({"title": "overwritten"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_fields(&assert_problem(response, 422).await),
+        ["If-Match"]
+    );
+    let response = app
+        .request(Method::DELETE, &path, "alice")
+        .header("if-match", not_ascii())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_fields(&assert_problem(response, 422).await),
+        ["If-Match"]
+    );
+    assert_eq!(app.task("alice", id_of(&task)).await, task, "unchanged");
+
+    let response = app
+        .request(Method::GET, &path, "alice")
+        .header("if-none-match", not_ascii())
+        .send()
+        .await
+        .unwrap();
+    let fields = error_fields(&assert_problem(response, 422).await);
+    assert_eq!(fields, ["If-None-Match"]);
+
+    // Nor may an unreadable `Idempotency-Key` create a task unprotected.
+    let response = app
+        .request(Method::POST, "/api/tasks", "alice")
+        .header("idempotency-key", not_ascii())
+        .json(&json!({"title": "retried"}))
+        .send()
+        .await
+        .unwrap();
+    let fields = error_fields(&assert_problem(response, 422).await);
+    assert_eq!(fields, ["Idempotency-Key"]);
+    assert_eq!(app.count_rows("tasks").await, 1, "nothing created");
+}
+
+async fn any_offset_of_zero_or_more_is_a_page(app: TestApp) {
+    app.create_task("alice", json!({"title": "one"})).await;
+    for offset in [
+        "18446744073709551615",
+        "18446744073709551616",
+        "1000000000000000000000000000000",
+    ] {
+        let (tasks, total) = app.list("alice", &format!("offset={offset}")).await;
+        assert_eq!((tasks.len(), total), (0, 1), "offset={offset}");
+    }
+    for bad in ["-1", "1.5", "-18446744073709551616", "x"] {
+        let problem =
+            assert_problem(app.try_list("alice", &format!("offset={bad}")).await, 422).await;
+        assert_eq!(error_fields(&problem), ["offset"], "offset={bad}");
+    }
+}
+
+async fn the_update_body_documents_at_least_one_field(app: TestApp) {
+    let doc = served_document(&app).await;
+    let schema = &doc["components"]["schemas"]["UpdateTask"];
+    let needed: Vec<&Value> = schema["anyOf"]
+        .as_array()
+        .expect("UpdateTask says it needs at least one field")
+        .iter()
+        .map(|alternative| &alternative["required"][0])
+        .collect();
+    assert_eq!(needed, ["title", "description", "completed"]);
+
+    // What the schema now refuses, the service refuses: unknown fields alone
+    // change nothing.
+    let task = app.create_task("alice", json!({"title": "kept"})).await;
+    for body in [json!({}), json!({"priority": 3, "user_id": "mallory"})] {
+        let response = app.update_task("alice", id_of(&task), body.clone()).await;
+        let problem = assert_problem(response, 422).await;
+        assert_eq!(error_fields(&problem), ["body"], "{body}");
+    }
+}
+
+/// Every text input of the document says it refuses NUL, as the service does.
+async fn text_documents_that_nul_is_refused(app: TestApp) {
+    let doc = served_document(&app).await;
+    let title = &doc["components"]["schemas"]["CreateTask"]["properties"]["title"];
+    let description = &doc["components"]["schemas"]["UpdateTask"]["properties"]["description"];
+    let q = doc["paths"]["/api/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "q")
+        .map(|parameter| parameter["schema"].clone())
+        .unwrap();
+    for schema in [title, description, &q] {
+        assert_eq!(schema["pattern"], NO_NUL_PATTERN, "{schema}");
+    }
+
+    let problem = assert_problem(app.try_list("alice", "q=a%00b").await, 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+    let response = app.try_create("alice", json!({"title": "a\u{0}b"})).await;
+    assert_eq!(
+        error_fields(&assert_problem(response, 422).await),
+        ["title"]
+    );
+}
