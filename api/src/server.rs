@@ -140,7 +140,10 @@ impl Connection {
         tokio::select! {
             _ = connection.as_mut() => return,
             () = activity.idle_for(self.limits.header_read_timeout, self.limits.idle_timeout) => {
+                // Nothing has moved for the whole timeout, so nothing is in
+                // flight: drop the socket rather than wait for the client.
                 tracing::debug!(%remote, "closing an idle connection");
+                return;
             }
             () = self.stopping.cancelled() => {}
         }
@@ -179,14 +182,23 @@ impl Activity {
     /// way for `idle` since.
     async fn idle_for(&self, first_byte: Duration, idle: Duration) {
         loop {
-            let deadline = match self.last_millis.load(Ordering::Relaxed) {
+            let last = self.last_millis.load(Ordering::Relaxed);
+            let deadline = match last {
                 0 => self.since + first_byte,
                 last => self.since + Duration::from_millis(last - 1) + idle,
             };
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline).await;
+            // Before the first byte, look again within `idle`: the client
+            // may start and then fall silent before `first_byte` is up.
+            let wake = if last == 0 {
+                deadline.min(now + idle)
+            } else {
+                deadline
+            };
+            tokio::time::sleep_until(wake).await;
         }
     }
 }
