@@ -21,6 +21,21 @@ pub struct Model {
     /// conditional write compares in the same statement that changes it.
     #[sea_orm(default_value = 1)]
     pub version: i32,
+    /// `title` case-folded (Unicode lowercase, by the service): what
+    /// `sort=title` orders by and `q` searches, so both ignore case the same
+    /// way on both databases. Compared bytewise: PostgreSQL's column has the
+    /// `"C"` collation, SQLite's default is binary.
+    #[sea_orm(column_type = "Text", default_value = "")]
+    pub title_key: String,
+    /// `description` case-folded, for `q`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description_key: Option<String>,
+}
+
+/// The case-folded form kept in `title_key` and `description_key`, and the
+/// form `q` is searched in.
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -47,12 +62,14 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Composite indexes, which `#[sea_orm(indexed)]` cannot express.
 ///
 /// Every list query is `WHERE user_id = ? [AND completed = ?] ORDER BY <key>, id`
-/// with `LIMIT/OFFSET`. Each index leads with `user_id` (so one user's rows are
-/// contiguous, and the foreign key's cascade has an index to use) and ends with
-/// `id`, the tie-break, so PostgreSQL reads a page in order straight from the
-/// index instead of sorting all of the user's tasks (checked with EXPLAIN on
-/// 200k tasks: each list query is an index scan under `LIMIT`). `sort=title`
-/// has no index: it is a top-N sort over one user's tasks, which is cheap.
+/// with `LIMIT/OFFSET`. There is one index per status filter (all, or one
+/// `completed` value) and sort key (`created_at`, `updated_at`, `title_key`);
+/// each leads with `user_id` (so one user's rows are contiguous, and the
+/// foreign key's cascade has an index to use), puts the equality on
+/// `completed` before the sort key so the range stays ordered, and ends with
+/// `id`, the tie-break. So every listing reads its page in order straight
+/// from an index, either direction, instead of sorting all of a user's tasks
+/// (the plans are in `BENCHMARKS.md`).
 pub fn indexes() -> Vec<IndexCreateStatement> {
     vec![
         // The default listing: all of a user's tasks, newest first.
@@ -79,6 +96,30 @@ pub fn indexes() -> Vec<IndexCreateStatement> {
             .table(Entity)
             .col(Column::UserId)
             .col(Column::UpdatedAt)
+            .col(Column::Id)
+            .to_owned(),
+        Index::create()
+            .name("idx-tasks-user_id-completed-updated_at")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::Completed)
+            .col(Column::UpdatedAt)
+            .col(Column::Id)
+            .to_owned(),
+        // `sort=title`.
+        Index::create()
+            .name("idx-tasks-user_id-title_key")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::TitleKey)
+            .col(Column::Id)
+            .to_owned(),
+        Index::create()
+            .name("idx-tasks-user_id-completed-title_key")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::Completed)
+            .col(Column::TitleKey)
             .col(Column::Id)
             .to_owned(),
     ]

@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_users_and_tasks;
 mod m20261121_000002_add_task_version;
 mod m20261121_000003_create_idempotency_keys;
+mod m20261121_000004_add_task_sort_and_search_keys;
 
 pub struct Migrator;
 
@@ -21,14 +22,26 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_users_and_tasks::Migration),
             Box::new(m20261121_000002_add_task_version::Migration),
             Box::new(m20261121_000003_create_idempotency_keys::Migration),
+            Box::new(m20261121_000004_add_task_sort_and_search_keys::Migration),
         ]
     }
 }
 
 /// Per table, the columns a later migration adds.
 pub mod columns_added_later {
-    /// `version`: m20261121_000002_add_task_version.
-    pub const TASKS: &[&str] = &["version"];
+    /// `version`: m20261121_000002_add_task_version; `title_key` and
+    /// `description_key`: m20261121_000004_add_task_sort_and_search_keys.
+    pub const TASKS: &[&str] = &["version", "title_key", "description_key"];
+}
+
+/// Per table, the indexes (of `entity::task::indexes`) a later migration adds.
+pub mod indexes_added_later {
+    /// m20261121_000004_add_task_sort_and_search_keys.
+    pub const TASKS: &[&str] = &[
+        "idx-tasks-user_id-completed-updated_at",
+        "idx-tasks-user_id-title_key",
+        "idx-tasks-user_id-completed-title_key",
+    ];
 }
 
 /// `table` without the columns named in `later`: the table as the migration

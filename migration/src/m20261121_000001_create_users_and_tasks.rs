@@ -30,7 +30,10 @@ impl MigrationTrait for Migration {
             .create_index_from_entity(user::Entity)
             .into_iter()
             .chain(schema.create_index_from_entity(task::Entity))
-            .chain(task::indexes());
+            .chain(task::indexes().into_iter().filter(|index| {
+                let name = index.get_index_spec().get_name();
+                !name.is_some_and(|name| crate::indexes_added_later::TASKS.contains(&name))
+            }));
         for index in declared {
             manager.create_index(index).await?;
         }

@@ -69,6 +69,10 @@ impl<R: TextRule> Text<R> {
     pub fn into_string(self) -> String {
         self.text
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
 }
 
 impl<R> std::fmt::Debug for Text<R> {

@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use entity::{idempotency_key, task};
 use poem_openapi::types::MaybeUndefined;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select, Set, TransactionTrait, UpdateMany,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    Set, TransactionTrait, UpdateMany,
 };
 
 use super::bodies::{CreateTask, UpdateTask};
@@ -41,52 +41,38 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
     let key = match query.sort {
         SortKey::CreatedAt => task::Column::CreatedAt,
         SortKey::UpdatedAt => task::Column::UpdatedAt,
-        SortKey::Title => task::Column::Title,
+        SortKey::Title => task::Column::TitleKey,
     };
     let sorted = |select: Select<task::Entity>| {
         select
             .order_by(key, order.clone())
             .order_by(task::Column::Id, order.clone())
     };
-
-    let Some(text) = query.text.as_deref() else {
-        return page_in_database(db, select, sorted, query).await;
-    };
-    match db.get_database_backend() {
-        DbBackend::Postgres => {
-            // `strpos` rather than `LIKE`, so `%` and `_` are plain text;
-            // `lower` folds every Unicode letter on PostgreSQL.
-            let matches = Expr::cust_with_values(
-                r#"(strpos(lower("title"), lower($1)) > 0 OR strpos(lower(coalesce("description", '')), lower($1)) > 0)"#,
-                [text],
-            );
-            page_in_database(db, select.filter(matches), sorted, query).await
-        }
-        _ => {
-            // SQLite's `lower` and `LIKE` fold only ASCII, so the text match
-            // runs here over the caller's (already filtered, sorted) tasks.
-            let needle = text.to_lowercase();
-            let matching: Vec<task::Model> = sorted(select)
-                .all(db)
-                .await?
-                .into_iter()
-                .filter(|task| {
-                    task.title.to_lowercase().contains(&needle)
-                        || task
-                            .description
-                            .as_deref()
-                            .is_some_and(|d| d.to_lowercase().contains(&needle))
-                })
-                .collect();
-            let total = matching.len() as u64;
-            let tasks = matching
-                .into_iter()
-                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-                .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-                .collect();
-            Ok(Page { tasks, total })
-        }
+    if let Some(text) = query.text.as_deref() {
+        select = select.filter(containing(text));
     }
+    page_in_database(db, select, sorted, query).await
+}
+
+/// Tasks whose title or description contains `text`, ignoring case: a
+/// `LIKE` on the case-folded columns, with `%`, `_` and `\` in `text`
+/// matched literally. The same on both databases, and always in the
+/// database, never over rows loaded into the service.
+fn containing(text: &str) -> Condition {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in task::fold_case(text).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    let like =
+        |column: task::Column| Expr::col(column).like(LikeExpr::new(pattern.clone()).escape('\\'));
+    Condition::any()
+        .add(like(task::Column::TitleKey))
+        .add(like(task::Column::DescriptionKey))
 }
 
 async fn page_in_database(
@@ -102,7 +88,15 @@ async fn page_in_database(
         .limit(query.limit)
         .offset(query.offset)
         .all(db);
-    let (total, tasks) = tokio::try_join!(select.count(db), page)?;
+    // `COUNT(*)` straight over the filtered rows: SeaORM's own `count()`
+    // wraps the whole select in a subquery.
+    let count = select
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "total")
+        .into_tuple::<i64>()
+        .one(db);
+    let (total, tasks) = tokio::try_join!(count, page)?;
+    let total = total.map_or(0, |total| u64::try_from(total).unwrap_or(0));
     Ok(Page { tasks, total })
 }
 
@@ -234,6 +228,11 @@ async fn insert_task(
     task::ActiveModel {
         id: NotSet,
         user_id: Set(owner.user_id.clone()),
+        title_key: Set(task::fold_case(new.title.as_str())),
+        description_key: Set(new
+            .description
+            .as_ref()
+            .map(|text| task::fold_case(text.as_str()))),
         title: Set(new.title.into_string()),
         description: Set(new.description.map(Text::into_string)),
         completed: Set(new.completed),
@@ -255,7 +254,12 @@ pub async fn update(
 ) -> Result<Written<task::Model>, DbErr> {
     change(db, owner, id, expected, |mut update| {
         if let Some(title) = changes.title {
-            update = update.col_expr(task::Column::Title, Expr::value(title.into_string()));
+            update = update
+                .col_expr(
+                    task::Column::TitleKey,
+                    Expr::value(task::fold_case(title.as_str())),
+                )
+                .col_expr(task::Column::Title, Expr::value(title.into_string()));
         }
         let description = match changes.description {
             MaybeUndefined::Undefined => None,
@@ -263,7 +267,10 @@ pub async fn update(
             MaybeUndefined::Value(text) => Some(Some(text.into_string())),
         };
         if let Some(description) = description {
-            update = update.col_expr(task::Column::Description, Expr::value(description));
+            let folded = description.as_deref().map(task::fold_case);
+            update = update
+                .col_expr(task::Column::DescriptionKey, Expr::value(folded))
+                .col_expr(task::Column::Description, Expr::value(description));
         }
         if let Some(completed) = changes.completed {
             update = update.col_expr(task::Column::Completed, Expr::value(completed));

@@ -10,6 +10,7 @@ pub fn tests() -> Vec<Trial> {
         defaults_are_newest_first_with_total_count,
         status_filters,
         sort_keys_and_directions,
+        title_sort_ignores_case_the_same_way_on_both_databases,
         text_search_is_case_insensitive_for_all_letters,
         text_search_treats_wildcards_literally,
         paging_across_ties_never_overlaps_or_skips,
@@ -59,6 +60,45 @@ async fn status_filters(app: TestApp) {
     assert_eq!((ids(&completed), total), (vec![created[1]], 1));
     let (all, total) = app.list("alice", "status=all").await;
     assert_eq!((all.len(), total), (3, 3));
+}
+
+/// `sort=title` orders by the lowercased title, code point by code point,
+/// ties by id: never by the database's locale or by letter case.
+async fn title_sort_ignores_case_the_same_way_on_both_databases(app: TestApp) {
+    create_titled(
+        &app,
+        &[
+            "banana",
+            "Zebra",
+            "apple pie",
+            "Apple",
+            "ábaco",
+            "apple",
+            "Cherry",
+        ],
+    )
+    .await;
+    let (tasks, _) = app.list("alice", "sort=title&order=asc").await;
+    assert_eq!(
+        titles(&tasks),
+        vec![
+            "Apple",
+            "apple",
+            "apple pie",
+            "banana",
+            "Cherry",
+            "Zebra",
+            "ábaco"
+        ]
+    );
+    // A title change moves the task: the key follows the title.
+    let (all, _) = app.list("alice", "sort=title&order=asc&limit=1").await;
+    app.updated("alice", id_of(&all[0]), json!({"title": "zz top"}))
+        .await;
+    let (tasks, _) = app.list("alice", "sort=title&order=desc&limit=2").await;
+    assert_eq!(titles(&tasks), vec!["ábaco", "zz top"]);
+    let (found, total) = app.list("alice", "q=ZZ%20T").await;
+    assert_eq!((titles(&found), total), (vec!["zz top"], 1));
 }
 
 async fn sort_keys_and_directions(app: TestApp) {

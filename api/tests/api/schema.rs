@@ -241,7 +241,8 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
     ))
     .await
     .unwrap();
-    for (title, description, completed) in [("one", "NULL", "false"), ("two", "'d'", "true")] {
+    for (title, description, completed) in [("One", "NULL", "false"), ("ÉTÉ", "'Déjà'", "true")]
+    {
         db.execute_unprepared(&format!(
             "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
              VALUES ('u1', '{title}', {description}, {completed}, {now}, {now})"
@@ -260,12 +261,34 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
             .iter()
             .all(|row| row.try_get::<i32>("", "version").unwrap() == 1)
     );
+    // Existing tasks get their case-folded keys, as the service folds them.
+    let keys: Vec<(String, Option<String>)> = rows(
+        &db,
+        "SELECT title_key, description_key FROM tasks ORDER BY id",
+    )
+    .await
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "title_key").unwrap(),
+            row.try_get("", "description_key").unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("one".to_owned(), None),
+            ("été".to_owned(), Some("déjà".to_owned()))
+        ]
+    );
     assert_eq!(snapshot(&db).await, declared_by_entities());
 
-    // Down to the first schema again: the column goes, the tasks stay.
-    Migrator::down(&db, Some(2)).await.unwrap();
+    // Down to the first schema again: the columns go, the tasks stay.
+    Migrator::down(&db, Some(3)).await.unwrap();
     let first = snapshot(&db).await;
     assert!(!first.columns["tasks"].contains_key("version"));
+    assert!(!first.columns["tasks"].contains_key("title_key"));
     assert!(!first.columns.contains_key("idempotency_keys"));
     assert_eq!(stored_tasks(&db).await, before);
     db.close().await.ok();
