@@ -59,6 +59,15 @@ impl Related<super::user::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// Trigram indexes for `q`, on PostgreSQL only (its `pg_trgm` extension): a
+/// `LIKE '%…%'` on a folded key reads them instead of every row of a user
+/// with many tasks. SeaQuery cannot name an operator class, so the migration
+/// creates them from these names and columns (`USING gin (… gin_trgm_ops)`).
+pub const TRIGRAM_INDEXES: [(&str, Column); 2] = [
+    ("trgm-tasks-title_key", Column::TitleKey),
+    ("trgm-tasks-description_key", Column::DescriptionKey),
+];
+
 /// Composite indexes, which `#[sea_orm(indexed)]` cannot express.
 ///
 /// Every list query is `WHERE user_id = ? [AND completed = ?] ORDER BY <key>, id`

@@ -1,13 +1,15 @@
 //! Tasks get `title_key` and `description_key`, their text case-folded, so
 //! `sort=title` and `q` run in the database on both backends (SQLite's own
 //! `lower` folds ASCII only), and the indexes that let every status × sort
-//! listing read its page in order. Existing rows are folded here, by the
-//! same function the service uses.
+//! listing read its page in order; on PostgreSQL also trigram indexes, so
+//! `q` stays fast as a user's tasks grow. Existing rows are folded here, by
+//! the same function the service uses.
 
 use entity::task;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Schema,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, QueryFilter,
+    QueryOrder, QuerySelect, Schema,
 };
 
 #[derive(DeriveMigrationName)]
@@ -50,10 +52,32 @@ impl MigrationTrait for Migration {
                 manager.create_index(index).await?;
             }
         }
+        if backend == DbBackend::Postgres {
+            let db = manager.get_connection();
+            // A trusted extension: the database's owner may create it.
+            db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                .await?;
+            for (name, column) in task::TRIGRAM_INDEXES {
+                db.execute_unprepared(&format!(
+                    r#"CREATE INDEX "{name}" ON "{table}" USING gin ("{column}" gin_trgm_ops)"#,
+                    table = task::Entity.table_name(),
+                    column = column.as_str(),
+                ))
+                .await?;
+            }
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Postgres {
+            for (name, _) in task::TRIGRAM_INDEXES {
+                manager
+                    .get_connection()
+                    .execute_unprepared(&format!(r#"DROP INDEX IF EXISTS "{name}""#))
+                    .await?;
+            }
+        }
         for name in crate::indexes_added_later::TASKS {
             manager
                 .drop_index(Index::drop().name(*name).table(task::Entity).to_owned())
