@@ -1,26 +1,30 @@
-//! A JSON response body rendered ahead of time and documented as `T`.
+//! A JSON response body rendered to text with serde, documented as `T`.
 //!
-//! A remembered response (an `Idempotency-Key` retry) must be answered byte
-//! for byte as it was first sent, and `T` may not be readable back from its
-//! own JSON (read-only fields refuse to parse). So the body is kept as the
-//! text it was rendered to, and sent as is.
+//! poem-openapi's `Json<T>` turns `T` into a `serde_json::Value` tree (a map
+//! insert per field) before writing it; rendering with serde writes the text
+//! directly, which is most of the cost of a list response. And a remembered
+//! response (an `Idempotency-Key` retry) must be answered byte for byte as it
+//! was first sent, while `T` may not be readable back from its own JSON
+//! (read-only fields refuse to parse): so the body is kept as the text it was
+//! rendered to, and sent as is. `T`'s serde output must be what its `ToJSON`
+//! writes; each such type has a test that says so.
 
 use std::marker::PhantomData;
 
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::{Json, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::types::Type;
 
 pub struct RenderedJson<T> {
     body: String,
     of: PhantomData<fn() -> T>,
 }
 
-impl<T: ToJSON> RenderedJson<T> {
-    /// `value` rendered exactly as poem-openapi's `Json<T>` would send it.
+impl<T: serde::Serialize> RenderedJson<T> {
+    /// `value` rendered as JSON text.
     pub fn render(value: &T) -> Self {
-        Self::from_rendered(value.to_json().unwrap_or_default().to_string())
+        Self::from_rendered(serde_json::to_string(value).unwrap_or_default())
     }
 }
 

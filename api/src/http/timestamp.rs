@@ -42,6 +42,13 @@ impl ToJSON for Timestamp {
     }
 }
 
+/// The same text as [`ToJSON`] writes, for bodies rendered with serde.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    }
+}
+
 impl ParseFromJSON for Timestamp {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
@@ -62,5 +69,21 @@ mod tests {
         let time = DateTime::parse_from_rfc3339("2026-11-21T10:30:00.5+01:00").unwrap();
         let json = Timestamp(time.with_timezone(&Utc)).to_json().unwrap();
         assert_eq!(json, Value::String("2026-11-21T09:30:00.500000Z".into()));
+    }
+
+    #[test]
+    fn serde_writes_what_to_json_writes() {
+        for text in [
+            "2026-11-21T09:30:00.123456Z",
+            "2026-11-21T09:30:00Z",
+            "1999-01-02T03:04:05.000001+02:00",
+        ] {
+            let time = Timestamp(
+                DateTime::parse_from_rfc3339(text)
+                    .unwrap()
+                    .with_timezone(&Utc),
+            );
+            assert_eq!(serde_json::to_value(time).unwrap(), time.to_json().unwrap());
+        }
     }
 }

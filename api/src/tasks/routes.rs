@@ -3,7 +3,6 @@
 
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
@@ -36,7 +35,7 @@ pub enum ListTasksResponse {
     /// One page of the caller's tasks.
     #[oai(status = 200)]
     Ok(
-        Json<Vec<Task>>,
+        RenderedJson<Vec<Task>>,
         /// How many tasks match the filters before paging.
         #[oai(header = "X-Total-Count")]
         u64,
@@ -90,7 +89,7 @@ pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
     Ok(
-        Json<Task>,
+        RenderedJson<Task>,
         /// The task's version, for `If-Match` and `If-None-Match`.
         #[oai(header = "ETag")]
         String,
@@ -100,7 +99,7 @@ pub enum TaskResponse {
 impl From<entity::task::Model> for TaskResponse {
     fn from(task: entity::task::Model) -> Self {
         let etag = etag(task.version);
-        Self::Ok(Json(task.into()), etag)
+        Self::Ok(RenderedJson::render(&task.into()), etag)
     }
 }
 
@@ -109,7 +108,7 @@ pub enum GetTaskResponse {
     /// The task.
     #[oai(status = 200)]
     Ok(
-        Json<Task>,
+        RenderedJson<Task>,
         /// The task's version, for `If-Match` and `If-None-Match`.
         #[oai(header = "ETag")]
         String,
@@ -181,8 +180,11 @@ impl TasksApi {
         }
         .validate()?;
         let page = repository::list(&db, &auth.0.user_id, &query).await?;
-        let tasks = page.tasks.into_iter().map(Task::from).collect();
-        Ok(ListTasksResponse::Ok(Json(tasks), page.total))
+        let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
+        Ok(ListTasksResponse::Ok(
+            RenderedJson::render(&tasks),
+            page.total,
+        ))
     }
 
     /// Create a task
@@ -247,7 +249,10 @@ impl TasksApi {
         if none_match(if_none_match.0.as_deref(), task.version) {
             return Ok(GetTaskResponse::NotModified(etag));
         }
-        Ok(GetTaskResponse::Ok(Json(task.into()), etag))
+        Ok(GetTaskResponse::Ok(
+            RenderedJson::render(&task.into()),
+            etag,
+        ))
     }
 
     /// Update a task
