@@ -1,5 +1,4 @@
 "use client";
-import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 
 import { forgetToken } from "@/lib/api/token";
@@ -7,13 +6,12 @@ import { authClient } from "@/lib/auth-client";
 
 /** Who is signed in, sign out, and delete my account. */
 export function Account({ name, email }: { name: string; email: string }) {
-  const queryClient = useQueryClient();
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
+  /** A full page load: the cached tasks and the token in memory go with the page. */
   function leave(to: string) {
     forgetToken();
-    queryClient.clear();
     window.location.assign(to);
   }
 

@@ -72,7 +72,7 @@ export function TaskItem({ task }: { task: Task }) {
     return (
       <li className="task" data-testid="task" data-task-id={task.id}>
         {conflictPanel}
-        <form aria-label={`Edit ${task.title}`} onSubmit={save}>
+        <form aria-label="Edit task" onSubmit={save}>
           <label>
             Title
             <input

@@ -15,6 +15,9 @@ export const auth = betterAuth({
   database: new Pool({ connectionString: serverConfig.authDatabaseUrl }),
   emailAndPassword: { enabled: true },
   plugins: [jwt(), nextCookies()], // EdDSA keys, 15-minute tokens
+  // The tables are brought up to date as the server starts (instrumentation.ts);
+  // a check at load would race with that, and `next build` has no database.
+  advanced: { database: { validateSchema: false } },
   user: {
     deleteUser: {
       enabled: true,

@@ -19,6 +19,7 @@ async function fetchWithToken(request: Request): Promise<Response> {
   request.headers.set("Authorization", `Bearer ${await currentToken()}`);
   const response = await fetch(request);
   if (response.status !== 401) return response;
+  await response.arrayBuffer(); // read to the end, so the browser does not count it aborted later
   retry.headers.set("Authorization", `Bearer ${await refreshToken()}`);
   return fetch(retry);
 }

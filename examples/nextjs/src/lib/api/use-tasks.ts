@@ -34,8 +34,10 @@ export function useTaskList(query: ListQuery) {
   return useQuery({
     queryKey: [...listKey, query],
     placeholderData: keepPreviousData,
-    queryFn: async ({ signal }): Promise<TaskPage> => {
-      const { data, error, response } = await api.GET("/api/tasks", { params: { query }, signal });
+    // No abort signal: a superseded page is left to finish and ignored,
+    // rather than cancelled mid-flight.
+    queryFn: async (): Promise<TaskPage> => {
+      const { data, error, response } = await api.GET("/api/tasks", { params: { query } });
       if (error) throw new ApiProblem(error);
       return { tasks: data, total: Number(response.headers.get("x-total-count") ?? data.length) };
     },
