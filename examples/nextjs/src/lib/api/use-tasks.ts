@@ -1,0 +1,117 @@
+"use client";
+// The task queries and mutations, cached by TanStack Query. Every write of
+// an existing task sends If-Match with the version the user saw; a 412
+// comes back as a `Conflict` carrying the newer version.
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+
+import { useApi } from "@/app/providers";
+
+import { etagOf, type Problem, type Task } from "./client";
+import type { operations } from "./schema";
+
+export type ListQuery = NonNullable<operations["listTasks"]["parameters"]["query"]>;
+export type TaskPage = { tasks: Task[]; total: number };
+export type TaskChanges = { title?: string; description?: string | null };
+
+/** A failed call: the problem document the service answered with. */
+export class ApiProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail);
+  }
+}
+
+/** A stale write: someone else changed the task first. `newer` is null when it was deleted. */
+export class Conflict extends Error {
+  constructor(readonly newer: Task | null) {
+    super("the task changed elsewhere");
+  }
+}
+
+const listKey = ["tasks"] as const;
+
+export function useTaskList(query: ListQuery) {
+  const api = useApi();
+  return useQuery({
+    queryKey: [...listKey, query],
+    placeholderData: keepPreviousData,
+    // No abort signal: a superseded page is left to finish and ignored,
+    // rather than cancelled mid-flight.
+    queryFn: async (): Promise<TaskPage> => {
+      const { data, error, response } = await api.GET("/api/tasks", { params: { query } });
+      if (error) throw new ApiProblem(error);
+      return { tasks: data, total: Number(response.headers.get("x-total-count") ?? data.length) };
+    },
+  });
+}
+
+export function useTaskMutations() {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const refresh = () => queryClient.invalidateQueries({ queryKey: listKey });
+
+  /** After a 412: the task as it is now, or null when it is gone. */
+  async function conflict(id: number): Promise<Conflict> {
+    const { data } = await api.GET("/api/tasks/{id}", { params: { path: { id } } });
+    return new Conflict(data ?? null);
+  }
+
+  /** Replaces one task in every cached page, for optimistic updates. */
+  function patchCached(id: number, change: (task: Task) => Task) {
+    queryClient.setQueriesData<TaskPage>({ queryKey: listKey }, (page) =>
+      page && { ...page, tasks: page.tasks.map((task) => (task.id === id ? change(task) : task)) },
+    );
+  }
+
+  const create = useMutation({
+    mutationFn: async (body: { title: string; description: string | null }) => {
+      const { data, error } = await api.POST("/api/tasks", { body });
+      if (error) throw new ApiProblem(error);
+      return data;
+    },
+    onSuccess: refresh,
+  });
+
+  const update = useMutation({
+    mutationFn: async ({ task, changes }: { task: Task; changes: TaskChanges }) => {
+      const { data, error, response } = await api.PUT("/api/tasks/{id}", {
+        params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
+        body: changes,
+      });
+      if (response.status === 412) throw await conflict(task.id);
+      if (error) throw new ApiProblem(error);
+      return data;
+    },
+    onSettled: refresh,
+  });
+
+  const toggle = useMutation({
+    mutationFn: async (task: Task) => {
+      const { data, error, response } = await api.PATCH("/api/tasks/{id}/complete", {
+        params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
+        body: { completed: !task.completed },
+      });
+      if (response.status === 412) throw await conflict(task.id);
+      if (error) throw new ApiProblem(error);
+      return data;
+    },
+    // Optimistic: the box flips at once and flips back if the call fails.
+    onMutate: async (task) => {
+      await queryClient.cancelQueries({ queryKey: listKey });
+      patchCached(task.id, (cached) => ({ ...cached, completed: !task.completed }));
+    },
+    onSettled: refresh,
+  });
+
+  const remove = useMutation({
+    mutationFn: async (task: Task) => {
+      const { error, response } = await api.DELETE("/api/tasks/{id}", {
+        params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
+      });
+      if (response.status === 412) throw await conflict(task.id);
+      if (error) throw new ApiProblem(error);
+    },
+    onSettled: refresh,
+  });
+
+  return { create, update, toggle, remove };
+}

@@ -1,0 +1,20 @@
+// The server's settings, read at run time (not baked in at build time), so
+// one build runs against any service and any origin.
+function setting(name: string, fallback: string): string {
+  return process.env[name] || fallback;
+}
+
+export const serverConfig = {
+  /** This app's public origin: Better Auth's base URL. */
+  betterAuthUrl: setting("BETTER_AUTH_URL", "http://localhost:3000"),
+  /**
+   * Unset, Better Auth refuses to run in production. `next build` loads the
+   * modules without serving anything, so it gets a placeholder.
+   */
+  betterAuthSecret:
+    process.env.BETTER_AUTH_SECRET ??
+    (process.env.NEXT_PHASE === "phase-production-build" ? "placeholder-while-building-never-serves" : undefined),
+  authDatabaseUrl: setting("AUTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/todo_auth"),
+  /** The Todo API's origin, as the browser reaches it. */
+  todoApiUrl: setting("TODO_API_URL", "http://127.0.0.1:8000"),
+};

@@ -1,0 +1,98 @@
+// Starts the built app (`next start`) on a free port with a fresh Better Auth
+// database on PostgreSQL, and the service (e2e/lib/service.mjs) pointed at it.
+import { spawn, execFileSync } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { betterAuth } from "better-auth";
+import { jwt } from "better-auth/plugins";
+import pg from "pg";
+
+import { startService } from "../../../e2e/lib/service.mjs";
+
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const secret = "browser-test-better-auth-secret-0123456789abcdef";
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function postgresServer() {
+  const server = process.env.TEST_DATABASE_URL;
+  if (!server) throw new Error("set TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres): Better Auth keeps its users in PostgreSQL");
+  return server;
+}
+
+/** Better Auth's own database, beside the service's. */
+function freshAuthDatabase() {
+  const server = postgresServer();
+  const name = `todo_test_nextjs_auth_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  execFileSync("psql", [server, "-qc", `CREATE DATABASE "${name}"`]);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => execFileSync("psql", [server, "-qc", `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]) };
+}
+
+export async function startStack() {
+  postgresServer();
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const authDatabase = freshAuthDatabase();
+  const service = await startService({ BETTER_AUTH_URL: origin, CORS_ORIGINS: origin });
+
+  const child = spawn(path.join(appDir, "node_modules/.bin/next"), ["start", "-H", "127.0.0.1", "-p", String(port)], {
+    cwd: appDir,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      BETTER_AUTH_URL: origin,
+      BETTER_AUTH_SECRET: secret,
+      AUTH_DATABASE_URL: authDatabase.url,
+      TODO_API_URL: service.address,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout.on("data", (chunk) => (log += chunk));
+  child.stderr.on("data", (chunk) => (log += chunk));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  // Ready once the server answers (its start runs Better Auth's migrations first).
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${log}`);
+    if (attempt > 300) throw new Error(`next start did not answer:\n${log}`);
+    const ok = await fetch(`${origin}/sign-in`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  // The same Better Auth (database, secret, keys) as the app, to sign tokens the test chooses.
+  const pool = new pg.Pool({ connectionString: authDatabase.url });
+  const auth = betterAuth({ baseURL: origin, secret, database: pool, plugins: [jwt()], logger: { disabled: true } });
+
+  return {
+    origin,
+    service,
+    log: () => log,
+    /** A token signed with the app's own key, with chosen claims. */
+    async sign(payload) {
+      return (await auth.api.signJWT({ body: { payload } })).token;
+    },
+    /** How many Better Auth users have this id. */
+    async authUsers(id) {
+      return (await pool.query('SELECT count(*)::int AS n FROM "user" WHERE id = $1', [id])).rows[0].n;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+      await pool.end();
+      await service.stop();
+      authDatabase.drop();
+    },
+  };
+}
