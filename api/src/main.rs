@@ -5,6 +5,12 @@ use api::openapi::openapi_document;
 use api::startup::Application;
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees
+/// many small buffers across threads, where glibc's `malloc`/`free` took a
+/// sixth of the service's CPU under load (`BENCHMARKS.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Todo API service.
 #[derive(Parser)]
 #[command(version, about)]
