@@ -1,46 +1,352 @@
 #!/usr/bin/env bash
-# Load benchmark: throughput and latency of the main routes, and the
-# service's peak memory, against a release build on this machine.
+# The service's load benchmark (BENCHMARKS.md: what each scenario is, how to
+# read the table). One run: build, a fresh database, seed it through SQL, time
+# the start, run every scenario with wrk one after the other, run pgbench on
+# the list's own SQL, print the table, write bench/results/*.json and *.svg.
 #
-#   bench/run.sh                      # a temporary SQLite file
-#   bench/run.sh postgres://…/bench   # an existing, empty PostgreSQL database
+#   bench/run.sh                 # PostgreSQL: a new database on the server below
+#   bench/run.sh --sqlite        # a new SQLite file
+#   bench/run.sh --smoke         # seconds per scenario, fewer rows, debug build:
+#                                # CI's proof that the benchmark still runs
+#   bench/run.sh --smoke --release   # the same on a release build
 #
-# Needs wrk (apt-get install wrk). Request logging is off (RUST_LOG=warn) so
-# the numbers are the service's, not the terminal's.
+# Environment:
+#   BENCH_DATABASE_URL  PostgreSQL server to create the database on (else
+#                       TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
+#   BENCH_DURATION      per scenario: 10s (2s with --smoke)
+#   BENCH_BUSY_PCT      warn when other processes use more than this share of
+#                       all cores before a scenario: 25
+#
+# Exits non-zero when any request fails. Stops everything it started and drops
+# the database it created, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
-command -v wrk >/dev/null || { echo "bench/run.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
-duration=${BENCH_DURATION:-10s}
-connections=${BENCH_CONNECTIONS:-32}
-port=${BENCH_PORT:-18080}
-scratch=$(mktemp -d)
+backend=postgres smoke=false profile=release
+release_asked=false
+for arg in "$@"; do
+    case $arg in
+        --sqlite) backend=sqlite ;;
+        --smoke) smoke=true ;;
+        --release) release_asked=true ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/run.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
 
-cargo build --release -q -p api
-export BETTER_AUTH_SECRET=bench-secret RUST_LOG=warn HOST=127.0.0.1 PORT=$port
-export DATABASE_URL=${1:-sqlite://$scratch/bench.db}
-target/release/api &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$scratch"' EXIT
-base=http://127.0.0.1:$port
-for _ in $(seq 50); do curl -sf "$base/health/live" >/dev/null && break; sleep 0.1; done
+# Data set and timing. The smoke run keeps the shape (an offset-1000 page still
+# lands inside the big user's pending tasks) at a fraction of the size.
+if $smoke; then
+    users=10 tasks_per_user=20 big_tasks=2000 duration=${BENCH_DURATION:-2s} sample_s=1
+    $release_asked || profile=debug
+else
+    users=100 tasks_per_user=200 big_tasks=10000 duration=${BENCH_DURATION:-10s} sample_s=2
+fi
+word=invoice
+busy_threshold=${BENCH_BUSY_PCT:-25}
+threads=2
 
-token=$(target/release/api token --sub bench-user --minutes 30)
-auth="Authorization: Bearer $token"
-echo "seeding 1000 tasks…"
-seq 1000 | xargs -P 8 -I{} curl -sf -o /dev/null -X POST "$base/api/tasks" \
-    -H "$auth" -H 'Content-Type: application/json' -d '{"title": "task {}", "description": "seeded"}'
+section() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
-run() {
-    local name=$1; shift
-    printf '\n== %s\n' "$name"
-    wrk -t2 -c"$connections" -d"$duration" --latency -H "$auth" "$@" | grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|Socket errors'
+# --- tools -----------------------------------------------------------------
+# wrk rather than oha: its Lua hooks give every request its own user, token and
+# task id, and report errors and percentiles as JSON (BENCHMARKS.md).
+need() { # COMMAND DEBIAN-PACKAGE
+    command -v "$1" >/dev/null && return
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        echo "installing $2 (for $1)…" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }
+    fi
+    command -v "$1" >/dev/null || die "needs $1 (apt-get install $2)"
 }
-run "GET /api/tasks?limit=20 (newest first, 1000 tasks)" "$base/api/tasks?limit=20"
-run "GET /api/tasks?status=pending&sort=title&limit=50" "$base/api/tasks?status=pending&sort=title&limit=50"
-run "GET /api/tasks?q=task 99 (text search)" "$base/api/tasks?q=task%2099"
-run "GET /api/tasks/{id}" "$base/api/tasks/500"
-run "POST /api/tasks" -s bench/create_task.lua "$base/api/tasks"
+need wrk wrk
+need curl curl
+need python3 python3
+if [[ $backend == postgres ]]; then
+    need psql postgresql-client
+    need pgbench postgresql  # Debian ships pgbench with the server
+else
+    need sqlite3 sqlite3
+fi
 
-printf '\n== memory\n'
-grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
+to_seconds() { # 10s, 2m, 10 -> seconds
+    case $1 in *m) echo $((${1%m} * 60)) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac
+}
+seconds=$(to_seconds "$duration")
+
+# --- build -----------------------------------------------------------------
+section "building the service ($profile)"
+if [[ $profile == release ]]; then cargo build --release -q -p api; else cargo build -q -p api; fi
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$root/$target_dir
+bin=$target_dir/$profile/api
+[[ -x $bin ]] || die "no binary at $bin"
+
+# --- cleanup, whatever happens ---------------------------------------------
+scratch=$(mktemp -d)
+pid='' db_name='' admin_url=''
+stop_service() {
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=''
+}
+cleanup() {
+    stop_service
+    if [[ -n $db_name ]]; then
+        psql "$admin_url" -qX -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" >/dev/null 2>&1 ||
+            echo "bench/run.sh: could not drop database $db_name" >&2
+    fi
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- database --------------------------------------------------------------
+if [[ $backend == postgres ]]; then
+    admin_url=${BENCH_DATABASE_URL:-${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
+    db_name=todo_bench_$(date +%s)_$$
+    psql "$admin_url" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db_name\"" >/dev/null
+    # The same server, the new database; on loopback without TLS (sslmode=disable),
+    # since encrypting a connection that never leaves the machine only adds CPU.
+    db_url=$(python3 - "$admin_url" "$db_name" <<'EOF'
+import sys, urllib.parse as u
+url, name = u.urlsplit(sys.argv[1]), sys.argv[2]
+query = u.parse_qsl(url.query)
+if url.hostname in ("127.0.0.1", "localhost", "::1") and not any(k == "sslmode" for k, _ in query):
+    query.append(("sslmode", "disable"))
+print(u.urlunsplit(url._replace(path="/" + name, query=u.urlencode(query))))
+EOF
+    )
+    server_version=$(psql "$db_url" -qXAt -c 'SHOW server_version')
+    sql() { psql "$db_url" -qXAt -F ' ' -v ON_ERROR_STOP=1 -c "$1"; }
+else
+    db_file=$scratch/bench.db
+    db_url="sqlite://$db_file?mode=rwc"
+    server_version="SQLite $(sqlite3 --version | cut -d' ' -f1) (CLI)"
+    sql() { sqlite3 -batch -bail -separator ' ' "$db_file" "$1"; }
+fi
+
+# --- the service -----------------------------------------------------------
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+# The service as it ships: default configuration (so the default request log
+# at `info`), except what the benchmark needs. It runs in the scratch
+# directory so that no developer's .env applies; its log goes to /dev/null
+# during measurement, so the terminal's speed is not measured.
+service_env=(
+    env -u RUST_LOG -u LOG_FORMAT -u RATE_LIMIT -u REQUEST_TIMEOUT -u METRICS_ADDR -u APP_ENV
+    -u BETTER_AUTH_URL -u JWKS_URL -u JWT_ISSUER -u JWT_AUDIENCE -u CORS_ORIGINS -u DATABASE_MAX_CONNECTIONS
+    DATABASE_URL="$db_url" HOST=127.0.0.1 PORT="$port" AUTO_MIGRATE=true BETTER_AUTH_SECRET="$secret"
+)
+start_service() { # LOG-FILE (exec: $pid is the service's own process, for /proc/$pid)
+    (cd "$scratch" && exec "${service_env[@]}" "$bin") >"$1" 2>&1 &
+    pid=$!
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+wait_ready() { # LOG-FILE: until /health/ready answers 200
+    for _ in $(seq 3000); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/health/ready") == 200 ]] && return 0
+        kill -0 "$pid" 2>/dev/null || { tail -20 "$1" >&2; die "the service exited before it was ready"; }
+        sleep 0.01
+    done
+    tail -20 "$1" >&2
+    die "the service was not ready after 30 s"
+}
+
+# --- migrate, seed, then time a start on the migrated database -------------
+section "migrating a fresh $backend database"
+start_service "$scratch/migrate.log"
+wait_ready "$scratch/migrate.log"
+stop_service
+
+section "seeding $users users × $tasks_per_user tasks and one user with $big_tasks (bench/seed/$backend.sql)"
+# One row per column of the table, "NAME REQUIRED": REQUIRED is 1 for a NOT
+# NULL column that has no default and is not generated or assigned.
+columns() { # TABLE
+    if [[ $backend == postgres ]]; then
+        sql "SELECT column_name, CASE WHEN is_nullable = 'NO' AND column_default IS NULL
+                 AND is_identity = 'NO' AND is_generated = 'NEVER' THEN 1 ELSE 0 END
+             FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = '$1' ORDER BY ordinal_position"
+    else
+        sql "SELECT name, CASE WHEN \"notnull\" AND dflt_value IS NULL
+                 AND NOT (pk AND lower(type) = 'integer') THEN 1 ELSE 0 END
+             FROM pragma_table_info('$1') ORDER BY cid"
+    fi
+}
+# Copies the staging table bench_seed_TABLE into TABLE, for every column both
+# have; the service's schema fills the rest with its defaults. A required
+# column the seed does not write stops the run, naming the file to extend.
+copy_seed() { # TABLE
+    local table=$1 name required
+    local -A offered=()
+    local shared=() missing=()
+    while read -r name _; do offered[$name]=1; done < <(columns "bench_seed_$table")
+    while read -r name required; do
+        if [[ -n ${offered[$name]:-} ]]; then
+            shared+=("\"$name\"")
+        elif [[ $required == 1 ]]; then
+            missing+=("$name")
+        fi
+    done < <(columns "$table")
+    ((${#missing[@]} == 0)) ||
+        die "bench/seed/$backend.sql does not fill $table.{${missing[*]}} (NOT NULL without a default): add it there"
+    local list
+    list=$(IFS=,; echo "${shared[*]}")
+    # Oldest first, so ids rise with created_at across users, as they do in use.
+    sql "INSERT INTO \"$table\" ($list) SELECT $list FROM bench_seed_$table ORDER BY created_at"
+}
+sql "CREATE TABLE bench_params AS SELECT $users AS users, $tasks_per_user AS tasks_per_user,
+         $big_tasks AS big_tasks, CAST('$word' AS TEXT) AS word"
+if [[ $backend == postgres ]]; then
+    psql "$db_url" -qX -v ON_ERROR_STOP=1 -f bench/seed/postgres.sql
+else
+    sqlite3 -batch -bail "$db_file" ".read bench/seed/sqlite.sql"
+fi
+copy_seed users
+copy_seed tasks
+sql "DROP TABLE bench_seed_tasks"
+sql "DROP TABLE bench_seed_users"
+sql "DROP TABLE bench_params"
+# Fresh statistics, as autovacuum would have them shortly after a bulk load.
+[[ $backend == postgres ]] && sql "VACUUM ANALYZE"
+
+section "starting on the migrated database"
+t0=$(now_ms)
+start_service /dev/null
+wait_ready /dev/null
+ready_ms=$(($(now_ms) - t0))
+echo "ready in $ready_ms ms" >&2
+
+section "minting tokens and reading each user's task ids"
+mint() { (cd "$scratch" && "${service_env[@]}" "$bin" token --sub "$1" --minutes 60); }
+if [[ $backend == postgres ]]; then
+    ids_by_user="SELECT user_id, string_agg(id::text, ' ' ORDER BY id) FROM tasks GROUP BY user_id ORDER BY user_id"
+else
+    ids_by_user="SELECT user_id, group_concat(id, ' ') FROM (SELECT user_id, id FROM tasks ORDER BY id)
+                 GROUP BY user_id ORDER BY user_id"
+fi
+sql "$ids_by_user" | while read -r user ids; do
+    if [[ $user == bench-user-* ]]; then echo "$(mint "$user") $ids"; fi
+done >"$scratch/users.txt"
+mint bench-big >"$scratch/big.txt"
+[[ $(wc -l <"$scratch/users.txt") == "$users" ]] || die "expected $users users with tasks after seeding"
+
+# The seed must read back through the service as seeded: the totals of a list
+# and of a search, so a seed that no longer matches the schema fails here.
+total_of() { # TOKEN PATH-AND-QUERY: X-Total-Count, or the status line when there is none
+    { curl -s -o /dev/null -D - -H "Authorization: Bearer $1" "$base$2" || true; } | tr -d '\r' |
+        awk -F': ' '/^HTTP/ { status = $0 } tolower($1) == "x-total-count" { total = $2 }
+                    END { print (total != "" ? total : status) }'
+}
+some_user_token=$(head -1 "$scratch/users.txt" | cut -d' ' -f1)
+got=$(total_of "$some_user_token" "/api/tasks?limit=1")
+[[ $got == "$tasks_per_user" ]] || die "a seeded user lists $got tasks, expected $tasks_per_user"
+got=$(total_of "$(cat "$scratch/big.txt")" "/api/tasks?q=$word&limit=1")
+[[ $got == $((big_tasks / 20)) ]] || die "searching '$word' finds $got tasks, expected $((big_tasks / 20))"
+
+# --- measurement -------------------------------------------------------------
+# Percent of all cores busy over $sample_s seconds, measured while nothing of
+# ours runs: what other processes take from the benchmark.
+machine_busy() {
+    local a b
+    read -ra a < <(head -1 /proc/stat)
+    sleep "$sample_s"
+    read -ra b < <(head -1 /proc/stat)
+    local total=0 idle i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    idle=$((b[4] - a[4] + b[5] - a[5]))
+    echo $((total > 0 ? 100 * (total - idle) / total : 0))
+}
+# User plus system CPU time of the service so far, in clock ticks.
+service_ticks() {
+    local stat
+    stat=$(<"/proc/$pid/stat")
+    read -ra f <<<"${stat##*) }"
+    echo $((f[11] + f[12]))
+}
+
+results=$scratch/results.jsonl
+clk_tck=$(getconf CLK_TCK)
+busy_start=$(machine_busy)
+cat >"$results" <<EOF_META
+{"kind": "meta", "backend": "$backend", "profile": "$profile", "smoke": $smoke, "duration": "$duration",
+ "users": $users, "tasks_per_user": $tasks_per_user, "big_tasks": $big_tasks, "search_word": "$word",
+ "threads": $threads, "ready_ms": $ready_ms, "machine_busy_start_pct": $busy_start,
+ "busy_threshold_pct": $busy_threshold, "clk_tck": $clk_tck, "cores": $(nproc),
+ "cpu": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)", "kernel": "$(uname -r)",
+ "database": "$server_version", "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)",
+ "commit": "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- api entity migration Cargo.toml Cargo.lock || echo -dirty)",
+ "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "timestamp": "$(date -u +%Y%m%dT%H%M%SZ)"}
+EOF_META
+# JSON lines must be one line each.
+python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$results" >"$results.tmp"
+mv "$results.tmp" "$results"
+
+scenario() { # NAME CONNECTIONS
+    local name=$1 connections=$2 busy before out
+    busy=$(machine_busy)
+    printf '%-12s @%-3s machine busy %3s%% … ' "$name" "$connections" "$busy" >&2
+    before=$(service_ticks)
+    out=$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s -s bench/scenarios.lua "$base" \
+        -- "$name" "$scratch/users.txt" "$scratch/big.txt" "$word")
+    local ticks=$(($(service_ticks) - before))
+    local line
+    line=$(grep '^{' <<<"$out" | tail -1)
+    [[ -n $line ]] || { echo "$out" >&2; die "wrk printed no result for $name"; }
+    printf '{"kind": "scenario", "scenario": "%s", "connections": %d, "machine_busy_pct": %d, "cpu_ticks": %d, "wrk": %s}\n' \
+        "$name" "$connections" "$busy" "$ticks" "$line" >>"$results"
+    local errors
+    errors=$(python3 -c 'import json, sys; print(sum(json.loads(sys.argv[1])["errors"].values()))' "$line")
+    python3 -c 'import json, sys; print("%.0f req/s" % json.loads(sys.argv[1])["rps"], end="")' "$line" >&2
+    echo ", $errors errors" >&2
+    if ((errors > 0)); then
+        # Which responses failed, and one body of each: a short rerun with
+        # wrk's response hook, which the measured run goes without.
+        echo "  rerunning $name for 2s to see what fails:" >&2
+        wrk -t"$threads" -c"$connections" -d2s --timeout 5s -s bench/scenarios.lua "$base" \
+            -- "$name" "$scratch/users.txt" "$scratch/big.txt" "$word" statuses | grep '^status ' | sed 's/^/    /' >&2 || true
+    fi
+}
+# pgbench on the list's own SQL (bench/pgbench/NAME.sql), at the same
+# concurrency and with prepared statements, as the service sends them.
+pgbench_run() { # NAME CONNECTIONS
+    local name=$1 connections=$2 busy out
+    busy=$(machine_busy)
+    printf '%-12s @%-3s machine busy %3s%% … ' "pgbench $name" "$connections" "$busy" >&2
+    out=$(pgbench -n -M prepared -c "$connections" -j "$threads" -T "$seconds" -D users="$users" \
+        -f "bench/pgbench/$name.sql" "$db_url" 2>&1) || { echo "$out" >&2; die "pgbench $name failed"; }
+    local tps latency failed
+    tps=$(awk '/^tps = / { print $3 }' <<<"$out")
+    latency=$(awk '/^latency average = / { print $4 }' <<<"$out")
+    failed=$(awk -F': ' '/^number of failed transactions/ { split($2, n, " "); print n[1] }' <<<"$out")
+    printf '{"kind": "pgbench", "scenario": "%s", "connections": %d, "machine_busy_pct": %d, "tps": %s, "latency_avg_ms": %s, "failed": %d}\n' \
+        "$name" "$connections" "$busy" "$tps" "$latency" "${failed:-0}" >>"$results"
+    echo "$tps transactions/s, ${failed:-0} failed" >&2
+}
+
+section "scenarios, $duration each"
+scenario list 64
+[[ $backend == postgres ]] && pgbench_run list 64
+scenario list-heavy 64
+[[ $backend == postgres ]] && pgbench_run list-heavy 64
+scenario search 64
+scenario get 64
+scenario create 64
+scenario update 64
+scenario mixed 64
+scenario mixed 100
+
+peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+printf '{"kind": "meta", "peak_rss_kb": %d}\n' "$peak_rss_kb" >>"$results"
+stop_service
+
+python3 bench/report.py "$results" bench/results

@@ -1,0 +1,126 @@
+-- wrk script for bench/run.sh: one scenario per wrk run, named by the first
+-- argument after `--`:
+--   wrk … -s bench/scenarios.lua URL -- SCENARIO USERS_FILE BIG_FILE WORD
+-- USERS_FILE has a line per ordinary user, "TOKEN ID ID …" (the ids of that
+-- user's own seeded tasks); BIG_FILE holds the token of the user with many
+-- tasks. Each request goes out as a random user, on that user's own tasks.
+-- done() prints one JSON line with the run's figures for bench/report.py.
+-- A fifth argument, "statuses", also counts the failed responses by status and
+-- keeps one body of each (a response hook costs the client time, so the
+-- measured runs go without it; bench/run.sh reruns a failing scenario so).
+
+local scenario, word, big
+local users = {}
+local sequence = 0
+local threads = {}
+
+function setup(thread)
+    -- Distinct random streams per thread (init runs in each thread's own state).
+    thread:set("seed", math.random(1, 2 ^ 30))
+    threads[#threads + 1] = thread
+end
+
+function init(args)
+    scenario, word = args[1], args[4]
+    for line in io.lines(args[2]) do
+        local fields = {}
+        for field in line:gmatch("%S+") do fields[#fields + 1] = field end
+        local ids = {}
+        for i = 2, #fields do ids[#ids + 1] = fields[i] end
+        users[#users + 1] = { auth = "Bearer " .. fields[1], ids = ids }
+    end
+    for line in io.lines(args[3]) do big = "Bearer " .. line end
+    math.randomseed(seed + os.time())
+    if args[5] == "statuses" then
+        -- Flat tables of strings and numbers: what thread:get can copy.
+        failed, example = {}, {}
+        response = function(status, _, body)
+            if status >= 400 then
+                local key = tostring(status)
+                failed[key] = (failed[key] or 0) + 1
+                example[key] = example[key] or body:gsub("%s+", " "):sub(1, 300)
+            end
+        end
+    end
+end
+
+local function headers(auth, with_body)
+    local h = { ["Authorization"] = auth }
+    if with_body then h["Content-Type"] = "application/json" end
+    return h
+end
+
+local function anyone() return users[math.random(#users)] end
+local function own_task(user) return user.ids[math.random(#user.ids)] end
+
+local function unique_title(verb)
+    sequence = sequence + 1
+    return string.format('"%s under load %d-%d"', verb, seed, sequence)
+end
+
+local make = {}
+make["list"] = function()
+    return wrk.format("GET", "/api/tasks?limit=50", headers(anyone().auth))
+end
+make["list-heavy"] = function()
+    return wrk.format("GET", "/api/tasks?status=pending&sort=title&order=asc&limit=50&offset=1000", headers(big))
+end
+make["search"] = function()
+    return wrk.format("GET", "/api/tasks?q=" .. word, headers(big))
+end
+make["get"] = function()
+    local user = anyone()
+    return wrk.format("GET", "/api/tasks/" .. own_task(user), headers(user.auth))
+end
+make["create"] = function()
+    local body = '{"title": ' .. unique_title("Created") .. ', "description": "bench"}'
+    return wrk.format("POST", "/api/tasks", headers(anyone().auth, true), body)
+end
+make["update"] = function()
+    local user = anyone()
+    local body = '{"title": ' .. unique_title("Updated") .. ', "description": null}'
+    return wrk.format("PUT", "/api/tasks/" .. own_task(user), headers(user.auth, true), body)
+end
+make["toggle"] = function()
+    local user = anyone()
+    return wrk.format("PATCH", "/api/tasks/" .. own_task(user) .. "/complete", headers(user.auth))
+end
+-- 70% reads (half lists, half single tasks), 20% writes (creates and updates),
+-- 10% completion toggles.
+make["mixed"] = function()
+    local r = math.random()
+    if r < 0.35 then return make["list"]() end
+    if r < 0.70 then return make["get"]() end
+    if r < 0.80 then return make["create"]() end
+    if r < 0.90 then return make["update"]() end
+    return make["toggle"]()
+end
+
+function request()
+    return make[scenario]()
+end
+
+local function statuses()
+    local count, body = {}, {}
+    for _, thread in ipairs(threads) do
+        local failed, example = thread:get("failed") or {}, thread:get("example") or {}
+        for status, n in pairs(failed) do
+            count[status] = (count[status] or 0) + n
+            body[status] = body[status] or example[status]
+        end
+    end
+    for status, n in pairs(count) do
+        io.write(string.format("status %s: %d responses, e.g. %s\n", status, n, body[status]))
+    end
+end
+
+function done(summary, latency, requests)
+    statuses()
+    local e = summary.errors
+    io.write(string.format(
+        '{"requests": %d, "duration_s": %.6f, "rps": %.3f, "p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, ' ..
+        '"errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d, "status": %d}}\n',
+        summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+        latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+        e.connect, e.read, e.write, e.timeout, e.status))
+end

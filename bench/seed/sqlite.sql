@@ -1,0 +1,52 @@
+-- The benchmark's data set on SQLite: the same rows as seed/postgres.sql (read
+-- that file's header), in SQLite's dialect. Times are written the way the
+-- service writes them (RFC 3339 with +00:00), so they sort with its own rows.
+
+CREATE TABLE bench_seed_users AS
+WITH RECURSIVE seq(n) AS (
+    SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < (SELECT users FROM bench_params)
+)
+SELECT 'bench-user-' || n AS id,
+       'bench-user-' || n || '@example.com' AS email,
+       'Bench User ' || n AS name,
+       strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-60 days') AS created_at
+FROM seq
+UNION ALL
+SELECT 'bench-big', 'bench-big@example.com', 'Bench Big',
+       strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-60 days');
+
+CREATE TABLE bench_seed_tasks AS
+WITH RECURSIVE seq(n) AS (
+    SELECT 1 UNION ALL SELECT n + 1 FROM seq
+    WHERE n < (SELECT max(users, tasks_per_user, big_tasks) FROM bench_params)
+), owned AS (
+    SELECT 'bench-user-' || u.n AS user_id, t.n AS n, 0 AS big, word
+    FROM bench_params, seq AS u, seq AS t
+    WHERE u.n <= users AND t.n <= tasks_per_user
+    UNION ALL
+    SELECT 'bench-big', n, 1, word FROM bench_params, seq WHERE n <= big_tasks
+), dated AS (
+    SELECT *, julianday('now', '-1 day')
+              - ((n * 7919) % 43200) / 1440.0 - (n % 60) / 86400.0 - (n % 1000) / 86400000.0 AS created
+    FROM owned
+)
+SELECT user_id,
+       CASE WHEN big AND n % 20 = 0 THEN
+                json_extract('["Send the ", "Pay ", "check ", "File "]', '$[' || (n / 20 % 4) || ']')
+                || CASE n / 80 % 3 WHEN 0 THEN word
+                                   WHEN 1 THEN upper(substr(word, 1, 1)) || substr(word, 2)
+                                   ELSE upper(word) END
+                || ' #' || n
+            ELSE
+                json_extract('["Buy", "call", "Email", "fix", "Plan", "review", "Write", "book", "Pay", "clean"]',
+                             '$[' || (n % 10) || ']')
+                || ' ' || json_extract('["groceries", "Report", "dentist", "car", "Slides", "taxes", "garden",
+                                         "flight", "Budget", "kitchen", "ticket"]', '$[' || (n * 7 % 11) || ']')
+                || ' #' || n
+       END AS title,
+       CASE WHEN n % 3 = 0 THEN NULL ELSE 'Seeded task ' || n || ' for the benchmark' END AS description,
+       n % 4 = 1 AS completed,
+       strftime('%Y-%m-%dT%H:%M:%f+00:00', created) AS created_at,
+       strftime('%Y-%m-%dT%H:%M:%f+00:00', created + (n % 5) / 24.0) AS updated_at,
+       n AS seq
+FROM dated;
