@@ -50,3 +50,10 @@ SELECT user_id,
        strftime('%Y-%m-%dT%H:%M:%f+00:00', created + (n % 5) / 24.0) AS updated_at,
        n AS seq
 FROM dated;
+
+-- The case-folded copies the service keeps for sort=title and q
+-- (tasks.title_key, tasks.description_key). The titles here are ASCII, so
+-- lower() folds them exactly as the service's Unicode lowercase does.
+ALTER TABLE bench_seed_tasks ADD COLUMN title_key TEXT;
+ALTER TABLE bench_seed_tasks ADD COLUMN description_key TEXT;
+UPDATE bench_seed_tasks SET title_key = lower(title), description_key = lower(description);
