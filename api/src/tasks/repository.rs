@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use entity::{idempotency_key, task};
 use poem_openapi::types::MaybeUndefined;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set, TransactionTrait, UpdateMany,
+    DatabaseTransaction, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    Set, TransactionTrait, UpdateMany,
 };
 
 use super::bodies::{CreateTask, UpdateTask};
@@ -49,44 +49,29 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
             .order_by(task::Column::Id, order.clone())
     };
     if let Some(text) = query.text.as_deref() {
-        select = select.filter(containing(db.get_database_backend(), text));
+        select = select.filter(containing(text));
     }
     page_in_database(db, select, sorted, query).await
 }
 
-/// Tasks whose title or description contains `text`, ignoring case: a match
-/// on the case-folded columns, the same on both databases, and always in the
-/// database, never over rows loaded into the service. PostgreSQL runs a
-/// `LIKE` (with `%`, `_` and `\` in `text` escaped), which its trigram
-/// indexes serve; SQLite runs `instr`, a plain substring search many times
-/// faster than its `LIKE` when the pattern starts with `%`.
-fn containing(backend: DbBackend, text: &str) -> Condition {
-    let folded = task::fold_case(text);
-    let matches: Box<dyn Fn(task::Column) -> SimpleExpr> = match backend {
-        DbBackend::Postgres => {
-            let mut pattern = String::with_capacity(folded.len() + 2);
-            pattern.push('%');
-            for c in folded.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    pattern.push('\\');
-                }
-                pattern.push(c);
-            }
-            pattern.push('%');
-            Box::new(move |column| {
-                Expr::col(column).like(LikeExpr::new(pattern.clone()).escape('\\'))
-            })
+/// Tasks whose title or description contains `text`, ignoring case: a
+/// `LIKE` on the case-folded columns, with `%`, `_` and `\\` in `text` matched
+/// literally. The same on both databases, always in the database (never over
+/// rows loaded into the service); PostgreSQL's trigram indexes serve it.
+fn containing(text: &str) -> Condition {
+    let mut pattern = String::from("%");
+    for c in task::fold_case(text).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
         }
-        _ => Box::new(move |column| {
-            Func::cust("instr")
-                .arg(Expr::col(column))
-                .arg(folded.clone())
-                .gt(0)
-        }),
-    };
+        pattern.push(c);
+    }
+    pattern.push('%');
+    let like =
+        |column: task::Column| Expr::col(column).like(LikeExpr::new(pattern.clone()).escape('\\'));
     Condition::any()
-        .add(matches(task::Column::TitleKey))
-        .add(matches(task::Column::DescriptionKey))
+        .add(like(task::Column::TitleKey))
+        .add(like(task::Column::DescriptionKey))
 }
 
 async fn page_in_database(
