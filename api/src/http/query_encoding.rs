@@ -21,10 +21,9 @@ pub async fn require_utf8_query<E: Endpoint>(next: E, req: Request) -> poem::Res
 fn first_non_utf8_parameter(query: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decodes = |part: &str| {
-            let part = part.replace('+', " ");
-            std::str::from_utf8(&percent_decode(part.as_bytes()).collect::<Vec<u8>>()).is_ok()
-        };
+        // `+` (a space in a query) is ASCII, so it cannot change whether
+        // the rest decodes; `decode_utf8` borrows when nothing is escaped.
+        let decodes = |part: &str| percent_decode(part.as_bytes()).decode_utf8().is_ok();
         (!decodes(name) || !decodes(value)).then(|| {
             percent_decode(name.as_bytes())
                 .decode_utf8_lossy()

@@ -19,9 +19,16 @@ pub async fn limit_head_size<E: Endpoint>(next: E, req: Request) -> poem::Result
     next.call(req).await.map(IntoResponse::into_response)
 }
 
-/// The head's size as HTTP/1.1 would send it.
+/// The head's size as HTTP/1.1 would send it; measured in place, as this
+/// runs on every request.
 fn head_size(req: &Request) -> usize {
-    let request_line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |scheme| scheme.len() + 3)
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len())
+        + uri.path_and_query().map_or(1, |path| path.as_str().len());
+    let request_line = req.method().as_str().len() + target + 12;
     let headers: usize = req
         .headers()
         .iter()
