@@ -3,7 +3,7 @@
 use jsonwebtoken::errors::ErrorKind;
 
 /// The reason a token was refused. The message is safe to show the caller.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
     #[error("the token is not a well-formed JWT")]
     Malformed,

@@ -33,13 +33,16 @@ use crate::http::error::ApiError;
 pub struct BearerAuth(pub Identity);
 
 async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Identity> {
-    if let Some(identity) = verified::remembered(req, &bearer.token) {
-        return Ok(identity);
-    }
-    let verifier = req
-        .data::<Arc<TokenVerifier>>()
-        .expect("the token verifier is installed on every route");
-    verifier.verify(&bearer.token).await.map_err(|err| {
+    let outcome = match verified::remembered(req, &bearer.token) {
+        Some(outcome) => outcome,
+        None => {
+            let verifier = req
+                .data::<Arc<TokenVerifier>>()
+                .expect("the token verifier is installed on every route");
+            verifier.verify(&bearer.token).await
+        }
+    };
+    outcome.map_err(|err| {
         tracing::debug!(reason = %err, "token rejected");
         crate::metrics::count_token_rejection(err.reason());
         ApiError::Unauthorized(err.to_string()).into()

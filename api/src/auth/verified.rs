@@ -1,6 +1,7 @@
 //! A bearer token verified once per request. Middleware that must know the
 //! caller before the route runs (the rate limit) verifies the token here;
-//! `BearerAuth` then reuses that identity instead of verifying it again.
+//! `BearerAuth` then reuses the outcome, identity or refusal, instead of
+//! verifying it again.
 
 use std::sync::Arc;
 
@@ -9,13 +10,14 @@ use poem::web::headers::authorization::Bearer;
 use poem::web::headers::{Authorization, HeaderMapExt};
 
 use super::claims::Identity;
+use super::error::TokenError;
 use super::verifier::TokenVerifier;
 
-/// The request's token and who it names, kept in the request's data.
+/// The request's token and what verifying it gave, kept in the request's data.
 #[derive(Clone)]
 struct VerifiedBearer {
     token: String,
-    identity: Identity,
+    outcome: Result<Identity, TokenError>,
 }
 
 /// Verifies the request's bearer token, if it has one, and remembers the
@@ -29,17 +31,17 @@ pub async fn verify_and_remember(req: &mut Request) -> Option<Identity> {
         .token()
         .to_owned();
     let verifier = req.data::<Arc<TokenVerifier>>()?.clone();
-    let identity = verifier.verify(&token).await.ok()?;
+    let outcome = verifier.verify(&token).await;
     req.set_data(VerifiedBearer {
         token,
-        identity: identity.clone(),
+        outcome: outcome.clone(),
     });
-    Some(identity)
+    outcome.ok()
 }
 
-/// The identity verified earlier in this request for exactly `token`.
-pub(super) fn remembered(req: &Request, token: &str) -> Option<Identity> {
+/// What verifying exactly `token` gave earlier in this request, if it was.
+pub(super) fn remembered(req: &Request, token: &str) -> Option<Result<Identity, TokenError>> {
     req.data::<VerifiedBearer>()
         .filter(|verified| verified.token == token)
-        .map(|verified| verified.identity.clone())
+        .map(|verified| verified.outcome.clone())
 }
