@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
+import { chromiumOptions } from "../lib/chromium.mjs";
 import { startService } from "../lib/service.mjs";
 
 const outputDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "test-results");
@@ -28,20 +29,10 @@ let service, context;
 before(async () => {
   // No auth configured: local-development mode, with a demo token in the log.
   service = await startService({});
-  // No internet here: nothing in the background may try to reach it.
-  context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), "chromium-")), {
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-      "--no-first-run",
-    ],
-  });
+  context = await chromium.launchPersistentContext(
+    mkdtempSync(path.join(tmpdir(), "chromium-")),
+    chromiumOptions,
+  );
 });
 
 after(async () => {

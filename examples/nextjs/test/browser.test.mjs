@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
+import { chromiumOptions } from "../../../e2e/lib/chromium.mjs";
 import { startStack } from "./app.mjs";
 
 const outputDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "test-results");
@@ -17,20 +18,7 @@ let stack, browser;
 
 before(async () => {
   stack = await startStack();
-  // The Swagger UI test's flags: headless, and nothing in the background reaching out.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-      "--no-first-run",
-    ],
-  });
+  browser = await chromium.launch(chromiumOptions);
 });
 
 after(async () => {
