@@ -323,14 +323,7 @@ async fn unknown_kids_cannot_make_the_service_hammer_the_key_set() {
     let token = sign_with("ed25519", Algorithm::EdDSA, &claims(&server.origin, "kim"));
     assert_eq!(status(&app, &token).await, 200);
     for attempt in 0..25 {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(format!("made-up-{attempt}"));
-        let bogus = encode(
-            &header,
-            &claims(&server.origin, "kim"),
-            &EncodingKey::from_ed_pem(&fixture("ed25519.pem")).unwrap(),
-        )
-        .unwrap();
+        let bogus = ed25519_token_naming(&server.origin, &format!("made-up-{attempt}"));
         assert_eq!(status(&app, &bogus).await, 401);
     }
     assert_eq!(server.hits(), 1, "no refetch within the minimum interval");
@@ -418,8 +411,9 @@ async fn shared_secret_and_key_set_work_side_by_side() {
     assert_eq!(status(&app, &es256).await, 200);
 }
 
-/// A token the key set has never published, signed with a real key.
-fn unknown_kid_token(origin: &str, kid: &str) -> String {
+/// A token for `kim` signed with the Ed25519 fixture key but naming `kid`:
+/// a key the key set may never have published.
+fn ed25519_token_naming(origin: &str, kid: &str) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.to_owned());
     encode(
@@ -483,7 +477,7 @@ async fn unknown_kids_share_one_fetch_and_a_failure_backs_off() {
     clock.advance(min_refresh());
     let started = Instant::now();
     let flood = futures_util::future::join_all((0..60).map(|n| {
-        let bogus = unknown_kid_token(&server.origin, &format!("made-up-{n}"));
+        let bogus = ed25519_token_naming(&server.origin, &format!("made-up-{n}"));
         let app = &app;
         async move { status(app, &bogus).await }
     }));
@@ -506,7 +500,7 @@ async fn unknown_kids_share_one_fetch_and_a_failure_backs_off() {
 
     // The failure backs off from its end: no fetch, an immediate 401.
     clock.advance(min_refresh() / 2);
-    let (answer, took) = timed_status(&app, &unknown_kid_token(&server.origin, "later")).await;
+    let (answer, took) = timed_status(&app, &ed25519_token_naming(&server.origin, "later")).await;
     assert_eq!(answer, 401);
     assert!(
         took < FAST,
@@ -582,12 +576,7 @@ async fn keys_beyond_the_cap_are_skipped() {
         }
     }
     let app = app_trusting(&server, &Clock::default()).await;
-    let signed_as = |kid: &str| {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(kid.to_owned());
-        let key = EncodingKey::from_ed_pem(&fixture("ed25519.pem")).unwrap();
-        encode(&header, &claims(&server.origin, "kim"), &key).unwrap()
-    };
+    let signed_as = |kid: &str| ed25519_token_naming(&server.origin, kid);
     assert_eq!(status(&app, &signed_as("k0")).await, 200);
     assert_eq!(status(&app, &signed_as("k63")).await, 200);
     assert_eq!(status(&app, &signed_as("k64")).await, 401, "over the cap");
