@@ -1,10 +1,12 @@
 """Turns one bench/run.sh run into its table, JSON and SVG chart.
 
 Reads the JSON lines bench/run.sh wrote (one "meta" line, one "scenario" line
-per wrk run, one "pgbench" line per pgbench run), prints the table, writes
+per wrk run, one "pgbench" line per pgbench run, one "fanout" line for the
+fan-out scenario), prints the tables, writes
 bench/results/<timestamp>-<backend>.json and .svg plus latest.json and
-latest.svg, and exits 1 when any request failed: zero errors is a requirement
-of every run, the smoke run included.
+latest.svg, and exits 1 when any request failed or the fan-out lost, repeated
+or misrouted an event: zero errors is a requirement of every run, the smoke
+run included.
 
 Python 3.11 standard library only, so a fresh clone needs nothing installed.
 """
@@ -16,9 +18,17 @@ from pathlib import Path
 
 RATIO_TO_PGBENCH = ("list", "list-heavy")
 
+# The fan-out's targets (BENCHMARKS.md), judged on full runs only: p99 from
+# commit to event at FANOUT_TARGET_RATE writes/s or more, and the service's
+# extra memory with FANOUT_TARGET_STREAMS idle streams open.
+FANOUT_TARGET_P99_MS = 100
+FANOUT_TARGET_RATE = 200
+FANOUT_TARGET_STREAMS = 1000
+FANOUT_TARGET_EXTRA_MB = 64
+
 
 def load(path):
-    meta, scenarios, pgbench = {}, [], {}
+    meta, scenarios, pgbench, fanout = {}, [], {}, None
     for line in Path(path).read_text().splitlines():
         record = json.loads(line)
         kind = record.pop("kind")
@@ -28,7 +38,66 @@ def load(path):
             scenarios.append(record)
         elif kind == "pgbench":
             pgbench[record["scenario"]] = record
-    return meta, scenarios, pgbench
+        elif kind == "fanout":
+            fanout = record
+    return meta, scenarios, pgbench, fanout
+
+
+def summarize_fanout(meta, record):
+    """The fan-out client's figures, flattened, with its failures and targets."""
+    if record is None:
+        return None
+    f = record["fanout"]
+    failures = f["errors"] + f["lost"] + f["duplicates"] + f["misrouted"]
+    summary = {
+        "streams": f["streams"],
+        "opened": f["opened"],
+        "rate": f["rate"],
+        "achieved_rate": f["achieved_rate"],
+        "duration_s": f["duration_s"],
+        "writes": f["writes"],
+        "delivered": f["delivered"],
+        "lost": f["lost"],
+        "duplicates": f["duplicates"],
+        "misrouted": f["misrouted"],
+        "unexpected": f["unexpected"],
+        "errors": f["errors"],
+        "error_kinds": f["error_kinds"],
+        "failures": failures,
+        "delivery_p50_ms": f["delivery_ms"]["p50"],
+        "delivery_p99_ms": f["delivery_ms"]["p99"],
+        "delivery_max_ms": f["delivery_ms"]["max"],
+        "from_send_p50_ms": f["delivery_from_send_ms"]["p50"],
+        "from_send_p99_ms": f["delivery_from_send_ms"]["p99"],
+        "write_p99_ms": f["write_ms"]["p99"],
+        "open_s": f["open_s"],
+        "rss_before_mb": None if f["rss_kb"]["before"] is None else round(f["rss_kb"]["before"] / 1024, 1),
+        "rss_idle_mb": None if f["rss_kb"]["idle"] is None else round(f["rss_kb"]["idle"] / 1024, 1),
+        "rss_loaded_mb": None if f["rss_kb"]["loaded"] is None else round(f["rss_kb"]["loaded"] / 1024, 1),
+        "extra_rss_mb": f["extra_rss_mb"],
+        "extra_rss_kb_per_stream": None if f["rss_kb"]["before"] is None or not f["opened"]
+        else round((f["rss_kb"]["idle"] - f["rss_kb"]["before"]) / f["opened"], 1),
+        "service_cpu_ms_per_write": f["service_cpu_ms_per_write"],
+        "client_cpu_ms": f["client_cpu_ms"],
+        "max_connections": record["max_connections"],
+        "machine_busy_pct": record["machine_busy_pct"],
+    }
+    targets = []
+    if not meta["smoke"]:
+        p99 = summary["delivery_p99_ms"]
+        if f["rate"] >= FANOUT_TARGET_RATE and p99 is not None:
+            targets.append((f"p99 delivery ≤ {FANOUT_TARGET_P99_MS} ms at {FANOUT_TARGET_RATE} writes/s",
+                            f"{p99:.1f} ms", p99 <= FANOUT_TARGET_P99_MS))
+        if f["streams"] >= FANOUT_TARGET_STREAMS and summary["extra_rss_mb"] is not None:
+            extra = summary["extra_rss_mb"]
+            targets.append((f"≤ {FANOUT_TARGET_EXTRA_MB} MB extra for {FANOUT_TARGET_STREAMS:,} idle streams",
+                            f"{extra:.1f} MB", extra <= FANOUT_TARGET_EXTRA_MB))
+    targets.append(("zero lost events", str(f["lost"]), f["lost"] == 0))
+    targets.append(("zero errors (duplicates and misrouted events included)",
+                    str(f["errors"] + f["duplicates"] + f["misrouted"]),
+                    f["errors"] + f["duplicates"] + f["misrouted"] == 0))
+    summary["targets"] = [{"target": t, "value": v, "met": met} for t, v, met in targets]
+    return summary
 
 
 def summarize(meta, scenarios, pgbench):
@@ -59,6 +128,40 @@ def busy_note(pct, threshold):
     return f"machine busy: {pct}%" if pct > threshold else ""
 
 
+def fanout_table(meta, fan):
+    def ms(value):
+        return "-" if value is None else f"{value:.1f}"
+
+    head = ("fan-out", "streams", "writes/s", "delivered", "p50 ms", "p99 ms", "max ms",
+            "extra RSS MB", "lost", "errors", "note")
+    failures = fan["errors"] + fan["duplicates"] + fan["misrouted"]
+    line = (
+        "commit → event", str(fan["opened"]) if fan["opened"] == fan["streams"] else f'{fan["opened"]}/{fan["streams"]}',
+        f'{fan["achieved_rate"]:.0f}', f'{fan["delivered"]}/{fan["writes"]}',
+        ms(fan["delivery_p50_ms"]), ms(fan["delivery_p99_ms"]), ms(fan["delivery_max_ms"]),
+        ms(fan["extra_rss_mb"]),
+        str(fan["lost"]) if not fan["lost"] else f'{fan["lost"]} LOST',
+        str(failures) if not failures else f"{failures} FAILED",
+        busy_note(fan["machine_busy_pct"], meta["busy_threshold_pct"]),
+    )
+    widths = [max(len(a), len(b)) for a, b in zip(head, line)]
+    cells = lambda row: "  ".join(c.ljust(w) if i in (0, 10) else c.rjust(w)
+                                  for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    out = [cells(head), "  ".join("-" * w for w in widths), cells(line), ""]
+    out.append(f'from the POST sent: p50 {ms(fan["from_send_p50_ms"])} ms, p99 {ms(fan["from_send_p99_ms"])} ms; '
+               f'write p99 {ms(fan["write_p99_ms"])} ms; {fan["open_s"]} s to open the streams')
+    out.append(f'service RSS: {ms(fan["rss_before_mb"])} MB before the streams, {ms(fan["rss_idle_mb"])} MB '
+               f'with them open and idle ({"-" if fan["extra_rss_kb_per_stream"] is None else fan["extra_rss_kb_per_stream"]} KB a stream), '
+               f'{ms(fan["rss_loaded_mb"])} MB after the writes')
+    out.append(f'service CPU {fan["service_cpu_ms_per_write"]} ms per write (its event delivery included); '
+               f'client CPU {fan["client_cpu_ms"]} ms over the writes; MAX_CONNECTIONS={fan["max_connections"]}')
+    if fan["error_kinds"]:
+        out.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(fan["error_kinds"].items())))
+    for t in fan["targets"]:
+        out.append(f'target: {t["target"]}: {t["value"]}, {"met" if t["met"] else "MISSED"}')
+    return "\n".join(out)
+
+
 def table(meta, rows, pgbench):
     threshold = meta["busy_threshold_pct"]
     head = ("scenario", "conns", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/req", "÷pgbench", "note")
@@ -87,20 +190,30 @@ def table(meta, rows, pgbench):
     return "\n".join(out)
 
 
-def chart(meta, rows, pgbench, warnings):
-    """Two panels of horizontal bars: throughput (with pgbench for reference) and p99."""
+def chart(meta, rows, pgbench, fan, warnings):
+    """Panels of horizontal bars: throughput (with pgbench for reference) and
+    p99 of the wrk scenarios, then the fan-out's delivery latency against its
+    target, with its memory and failures written under it."""
     bars = [(f'{r["scenario"]} @{r["connections"]}', r["rps"], r["p99_ms"]) for r in rows]
     refs = [(f"pgbench {n} @{p['connections']}", p["tps"]) for n, p in pgbench.items()]
     label_w, bar_w, row_h, pad = 170, 420, 22, 30
     rps_rows = bars + [(label, tps, None) for label, tps in refs]
+    fan_bars = [] if fan is None else [
+        (name, value) for name, value in (("p50", fan["delivery_p50_ms"]), ("p99", fan["delivery_p99_ms"]),
+                                          ("max", fan["delivery_max_ms"])) if value is not None]
     top = 50 + 16 * len(warnings)
-    rps_h = len(rps_rows) * row_h
-    p99_top = top + rps_h + 60
-    height = p99_top + len(bars) * row_h + pad
+    p99_top = top + len(rps_rows) * row_h + 60 if rows else top
+    fan_top = p99_top + len(bars) * row_h + 60 if rows else top
+    height = (fan_top + len(fan_bars) * row_h + 3 * 16 + pad) if fan else p99_top + len(bars) * row_h + pad
     width = label_w + bar_w + 110
     max_rps = max([b[1] for b in rps_rows] + [1])
     max_p99 = max([b[2] for b in bars] + [1])
-    title = (f'{meta["backend"]}, {meta["profile"]} build, {meta["duration"]} per scenario'
+    runs = []
+    if rows:
+        runs.append(f'{meta["duration"]} per scenario')
+    if fan:
+        runs.append(f'fan-out {fan["streams"]:,} streams × {fan["rate"]:g} writes/s × {fan["duration_s"]:g} s')
+    title = (f'{meta["backend"]}, {meta["profile"]} build, {", ".join(runs)}'
              f'{", smoke" if meta["smoke"] else ""} — {meta["date"]} ({meta["commit"]})')
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -110,9 +223,6 @@ def chart(meta, rows, pgbench, warnings):
     ]
     for i, warning in enumerate(warnings):
         svg.append(f'<text x="10" y="{38 + 16 * i}" fill="#b00020">{escape(warning)}</text>')
-    svg += [
-        f'<text x="10" y="{top - 8}" font-weight="bold">throughput (requests/s; pgbench: transactions/s)</text>',
-    ]
 
     def bar(y, label, value, scale, text, colour):
         length = bar_w * value / scale if scale else 0
@@ -120,22 +230,49 @@ def chart(meta, rows, pgbench, warnings):
         svg.append(f'<rect x="{label_w}" y="{y + 3}" width="{length:.1f}" height="{row_h - 6}" fill="{colour}"/>')
         svg.append(f'<text x="{label_w + length + 4:.1f}" y="{y + 15}">{escape(text)}</text>')
 
-    for i, (label, rps, p99) in enumerate(rps_rows):
-        colour = "#4a7ab5" if p99 is not None else "#9a9a9a"
-        bar(top + i * row_h, label, rps, max_rps, f"{rps:,.0f}", colour)
-    svg.append(f'<text x="10" y="{p99_top - 8}" font-weight="bold">p99 latency (ms)</text>')
-    for i, (label, _, p99) in enumerate(bars):
-        bar(p99_top + i * row_h, label, p99, max_p99, f"{p99:,.1f}", "#c0673a")
+    if rows:
+        svg.append(f'<text x="10" y="{top - 8}" font-weight="bold">'
+                   f'throughput (requests/s; pgbench: transactions/s)</text>')
+        for i, (label, rps, p99) in enumerate(rps_rows):
+            colour = "#4a7ab5" if p99 is not None else "#9a9a9a"
+            bar(top + i * row_h, label, rps, max_rps, f"{rps:,.0f}", colour)
+        svg.append(f'<text x="10" y="{p99_top - 8}" font-weight="bold">p99 latency (ms)</text>')
+        for i, (label, _, p99) in enumerate(bars):
+            bar(p99_top + i * row_h, label, p99, max_p99, f"{p99:,.1f}", "#c0673a")
+    if fan:
+        svg.append(f'<text x="10" y="{fan_top - 8}" font-weight="bold">fan-out: commit to event (ms), '
+                   f'{fan["opened"]:,} streams, {fan["achieved_rate"]:,.0f} writes/s; '
+                   f'dashed: the {FANOUT_TARGET_P99_MS} ms p99 target</text>')
+        scale = max([v for _, v in fan_bars] + [FANOUT_TARGET_P99_MS]) * 1.05
+        for i, (label, value) in enumerate(fan_bars):
+            bar(fan_top + i * row_h, label, value, scale, f"{value:,.1f}", "#5a9a5a")
+        x = label_w + bar_w * FANOUT_TARGET_P99_MS / scale
+        svg.append(f'<line x1="{x:.1f}" y1="{fan_top}" x2="{x:.1f}" y2="{fan_top + len(fan_bars) * row_h}" '
+                   f'stroke="#b00020" stroke-dasharray="4 3"/>')
+        y = fan_top + len(fan_bars) * row_h + 16
+        extra = "-" if fan["extra_rss_mb"] is None else f'{fan["extra_rss_mb"]:.1f} MB'
+        failed = fan["failures"]
+        for i, text in enumerate((
+            f'service RSS +{extra} with the streams open and idle '
+            f'(target ≤ {FANOUT_TARGET_EXTRA_MB} MB for {FANOUT_TARGET_STREAMS:,})',
+            f'{fan["delivered"]:,} of {fan["writes"]:,} writes delivered; lost {fan["lost"]}, errors {fan["errors"]}, '
+            f'duplicates {fan["duplicates"]}, misrouted {fan["misrouted"]}',
+        )):
+            colour = "#b00020" if i == 1 and failed else "black"
+            svg.append(f'<text x="10" y="{y + 16 * i}" fill="{colour}">{escape(text)}</text>')
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
 
 
 def main():
     source, results_dir = sys.argv[1], Path(sys.argv[2])
-    meta, scenarios, pgbench = load(source)
+    meta, scenarios, pgbench, fanout = load(source)
     rows = summarize(meta, scenarios, pgbench)
+    fan = summarize_fanout(meta, fanout)
     threshold = meta["busy_threshold_pct"]
     busy = [meta["machine_busy_start_pct"]] + [r["machine_busy_pct"] for r in rows]
+    if fan:
+        busy.append(fan["machine_busy_pct"])
     warnings = []
     if max(busy) > threshold:
         warnings.append(f"machine busy: {max(busy)}% of all cores used by others (over {threshold}%): "
@@ -143,21 +280,31 @@ def main():
     errors = sum(r["errors"] for r in rows) + sum(p["failed"] for p in pgbench.values())
     if errors:
         warnings.append(f"{errors} requests failed: every scenario must run without errors")
+    if fan and fan["failures"]:
+        warnings.append(f'fan-out: {fan["lost"]} lost, {fan["duplicates"]} duplicated, {fan["misrouted"]} misrouted '
+                        f'events and {fan["errors"]} errors: every write must reach its stream exactly once')
+        errors += fan["failures"]
 
-    print()
-    print(table(meta, rows, pgbench))
+    if rows:
+        print()
+        print(table(meta, rows, pgbench))
+    if fan:
+        print()
+        print(fanout_table(meta, fan))
     print()
     print(f'time to ready: {meta["ready_ms"]} ms (process start to /health/ready 200, migrated database)')
-    print(f'peak RSS: {meta["peak_rss_kb"] / 1024:.1f} MB (VmHWM at the end of the run)')
+    if "peak_rss_kb" in meta:
+        print(f'peak RSS: {meta["peak_rss_kb"] / 1024:.1f} MB (VmHWM at the end of the wrk scenarios)')
     print(f'machine busy before the run: {meta["machine_busy_start_pct"]}% of {meta["cores"]} cores')
     for warning in warnings:
         print(f"\n!!! {warning.upper() if warning.startswith('machine') else warning}")
 
-    report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "warnings": warnings}
+    report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "fanout": fan,
+              "warnings": warnings}
     results_dir.mkdir(parents=True, exist_ok=True)
     stem = f'{meta["timestamp"]}-{meta["backend"]}{"-smoke" if meta["smoke"] else ""}'
     text = json.dumps(report, indent=2) + "\n"
-    svg = chart(meta, rows, pgbench, warnings)
+    svg = chart(meta, rows, pgbench, fan, warnings)
     for name, content in ((f"{stem}.json", text), ("latest.json", text), (f"{stem}.svg", svg), ("latest.svg", svg)):
         (results_dir / name).write_text(content)
     print(f"\nwrote {results_dir / (stem + '.json')} and .svg (also latest.json, latest.svg)")

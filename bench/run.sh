@@ -2,13 +2,17 @@
 # The service's load benchmark (BENCHMARKS.md: what each scenario is, how to
 # read the table). One run: build, a fresh database, seed it through SQL, time
 # the start, run every scenario with wrk one after the other, run pgbench on
-# the list's own SQL, print the table, write bench/results/*.json and *.svg.
+# the list's own SQL, then the fan-out scenario (event streams, one per user,
+# while tasks are written: bench/fanout.mjs), print the tables, write
+# bench/results/*.json and *.svg.
 #
 #   bench/run.sh                 # PostgreSQL: a new database on the server below
 #   bench/run.sh --sqlite        # a new SQLite file
 #   bench/run.sh --smoke         # seconds per scenario, fewer rows, debug build:
 #                                # CI's proof that the benchmark still runs
 #   bench/run.sh --smoke --release   # the same on a release build
+#   bench/run.sh --fanout-only   # the fan-out scenario alone (no wrk, no pgbench)
+#   bench/run.sh --no-fanout     # the wrk and pgbench scenarios alone
 #
 # Environment:
 #   BENCH_DATABASE_URL  PostgreSQL server to create the database on (else
@@ -16,20 +20,26 @@
 #   BENCH_DURATION      per scenario: 10s (2s with --smoke)
 #   BENCH_BUSY_PCT      warn when other processes use more than this share of
 #                       all cores before a scenario: 25
+#   BENCH_FANOUT_STREAMS  fan-out: open event streams, one per user: 1000 (50 with --smoke)
+#   BENCH_FANOUT_RATE     fan-out: task writes per second: 200 (50 with --smoke)
+#   BENCH_FANOUT_DURATION fan-out: how long the writes go on: 30s (4s with --smoke)
 #
-# Exits non-zero when any request fails. Stops everything it started and drops
+# Exits non-zero when any request fails, and when the fan-out loses, repeats
+# or misroutes an event. Stops everything it started and drops
 # the database it created, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 backend=postgres smoke=false profile=release
-release_asked=false
+release_asked=false run_wrk=true run_fanout=true
 for arg in "$@"; do
     case $arg in
         --sqlite) backend=sqlite ;;
         --smoke) smoke=true ;;
         --release) release_asked=true ;;
+        --fanout-only) run_wrk=false ;;
+        --no-fanout) run_fanout=false ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -40,13 +50,19 @@ done
 # The smoke run proves the script and zero errors, not speed: on a debug build
 # and a CI machine busy with other work, 64 connections would only measure how
 # long requests queue for the pool, so it runs at 8 and 12.
+# The fan-out smoke run proves that every write reaches its stream, once, on
+# the debug build: 50 streams, 200 writes.
 if $smoke; then
     users=10 tasks_per_user=20 big_tasks=2000 duration=${BENCH_DURATION:-2s} sample_s=1
     $release_asked || profile=debug
     conns=8 conns_high=12
+    fanout_streams=${BENCH_FANOUT_STREAMS:-50} fanout_rate=${BENCH_FANOUT_RATE:-50}
+    fanout_duration=${BENCH_FANOUT_DURATION:-4s}
 else
     users=100 tasks_per_user=200 big_tasks=10000 duration=${BENCH_DURATION:-10s} sample_s=2
     conns=64 conns_high=100
+    fanout_streams=${BENCH_FANOUT_STREAMS:-1000} fanout_rate=${BENCH_FANOUT_RATE:-200}
+    fanout_duration=${BENCH_FANOUT_DURATION:-30s}
 fi
 word=invoice
 busy_threshold=${BENCH_BUSY_PCT:-25}
@@ -54,6 +70,7 @@ threads=2
 
 section() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
+$run_wrk || $run_fanout || die "--fanout-only and --no-fanout leave nothing to run"
 
 # --- tools -----------------------------------------------------------------
 # wrk rather than oha: its Lua hooks give every request its own user, token and
@@ -67,9 +84,11 @@ need() { # COMMAND DEBIAN-PACKAGE
     fi
     command -v "$1" >/dev/null || die "needs $1 (apt-get install $2)"
 }
-need wrk wrk
+$run_wrk && need wrk wrk
 need curl curl
 need python3 python3
+# The fan-out's load client; Debian 12's nodejs is 18, which runs it too.
+$run_fanout && need node nodejs
 if [[ $backend == postgres ]]; then
     need psql postgresql-client
     need pgbench postgresql  # Debian ships pgbench with the server
@@ -149,6 +168,7 @@ secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 service_env=(
     env -u RUST_LOG -u LOG_FORMAT -u RATE_LIMIT -u REQUEST_TIMEOUT -u METRICS_ADDR -u APP_ENV
     -u BETTER_AUTH_URL -u JWKS_URL -u JWT_ISSUER -u JWT_AUDIENCE -u CORS_ORIGINS -u DATABASE_MAX_CONNECTIONS
+    -u MAX_CONNECTIONS -u IDLE_TIMEOUT -u HEADER_READ_TIMEOUT -u EVENT_KEEP_ALIVE -u EVENT_STREAMS_PER_USER
     DATABASE_URL="$db_url" HOST=127.0.0.1 PORT="$port" AUTO_MIGRATE=true BETTER_AUTH_SECRET="$secret"
 )
 start_service() { # LOG-FILE (exec: $pid is the service's own process, for /proc/$pid)
@@ -288,7 +308,8 @@ cat >"$results" <<EOF_META
  "threads": $threads, "ready_ms": $ready_ms, "machine_busy_start_pct": $busy_start,
  "busy_threshold_pct": $busy_threshold, "clk_tck": $clk_tck, "cores": $(nproc),
  "cpu": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)", "kernel": "$(uname -r)",
- "database": "$server_version", "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)",
+ "database": "$server_version", "wrk": "$(if $run_wrk; then wrk -v 2>&1 | head -1 | cut -d' ' -f1-2; else echo -; fi)",
+ "node": "$(if $run_fanout; then node --version; else echo -; fi)",
  "commit": "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- api entity migration Cargo.toml Cargo.lock || echo -dirty)",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "timestamp": "$(date -u +%Y%m%dT%H%M%SZ)"}
 EOF_META
@@ -338,20 +359,69 @@ pgbench_run() { # NAME CONNECTIONS
     echo "$tps transactions/s, ${failed:-0} failed" >&2
 }
 
-section "scenarios, $duration each"
-scenario list "$conns"
-[[ $backend == postgres ]] && pgbench_run list "$conns"
-scenario list-heavy "$conns"
-[[ $backend == postgres ]] && pgbench_run list-heavy "$conns"
-scenario search "$conns"
-scenario get "$conns"
-scenario create "$conns"
-scenario update "$conns"
-scenario mixed "$conns"
-scenario mixed "$conns_high"
+if $run_wrk; then
+    section "scenarios, $duration each"
+    scenario list "$conns"
+    [[ $backend == postgres ]] && pgbench_run list "$conns"
+    scenario list-heavy "$conns"
+    [[ $backend == postgres ]] && pgbench_run list-heavy "$conns"
+    scenario search "$conns"
+    scenario get "$conns"
+    scenario create "$conns"
+    scenario update "$conns"
+    scenario mixed "$conns"
+    scenario mixed "$conns_high"
 
-peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
-printf '{"kind": "meta", "peak_rss_kb": %d}\n' "$peak_rss_kb" >>"$results"
+    peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    printf '{"kind": "meta", "peak_rss_kb": %d}\n' "$peak_rss_kb" >>"$results"
+fi
 stop_service
+
+# --- fan-out -------------------------------------------------------------------
+# $fanout_streams event streams, one per user (bench-fan-0001…), each its own
+# token; then $fanout_rate task writes a second for $fanout_duration, each
+# as the next of those users in turn, and every write must reach its user's
+# stream exactly once (bench/fanout.mjs, which says what it measures and how).
+if $run_fanout; then
+    section "fan-out: $fanout_streams event streams, $fanout_rate writes/s for $fanout_duration"
+    # A fresh process, so that "memory before the streams" is the service's
+    # own and not what the wrk scenarios left in its allocator.
+    # MAX_CONNECTIONS: the default (1024) counts every open connection, so
+    # 1,000 streams would leave 24 for the writes' keep-alive pool and the
+    # readiness probes; connections over the cap wait in the accept queue,
+    # which would measure the cap, not delivery. Everything else as it ships
+    # (the database pool's default size, no RATE_LIMIT, EVENT_* defaults).
+    fanout_max_connections=$((fanout_streams + 256))
+    ((fanout_max_connections > 1024)) || fanout_max_connections=1024
+    # The service holds a socket per stream, and the client one more each:
+    # both inherit this shell's limit on open files.
+    need_files=$((fanout_streams + 512))
+    if (($(ulimit -n) < need_files)); then
+        ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+        (($(ulimit -n) >= need_files)) ||
+            die "the fan-out needs $need_files open files per process; ulimit -n allows $(ulimit -n) (raise the hard limit)"
+    fi
+    seq -f 'bench-fan-%04g' "$fanout_streams" |
+        (cd "$scratch" && xargs -P "$(nproc)" -I '{}' "${service_env[@]}" "$bin" token --sub '{}' --minutes 60) \
+            >"$scratch/fanout-tokens.txt"
+    [[ $(wc -l <"$scratch/fanout-tokens.txt") == "$fanout_streams" ]] || die "minted too few fan-out tokens"
+    service_env+=(MAX_CONNECTIONS="$fanout_max_connections")
+    start_service "$scratch/fanout.log"
+    wait_ready "$scratch/fanout.log"
+    busy=$(machine_busy)
+    echo "machine busy $busy%" >&2
+    out=$(node bench/fanout.mjs --base "$base" --tokens "$scratch/fanout-tokens.txt" --pid "$pid" \
+        --rate "$fanout_rate" --duration "$(to_seconds "$fanout_duration")" --clk-tck "$clk_tck") ||
+        { tail -20 "$scratch/fanout.log" >&2; die "the fan-out client failed"; }
+    line=$(grep '^{' <<<"$out" | tail -1)
+    [[ -n $line ]] || die "the fan-out client printed no result"
+    printf '{"kind": "fanout", "machine_busy_pct": %d, "max_connections": %d, "fanout": %s}\n' \
+        "$busy" "$fanout_max_connections" "$line" >>"$results"
+    if python3 -c 'import json, sys; r = json.loads(sys.argv[1]); sys.exit(r["errors"] + r["lost"] + r["duplicates"] + r["misrouted"] > 0)' "$line"; then :; else
+        echo "  the service's log, last lines:" >&2
+        tail -20 "$scratch/fanout.log" | sed 's/^/    /' >&2
+    fi
+    stop_service
+fi
 
 python3 bench/report.py "$results" bench/results
