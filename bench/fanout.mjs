@@ -6,7 +6,7 @@
 //
 //   node bench/fanout.mjs --base http://127.0.0.1:PORT --tokens FILE [--pid PID]
 //        [--rate 200] [--duration 30] [--open-concurrency 32] [--writers 64]
-//        [--settle 2] [--drain 10] [--open-timeout 30] [--clk-tck 100]
+//        [--settle 2] [--drain 20] [--open-timeout 30] [--clk-tck 100]
 //
 // FILE has one token per line, each of a distinct user (its `sub` is read from
 // the token). --pid is the service's process, whose RSS (/proc/PID/status) and
@@ -36,7 +36,7 @@ import { performance } from "node:perf_hooks";
 // --- arguments ---------------------------------------------------------------
 const options = {
     base: null, tokens: null, pid: null, rate: 200, duration: 30,
-    "open-concurrency": 32, writers: 64, settle: 2, drain: 10, "open-timeout": 30, "clk-tck": 100,
+    "open-concurrency": 32, writers: 64, settle: 2, drain: 20, "open-timeout": 30, "clk-tck": 100,
 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const name = process.argv[i].replace(/^--/, "");
@@ -357,7 +357,10 @@ async function main() {
     allSent = true;
     if (pendingResponses > 0) await new Promise((resolve) => { responsesDone = resolve; });
     const lastResponse = wallMs();
-    // Every successful write's event, or the drain time after the last response.
+    // Every successful write's event, or the drain time after the last
+    // response: longer than the service's keep-alive (15 s), at which a
+    // stream reads its feed again even without a notification, so an event
+    // delivered late by that path counts as late, not as lost.
     if (pendingDelivery > 0) {
         await Promise.race([new Promise((resolve) => { drained = resolve; }), sleep(drainMs)]);
     }

@@ -169,6 +169,7 @@ service_env=(
     env -u RUST_LOG -u LOG_FORMAT -u RATE_LIMIT -u REQUEST_TIMEOUT -u METRICS_ADDR -u APP_ENV
     -u BETTER_AUTH_URL -u JWKS_URL -u JWT_ISSUER -u JWT_AUDIENCE -u CORS_ORIGINS -u DATABASE_MAX_CONNECTIONS
     -u MAX_CONNECTIONS -u IDLE_TIMEOUT -u HEADER_READ_TIMEOUT -u EVENT_KEEP_ALIVE -u EVENT_STREAMS_PER_USER
+    -u LISTEN_DATABASE_URL
     DATABASE_URL="$db_url" HOST=127.0.0.1 PORT="$port" AUTO_MIGRATE=true BETTER_AUTH_SECRET="$secret"
 )
 start_service() { # LOG-FILE (exec: $pid is the service's own process, for /proc/$pid)
@@ -385,7 +386,8 @@ stop_service
 if $run_fanout; then
     section "fan-out: $fanout_streams event streams, $fanout_rate writes/s for $fanout_duration"
     # A fresh process, so that "memory before the streams" is the service's
-    # own and not what the wrk scenarios left in its allocator.
+    # own and not what the wrk scenarios left in its allocator. Its log goes
+    # to a file (not a terminal), whose end is shown when the fan-out fails.
     # MAX_CONNECTIONS: the default (1024) counts every open connection, so
     # 1,000 streams would leave 24 for the writes' keep-alive pool and the
     # readiness probes; connections over the cap wait in the accept queue,
