@@ -6,11 +6,14 @@
 //
 //   node bench/fanout.mjs --base http://127.0.0.1:PORT --tokens FILE [--pid PID]
 //        [--rate 200] [--duration 30] [--open-concurrency 32] [--writers 64]
-//        [--settle 2] [--drain 20] [--open-timeout 30] [--clk-tck 100]
+//        [--settle 2] [--drain 20] [--open-timeout 30] [--clk-tck 100] [--db-name NAME]
 //
 // FILE has one token per line, each of a distinct user (its `sub` is read from
 // the token). --pid is the service's process, whose RSS (/proc/PID/status) and
 // CPU time (/proc/PID/stat) it reads; the client runs on the same machine.
+// --db-name is the PostgreSQL database, whose server processes' CPU time it
+// reads too, so that what other work took of the machine during the writes
+// can be told apart from what the service, its database and the client took.
 // Progress goes to stderr; the figures, one JSON line, to stdout.
 //
 // Node rather than Python: a thousand streaming HTTP responses and a few
@@ -30,13 +33,14 @@
 // reported too; it adds the request's queueing, parsing and authentication.
 
 import http from "node:http";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
 // --- arguments ---------------------------------------------------------------
 const options = {
     base: null, tokens: null, pid: null, rate: 200, duration: 30,
     "open-concurrency": 32, writers: 64, settle: 2, drain: 20, "open-timeout": 30, "clk-tck": 100,
+    "db-name": null,
 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const name = process.argv[i].replace(/^--/, "");
@@ -91,6 +95,30 @@ function cpuTicks() { // user + system CPU of the service, in clock ticks
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]);
+}
+
+// The whole machine's busy and total CPU time so far (/proc/stat, clock ticks).
+function machineTicks() {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { total, busy: total - fields[3] - fields[4] }; // less idle and iowait
+}
+// CPU time of the PostgreSQL processes serving the benchmark's database: a
+// server process's command line names its database ("postgres: USER DB …").
+function databaseTicks() {
+    if (!options["db-name"]) return 0;
+    const needle = ` ${options["db-name"]} `;
+    let ticks = 0;
+    for (const entry of readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) continue;
+            const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            ticks += Number(fields[11]) + Number(fields[12]);
+        } catch { /* the process ended meanwhile */ }
+    }
+    return ticks;
 }
 
 // --- figures -------------------------------------------------------------------
@@ -341,6 +369,8 @@ async function main() {
     const total = Math.round(rate * duration);
     log(`writing ${total} tasks at ${rate}/s over ${users.length} users…`);
     const cpuBefore = cpuTicks();
+    const machineBefore = machineTicks();
+    const databaseBefore = databaseTicks();
     const clientCpuBefore = process.cpuUsage();
     const writeStart = wallMs();
     await new Promise((resolve) => {
@@ -366,6 +396,8 @@ async function main() {
     }
     const cpuAfter = cpuTicks();
     const clientCpu = process.cpuUsage(clientCpuBefore);
+    const machineAfter = machineTicks();
+    const databaseAfter = databaseTicks();
     const rssLoaded = rssKb();
     measuring = false;
 
@@ -377,6 +409,21 @@ async function main() {
     writeAgent.destroy();
 
     const clkTck = Number(options["clk-tck"]); // what /proc/PID/stat counts in (getconf CLK_TCK)
+    // Shares of all cores over the writes (and the drain): the whole
+    // machine, and within it the service, its database and this client;
+    // "others" is the rest, work the benchmark did not ask for.
+    const allTicks = machineAfter.total - machineBefore.total;
+    const share = (ticks) => (allTicks > 0 ? Math.round((1000 * ticks) / allTicks) / 10 : null);
+    const clientTicks = ((clientCpu.user + clientCpu.system) / 1e6) * clkTck;
+    const serviceTicks = cpuBefore === null ? 0 : cpuAfter - cpuBefore;
+    const cpuShares = {
+        machine: share(machineAfter.busy - machineBefore.busy),
+        service: share(serviceTicks),
+        database: options["db-name"] ? share(databaseAfter - databaseBefore) : null,
+        client: share(clientTicks),
+        others: share(Math.max(0, machineAfter.busy - machineBefore.busy - serviceTicks
+                               - (databaseAfter - databaseBefore) - clientTicks)),
+    };
     Object.assign(result, {
         writes: total,
         writes_ok: ok.length,
@@ -402,6 +449,7 @@ async function main() {
         service_cpu_ms_per_write: cpuBefore === null || !total ? null
             : Math.round((((cpuAfter - cpuBefore) * 1000) / clkTck / total) * 1000) / 1000,
         client_cpu_ms: Math.round((clientCpu.user + clientCpu.system) / 1000),
+        cpu_pct_during_writes: cpuShares,
     });
     log(`${result.delivered}/${result.writes_ok} delivered, ${lost} lost, ${result.errors} errors; ` +
         `delivery p50 ${result.delivery_ms.p50} ms, p99 ${result.delivery_ms.p99} ms; ` +

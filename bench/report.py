@@ -81,7 +81,14 @@ def summarize_fanout(meta, record):
         "client_cpu_ms": f["client_cpu_ms"],
         "max_connections": record["max_connections"],
         "machine_busy_pct": record["machine_busy_pct"],
+        # Shares of all cores while the writes ran: the machine, the service,
+        # its database, the client, and the rest ("others").
+        "cpu_pct_during_writes": f.get("cpu_pct_during_writes"),
     }
+    during = (summary["cpu_pct_during_writes"] or {}).get("others")
+    # Busy before the writes (the same reading as every scenario's) or, from
+    # what the machine did besides the benchmark, during them.
+    summary["busy_pct"] = max(record["machine_busy_pct"], round(during) if during is not None else 0)
     targets = []
     if not meta["smoke"]:
         p99 = summary["delivery_p99_ms"]
@@ -142,7 +149,7 @@ def fanout_table(meta, fan):
         ms(fan["extra_rss_mb"]),
         str(fan["lost"]) if not fan["lost"] else f'{fan["lost"]} LOST',
         str(failures) if not failures else f"{failures} FAILED",
-        busy_note(fan["machine_busy_pct"], meta["busy_threshold_pct"]),
+        busy_note(fan["busy_pct"], meta["busy_threshold_pct"]),
     )
     widths = [max(len(a), len(b)) for a, b in zip(head, line)]
     cells = lambda row: "  ".join(c.ljust(w) if i in (0, 10) else c.rjust(w)
@@ -155,6 +162,13 @@ def fanout_table(meta, fan):
                f'{ms(fan["rss_loaded_mb"])} MB after the writes')
     out.append(f'service CPU {fan["service_cpu_ms_per_write"]} ms per write (its event delivery included); '
                f'client CPU {fan["client_cpu_ms"]} ms over the writes; MAX_CONNECTIONS={fan["max_connections"]}')
+    cpu = fan["cpu_pct_during_writes"]
+    if cpu:
+        parts = [f'service {cpu["service"]}%']
+        if cpu["database"] is not None:
+            parts.append(f'its database {cpu["database"]}%')
+        parts += [f'client {cpu["client"]}%', f'others {cpu["others"]}%']
+        out.append(f'machine during the writes: {cpu["machine"]}% of all cores busy: ' + ", ".join(parts))
     if fan["error_kinds"]:
         out.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(fan["error_kinds"].items())))
     for t in fan["targets"]:
@@ -272,7 +286,7 @@ def main():
     threshold = meta["busy_threshold_pct"]
     busy = [meta["machine_busy_start_pct"]] + [r["machine_busy_pct"] for r in rows]
     if fan:
-        busy.append(fan["machine_busy_pct"])
+        busy.append(fan["busy_pct"])
     warnings = []
     if max(busy) > threshold:
         warnings.append(f"machine busy: {max(busy)}% of all cores used by others (over {threshold}%): "
