@@ -7,13 +7,17 @@
 //   node bench/fanout.mjs --base http://127.0.0.1:PORT --tokens FILE [--pid PID]
 //        [--rate 200] [--duration 30] [--open-concurrency 32] [--writers 64]
 //        [--settle 2] [--drain 20] [--open-timeout 30] [--clk-tck 100] [--db-name NAME]
+//        [--busy-pct 25]
 //
 // FILE has one token per line, each of a distinct user (its `sub` is read from
 // the token). --pid is the service's process, whose RSS (/proc/PID/status) and
 // CPU time (/proc/PID/stat) it reads; the client runs on the same machine.
 // --db-name is the PostgreSQL database, whose server processes' CPU time it
 // reads too, so that what other work took of the machine during the writes
-// can be told apart from what the service, its database and the client took.
+// can be told apart from what the service, its database and the client took;
+// the latency of the writes sent in seconds when other work took no more than
+// --busy-pct of all cores is reported apart, as the service's own figure on a
+// shared machine.
 // Progress goes to stderr; the figures, one JSON line, to stdout.
 //
 // Node rather than Python: a thousand streaming HTTP responses and a few
@@ -40,7 +44,7 @@ import { performance } from "node:perf_hooks";
 const options = {
     base: null, tokens: null, pid: null, rate: 200, duration: 30,
     "open-concurrency": 32, writers: 64, settle: 2, drain: 20, "open-timeout": 30, "clk-tck": 100,
-    "db-name": null,
+    "db-name": null, "busy-pct": 25,
 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const name = process.argv[i].replace(/^--/, "");
@@ -320,6 +324,28 @@ function responded() {
 }
 let responsesDone = null;
 
+// Per second of the writes (by send time): how many, their delivery p99 and
+// max, and the share of all cores that other work took in that second.
+function perSecond(samples, writeStart) {
+    const buckets = [];
+    for (const w of writes) {
+        if (w.fromCommit === undefined) continue;
+        const second = Math.floor((w.sentAt - writeStart) / 1000);
+        (buckets[second] ??= []).push(w.fromCommit);
+    }
+    return Array.from({ length: Math.max(buckets.length, samples.length - 1) }, (_, second) => {
+        const p = percentiles(buckets[second] ?? []);
+        const [a, b] = [samples[second], samples[second + 1]];
+        let others = null;
+        if (a && b && b.machine.total > a.machine.total) {
+            const ours = (b.service - a.service) + (b.database - a.database) + (b.client - a.client);
+            const busy = b.machine.busy - a.machine.busy;
+            others = Math.round((1000 * Math.max(0, busy - ours)) / (b.machine.total - a.machine.total)) / 10;
+        }
+        return { second, delivered: p.count, p99_ms: p.p99, max_ms: p.max, others_pct: others };
+    });
+}
+
 // --- the run ---------------------------------------------------------------------
 async function main() {
     const result = { streams: users.length, rate, duration_s: duration };
@@ -372,6 +398,16 @@ async function main() {
     const machineBefore = machineTicks();
     const databaseBefore = databaseTicks();
     const clientCpuBefore = process.cpuUsage();
+    // Every second of the writes: what the machine did besides the
+    // benchmark, to set against that second's delivery latency.
+    const clkTickRate = Number(options["clk-tck"]);
+    const sample = () => {
+        const client = process.cpuUsage();
+        return { machine: machineTicks(), service: cpuTicks() ?? 0, database: databaseTicks(),
+                 client: ((client.user + client.system) / 1e6) * clkTickRate };
+    };
+    const samples = [sample()];
+    const sampler = setInterval(() => samples.push(sample()), 1000);
     const writeStart = wallMs();
     await new Promise((resolve) => {
         let sequence = 0;
@@ -394,6 +430,7 @@ async function main() {
     if (pendingDelivery > 0) {
         await Promise.race([new Promise((resolve) => { drained = resolve; }), sleep(drainMs)]);
     }
+    clearInterval(sampler);
     const cpuAfter = cpuTicks();
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const machineAfter = machineTicks();
@@ -450,7 +487,13 @@ async function main() {
             : Math.round((((cpuAfter - cpuBefore) * 1000) / clkTck / total) * 1000) / 1000,
         client_cpu_ms: Math.round((clientCpu.user + clientCpu.system) / 1000),
         cpu_pct_during_writes: cpuShares,
+        per_second: perSecond(samples, writeStart),
     });
+    const quiet = new Set(result.per_second.filter((s) => s.others_pct !== null && s.others_pct <= Number(options["busy-pct"]))
+        .map((s) => s.second));
+    result.quiet_seconds = quiet.size;
+    result.delivery_quiet_ms = percentiles(delivered.filter((w) => quiet.has(Math.floor((w.sentAt - writeStart) / 1000)))
+        .map((w) => w.fromCommit));
     log(`${result.delivered}/${result.writes_ok} delivered, ${lost} lost, ${result.errors} errors; ` +
         `delivery p50 ${result.delivery_ms.p50} ms, p99 ${result.delivery_ms.p99} ms; ` +
         `RSS ${(rssBefore / 1024).toFixed(1)} -> ${(rssIdle / 1024).toFixed(1)} MB with the streams open`);

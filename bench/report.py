@@ -84,6 +84,14 @@ def summarize_fanout(meta, record):
         # Shares of all cores while the writes ran: the machine, the service,
         # its database, the client, and the rest ("others").
         "cpu_pct_during_writes": f.get("cpu_pct_during_writes"),
+        # Each second of the writes: its deliveries' p99 and max, and what
+        # other work took of the machine in it.
+        "per_second": f.get("per_second", []),
+        # The writes sent in seconds when other work took at most
+        # BENCH_BUSY_PCT of the machine: the service's own figure.
+        "quiet_seconds": f.get("quiet_seconds"),
+        "quiet_p50_ms": f.get("delivery_quiet_ms", {}).get("p50"),
+        "quiet_p99_ms": f.get("delivery_quiet_ms", {}).get("p99"),
     }
     during = (summary["cpu_pct_during_writes"] or {}).get("others")
     # Busy before the writes (the same reading as every scenario's) or, from
@@ -169,6 +177,19 @@ def fanout_table(meta, fan):
             parts.append(f'its database {cpu["database"]}%')
         parts += [f'client {cpu["client"]}%', f'others {cpu["others"]}%']
         out.append(f'machine during the writes: {cpu["machine"]}% of all cores busy: ' + ", ".join(parts))
+    if fan["quiet_seconds"] is not None and fan["per_second"]:
+        out.append(f'in the {fan["quiet_seconds"]} of {len(fan["per_second"])} seconds when others took at most '
+                   f'{meta["busy_threshold_pct"]}% of the machine: p50 {ms(fan["quiet_p50_ms"])} ms, '
+                   f'p99 {ms(fan["quiet_p99_ms"])} ms')
+    slow = [s for s in fan["per_second"] if s["p99_ms"] is not None and s["p99_ms"] > FANOUT_TARGET_P99_MS]
+    if slow:
+        def mean_others(seconds):
+            values = [s["others_pct"] for s in seconds if s["others_pct"] is not None]
+            return f"{sum(values) / len(values):.0f}%" if values else "-"
+        fast = [s for s in fan["per_second"] if s not in slow and s["p99_ms"] is not None]
+        out.append(f'seconds with a delivery p99 over {FANOUT_TARGET_P99_MS} ms: {len(slow)} of '
+                   f'{len(slow) + len(fast)} (others took {mean_others(slow)} of the machine in them on '
+                   f'average, {mean_others(fast)} in the rest)')
     if fan["error_kinds"]:
         out.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(fan["error_kinds"].items())))
     for t in fan["targets"]:
@@ -214,7 +235,8 @@ def chart(meta, rows, pgbench, fan, warnings):
     rps_rows = bars + [(label, tps, None) for label, tps in refs]
     fan_bars = [] if fan is None else [
         (name, value) for name, value in (("p50", fan["delivery_p50_ms"]), ("p99", fan["delivery_p99_ms"]),
-                                          ("max", fan["delivery_max_ms"])) if value is not None]
+                                          ("max", fan["delivery_max_ms"]),
+                                          ("p99, quiet seconds", fan["quiet_p99_ms"])) if value is not None]
     top = 50 + 16 * len(warnings)
     p99_top = top + len(rps_rows) * row_h + 60 if rows else top
     fan_top = p99_top + len(bars) * row_h + 60 if rows else top

@@ -414,7 +414,7 @@ if $run_fanout; then
     echo "machine busy $busy%" >&2
     out=$(node bench/fanout.mjs --base "$base" --tokens "$scratch/fanout-tokens.txt" --pid "$pid" \
         --rate "$fanout_rate" --duration "$(to_seconds "$fanout_duration")" --clk-tck "$clk_tck" \
-        ${db_name:+--db-name "$db_name"}) ||
+        --busy-pct "$busy_threshold" ${db_name:+--db-name "$db_name"}) ||
         { tail -20 "$scratch/fanout.log" >&2; die "the fan-out client failed"; }
     line=$(grep '^{' <<<"$out" | tail -1)
     [[ -n $line ]] || die "the fan-out client printed no result"
