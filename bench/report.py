@@ -251,6 +251,7 @@ def chart(meta, rows, pgbench, fan, warnings):
         runs.append(f'fan-out {fan["streams"]:,} streams × {fan["rate"]:g} writes/s × {fan["duration_s"]:g} s')
     title = (f'{meta["backend"]}, {meta["profile"]} build, {", ".join(runs)}'
              f'{", smoke" if meta["smoke"] else ""} — {meta["date"]} ({meta["commit"]})')
+    width = max(width, 20 + round(7.6 * len(title)))  # room for the title at 14 px bold
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="12">',
