@@ -335,6 +335,34 @@ test("two tabs of one user, on two instances of the service, see each other's ch
   assert.deepEqual([...apiCalls.c1], [stack.service.address]);
   assert.deepEqual([...apiCalls.c2], [second.service.address]);
 
+  // The service closes a stream when its token expires: the tab reconnects
+  // with a fresh token and Last-Event-ID (a header the service must allow
+  // across origins), and goes on showing changes.
+  const carolId = (await c1.evaluate(() => fetch("/api/auth/get-session").then((r) => r.json()))).user.id;
+  const now = Math.floor(Date.now() / 1000);
+  // Past its `exp` but inside the service's 60 s leeway: good for a few seconds more.
+  const expiring = await stack.sign({ sub: carolId, iat: now - 120, exp: now - 57 });
+  let handedOut = false;
+  const tokenRoute = `${stack.origin}/api/auth/token`;
+  await c1.route(tokenRoute, (route) => {
+    if (handedOut) return route.continue();
+    handedOut = true;
+    return route.fulfill({ json: { token: expiring } });
+  });
+  const resumed = c1.waitForRequest(
+    (r) => r.method() === "GET" && new URL(r.url()).pathname === "/api/events" && Boolean(r.headers()["last-event-id"]),
+    { timeout: 20_000 },
+  );
+  await c1.reload();
+  await taskRow(c1, "Renew passport").waitFor();
+  const reconnection = await resumed;
+  assert.equal((await reconnection.response())?.status(), 200, "the reconnection was accepted");
+  assert.notEqual(reconnection.headers().authorization, `Bearer ${expiring}`, "with a fresh token");
+  await c1.unroute(tokenRoute);
+  await live(c1);
+  await addTask(c2, "Renewed by then");
+  await withinASecond(c1, async () => assert.equal(await taskRow(c1, "Renewed by then").count(), 1));
+
   // Dave's stream works (his own change, made through the first instance,
   // shows in his tab on the second) and never carried any of Carol's.
   const daveId = (await d2.evaluate(() => fetch("/api/auth/get-session").then((r) => r.json()))).user.id;
