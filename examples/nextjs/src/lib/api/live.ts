@@ -397,6 +397,7 @@ async function* readText(
   const decoder = new TextDecoder();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let idle = false;
+  let finished = false;
   const stop = () => void reader.cancel().catch(() => undefined);
   const onAbort = () => stop();
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -409,13 +410,17 @@ async function* readText(
       }, idleMs);
       const { done, value } = await reader.read();
       if (idle) throw new Error(`nothing received for ${idleMs} ms`);
-      if (done || signal?.aborted) return;
+      if (done) {
+        finished = true; // the service ended it: nothing to cancel
+        return;
+      }
+      if (signal?.aborted) return;
       yield decoder.decode(value, { stream: true });
     }
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
-    if (!signal?.aborted) stop();
+    if (!finished && !signal?.aborted) stop(); // left early: close the connection
     try {
       reader.releaseLock();
     } catch {
