@@ -16,6 +16,17 @@ import { listKey, type TaskPage } from "./use-tasks";
 
 export type LiveState = "connecting" | "live" | "reconnecting" | "stopped";
 
+const watching = new Set<AbortController>();
+
+/**
+ * Stops this page's live updates: before signing out or deleting the
+ * account, so that no stream the service ends then reconnects without a
+ * session.
+ */
+export function stopLiveUpdates(): void {
+  for (const controller of watching) controller.abort();
+}
+
 /** Follows the user's changes once `enabled` (after the list first loaded); returns the stream's state. */
 export function useLiveTasks(enabled: boolean): LiveState {
   const apiUrl = useApiUrl();
@@ -25,6 +36,7 @@ export function useLiveTasks(enabled: boolean): LiveState {
   useEffect(() => {
     if (!enabled) return;
     const controller = new AbortController();
+    watching.add(controller);
 
     // A burst of events (a bulk delete, say) makes one refetch, not one each.
     let queued: ReturnType<typeof setTimeout> | undefined;
@@ -64,6 +76,7 @@ export function useLiveTasks(enabled: boolean): LiveState {
       setState("stopped");
     });
     return () => {
+      watching.delete(controller);
       controller.abort();
       clearTimeout(queued);
     };
