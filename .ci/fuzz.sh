@@ -59,10 +59,13 @@ done
 [ -n "$base" ] || { echo "the service did not become ready"; cat "$scratch/service.log"; exit 1; }
 token=$(cd "$scratch" && "$binary" token --sub fuzz-user --minutes 30)
 
-# Within five minutes, or the run fails.
+# Within five minutes, or the run fails. The event stream is left out: a
+# stream never ends, so no response of it could be checked (the Rust tests
+# cover it, api/tests/api/live.rs).
 status=0
 timeout 300 "$venv/bin/st" --config-file .ci/schemathesis.toml run "$base/openapi.json" \
     --header "Authorization: Bearer $token" \
+    --exclude-operation-id streamTaskEvents \
     --phases examples,coverage,fuzzing,stateful \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,positive_data_acceptance,missing_required_header,unsupported_method,allow_header_conformance,use_after_free,ensure_resource_availability,ignored_auth \
     --max-examples 300 \

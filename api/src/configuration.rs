@@ -30,6 +30,32 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     /// `RATE_LIMIT`: requests per caller and period; `None` is no limit.
     pub rate_limit: Option<Quota>,
+    pub events: EventSettings,
+}
+
+/// `GET /api/events`.
+#[derive(Clone, Debug)]
+pub struct EventSettings {
+    /// `EVENT_KEEP_ALIVE`: how often an idle stream sends a comment line
+    /// (and reads the feed again, whatever became of a notification).
+    pub keep_alive: Duration,
+    /// `EVENT_STREAMS_PER_USER`: open streams one user may hold on one
+    /// instance.
+    pub streams_per_user: usize,
+    /// `LISTEN_DATABASE_URL`: where the PostgreSQL listener connects, where
+    /// `DATABASE_URL` goes through a transaction-mode pooler (which cannot
+    /// hold a `LISTEN`); `DATABASE_URL` when unset.
+    pub listen_database_url: Option<String>,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(15),
+            streams_per_user: 10,
+            listen_database_url: None,
+        }
+    }
 }
 
 /// How much the server lets one client hold, so slow or idle clients cannot
@@ -177,6 +203,19 @@ impl Settings {
                     name: "RATE_LIMIT",
                     reason,
                 })?,
+            events: EventSettings {
+                keep_alive: duration_or(
+                    "EVENT_KEEP_ALIVE",
+                    var("EVENT_KEEP_ALIVE"),
+                    EventSettings::default().keep_alive,
+                )?,
+                streams_per_user: positive(
+                    "EVENT_STREAMS_PER_USER",
+                    var("EVENT_STREAMS_PER_USER"),
+                )?
+                .map_or(EventSettings::default().streams_per_user, |n| n as usize),
+                listen_database_url: var("LISTEN_DATABASE_URL"),
+            },
         };
         settings.check()?;
         Ok(settings)
@@ -188,6 +227,15 @@ impl Settings {
     pub fn check(&self) -> Result<(), ConfigError> {
         if !self.auth.is_configured() && !self.host.is_loopback() {
             return Err(ConfigError::LocalDevelopmentOffLoopback(self.host));
+        }
+        if self.events.keep_alive.is_zero() || self.events.keep_alive >= self.limits.idle_timeout {
+            return Err(ConfigError::Invalid {
+                name: "EVENT_KEEP_ALIVE",
+                reason: format!(
+                    "it must be above zero and shorter than IDLE_TIMEOUT ({}), or idle event streams are closed",
+                    humantime::format_duration(self.limits.idle_timeout)
+                ),
+            });
         }
         if !self.production {
             return Ok(());

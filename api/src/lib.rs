@@ -9,6 +9,7 @@
 //! the workspace root has the map and the invariants.
 
 pub mod auth;
+pub mod changes;
 pub mod configuration;
 pub mod database;
 pub mod health;

@@ -6,6 +6,7 @@ use poem::web::Html;
 use poem::{Endpoint, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::changes::ChangesApi;
 use crate::health::HealthApi;
 use crate::me::MeApi;
 use crate::tasks::TasksApi;
@@ -21,12 +22,12 @@ pub enum ApiTags {
     Health,
 }
 
-pub type Apis = (TasksApi, MeApi, HealthApi);
+pub type Apis = (TasksApi, ChangesApi, MeApi, HealthApi);
 
 /// The OpenAPI service: the routes and, from the same code, the document.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (TasksApi, MeApi, HealthApi),
+        (TasksApi, ChangesApi, MeApi, HealthApi),
         "Todo API",
         env!("CARGO_PKG_VERSION"),
     )

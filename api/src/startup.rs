@@ -11,10 +11,12 @@ use poem::http::header;
 use poem::middleware::{CatchPanic, SetHeader};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
 use rand::Rng;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
+use crate::changes::hub::ChangeHub;
+use crate::changes::listener;
 use crate::configuration::{AuthSettings, ServerLimits, Settings};
 use crate::database::{connect_with_pool_size, migrate};
 use crate::http::allow::AllowHeader;
@@ -42,6 +44,8 @@ pub struct Application {
     demo_token: Option<String>,
     /// `GET /metrics`, when `METRICS_ADDR` is set.
     metrics_listener: Option<MetricsListener>,
+    /// Closed at shutdown, so open event streams end instead of holding it up.
+    change_hub: Arc<ChangeHub>,
 }
 
 impl Application {
@@ -72,7 +76,14 @@ impl Application {
             None => None,
         };
 
-        let app = routes(&settings, db, verifier, metrics).boxed();
+        let change_hub = ChangeHub::new(settings.events.streams_per_user);
+        if db.get_database_backend() == DbBackend::Postgres {
+            let url = (settings.events.listen_database_url.clone())
+                .unwrap_or_else(|| settings.database_url.clone());
+            tokio::spawn(listener::listen(url, Arc::clone(&change_hub)));
+        }
+
+        let app = routes(&settings, db, verifier, metrics, Arc::clone(&change_hub)).boxed();
         Ok(Self {
             address,
             listener,
@@ -80,6 +91,7 @@ impl Application {
             limits: settings.limits,
             demo_token,
             metrics_listener,
+            change_hub,
         })
     }
 
@@ -107,7 +119,12 @@ impl Application {
         let metrics = self
             .metrics_listener
             .map(|listener| tokio::spawn(listener.run()));
-        let served = serve(self.listener, self.app, self.limits, shutdown_signal()).await;
+        let change_hub = self.change_hub;
+        let shutdown = async move {
+            shutdown_signal().await;
+            change_hub.close();
+        };
+        let served = serve(self.listener, self.app, self.limits, shutdown).await;
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -138,6 +155,7 @@ fn routes(
     db: DatabaseConnection,
     verifier: Arc<TokenVerifier>,
     metrics: Arc<Metrics>,
+    change_hub: Arc<ChangeHub>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let request_timeout = settings.limits.request_timeout;
     let api = openapi_service();
@@ -167,6 +185,8 @@ fn routes(
         .with(RateLimit::new(settings.rate_limit))
         .data(db)
         .data(verifier)
+        .data(change_hub)
+        .data(settings.events.clone())
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.as_response()

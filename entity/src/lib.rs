@@ -5,10 +5,12 @@
 
 pub mod idempotency_key;
 pub mod task;
+pub mod task_tombstone;
 pub mod user;
 
 pub mod prelude {
     pub use super::idempotency_key::Entity as IdempotencyKey;
     pub use super::task::Entity as Task;
+    pub use super::task_tombstone::Entity as TaskTombstone;
     pub use super::user::Entity as User;
 }

@@ -30,6 +30,10 @@ pub struct Model {
     /// `description` case-folded, for `q`.
     #[sea_orm(column_type = "Text", nullable)]
     pub description_key: Option<String>,
+    /// The owner's change number of the task's latest write
+    /// (`users.change_seq`): where it sits in the change feed.
+    #[sea_orm(default_value = 0)]
+    pub change_seq: i64,
 }
 
 /// The case-folded form kept in `title_key` and `description_key`, and the
@@ -130,6 +134,13 @@ pub fn indexes() -> Vec<IndexCreateStatement> {
             .col(Column::Completed)
             .col(Column::TitleKey)
             .col(Column::Id)
+            .to_owned(),
+        // The change feed: one user's tasks changed after a cursor, in order.
+        Index::create()
+            .name("idx-tasks-user_id-change_seq")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::ChangeSeq)
             .to_owned(),
     ]
 }

@@ -14,12 +14,29 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub name: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The number of the user's latest change: every write of theirs takes
+    /// the next one, under this row's lock, so one user's changes are
+    /// numbered in the order they commit. The change feed's cursors count
+    /// in it.
+    #[sea_orm(default_value = 0)]
+    pub change_seq: i64,
+    /// Random, chosen when the row is made: cursors carry it, so a cursor
+    /// made up, or issued for an earlier row of the same id (before an
+    /// erasure), is recognised as never issued.
+    #[sea_orm(default_value = 0)]
+    pub sync_epoch: i64,
+    /// The newest change whose tombstone has been purged: a cursor before it
+    /// may have missed a deletion, so it has expired.
+    #[sea_orm(default_value = 0)]
+    pub purged_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(has_many = "super::task::Entity")]
     Task,
+    #[sea_orm(has_many = "super::task_tombstone::Entity")]
+    TaskTombstone,
 }
 
 impl Related<super::task::Entity> for Entity {

@@ -12,6 +12,7 @@ mod m20261121_000001_create_users_and_tasks;
 mod m20261121_000002_add_task_version;
 mod m20261121_000003_create_idempotency_keys;
 mod m20261121_000004_add_task_sort_and_search_keys;
+mod m20261121_000005_add_change_feed;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_add_task_version::Migration),
             Box::new(m20261121_000003_create_idempotency_keys::Migration),
             Box::new(m20261121_000004_add_task_sort_and_search_keys::Migration),
+            Box::new(m20261121_000005_add_change_feed::Migration),
         ]
     }
 }
@@ -30,8 +32,11 @@ impl MigratorTrait for Migrator {
 /// Per table, the columns a later migration adds.
 pub mod columns_added_later {
     /// `version`: m20261121_000002_add_task_version; `title_key` and
-    /// `description_key`: m20261121_000004_add_task_sort_and_search_keys.
-    pub const TASKS: &[&str] = &["version", "title_key", "description_key"];
+    /// `description_key`: m20261121_000004_add_task_sort_and_search_keys;
+    /// `change_seq`: m20261121_000005_add_change_feed.
+    pub const TASKS: &[&str] = &["version", "title_key", "description_key", "change_seq"];
+    /// m20261121_000005_add_change_feed.
+    pub const USERS: &[&str] = &["change_seq", "sync_epoch", "purged_seq"];
 }
 
 /// Per table, the indexes (of `entity::task::indexes`) a later migration adds.
@@ -42,6 +47,13 @@ pub mod indexes_added_later {
         "idx-tasks-user_id-title_key",
         "idx-tasks-user_id-completed-title_key",
     ];
+    /// m20261121_000005_add_change_feed.
+    pub const CHANGE_FEED: &[&str] = &["idx-tasks-user_id-change_seq"];
+
+    /// Whether any later migration adds the index `name`.
+    pub fn contains(name: &str) -> bool {
+        TASKS.contains(&name) || CHANGE_FEED.contains(&name)
+    }
 }
 
 /// `table` without the columns named in `later`: the table as the migration

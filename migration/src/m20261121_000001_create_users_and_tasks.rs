@@ -18,7 +18,10 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let schema = Schema::new(manager.get_database_backend());
         manager
-            .create_table(schema.create_table_from_entity(user::Entity))
+            .create_table(crate::first_version_of(
+                schema.create_table_from_entity(user::Entity),
+                crate::columns_added_later::USERS,
+            ))
             .await?;
         manager
             .create_table(crate::first_version_of(
@@ -32,7 +35,7 @@ impl MigrationTrait for Migration {
             .chain(schema.create_index_from_entity(task::Entity))
             .chain(task::indexes().into_iter().filter(|index| {
                 let name = index.get_index_spec().get_name();
-                !name.is_some_and(|name| crate::indexes_added_later::TASKS.contains(&name))
+                !name.is_some_and(crate::indexes_added_later::contains)
             }));
         for index in declared {
             manager.create_index(index).await?;

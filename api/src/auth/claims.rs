@@ -10,6 +10,9 @@ pub struct Identity {
     pub user_id: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// When the token expires (`exp`, seconds since the epoch; jsonwebtoken
+    /// has checked it is there and in the future): an event stream ends then.
+    pub expires_at: i64,
 }
 
 /// Only what identity needs; `exp`, `nbf`, `iss` and `aud` are checked by
@@ -25,6 +28,8 @@ pub(super) struct Claims {
     name: Value,
     #[serde(default)]
     iat: Value,
+    #[serde(default)]
+    exp: Value,
 }
 
 /// The longest `sub` taken as a user id.
@@ -63,6 +68,10 @@ impl Claims {
             user_id,
             email: text(self.email),
             name: text(self.name),
+            expires_at: self
+                .exp
+                .as_i64()
+                .or_else(|| self.exp.as_f64().map(|at| at as i64))?,
         })
     }
 }
@@ -71,10 +80,22 @@ impl Claims {
 mod tests {
     use super::*;
 
+    /// The identity in `json`'s claims, with an `exp` added (jsonwebtoken
+    /// requires one before these are read).
     fn identity(json: &str) -> Option<Identity> {
-        serde_json::from_str::<Claims>(json)
+        let mut claims: Value = serde_json::from_str(json).unwrap();
+        claims["exp"] = 2_000_000_000.into();
+        serde_json::from_value::<Claims>(claims)
             .unwrap()
             .into_identity()
+    }
+
+    #[test]
+    fn expiry_is_kept_for_streams() {
+        assert_eq!(
+            identity(r#"{"sub": "u1"}"#).unwrap().expires_at,
+            2_000_000_000
+        );
     }
 
     #[test]

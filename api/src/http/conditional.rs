@@ -1,7 +1,7 @@
-//! Conditional requests (RFC 9110 §13) over versioned resources: a
-//! resource's strong `ETag` is its version in quotes, so `If-Match` and
-//! `If-None-Match` reduce to comparing versions, which the repository does
-//! in the same SQL statement as the write.
+//! Conditional requests (RFC 9110 §13) over versioned resources: a task's
+//! strong `ETag` is its version in quotes, so `If-Match` reduces to
+//! comparing versions, which the repository does in the same SQL statement
+//! as the write. (A list's `ETag` is made in `tasks::list_query`.)
 
 use poem_openapi::registry::MetaSchema;
 use poem_openapi::types::{ParseFromParameter, ParseResult};
@@ -48,17 +48,16 @@ impl ParseFromParameter for IfMatch {
     }
 }
 
-/// Whether an `If-None-Match` header matches `version`, so a `GET` can
-/// answer 304. The weak comparison applies: `W/"3"` matches version 3.
-pub fn none_match(header: Option<&str>, version: i32) -> bool {
+/// Whether an `If-None-Match` header matches the current `etag`, so a `GET`
+/// can answer 304. The weak comparison applies: `W/"3"` matches `"3"`.
+pub fn none_match(header: Option<&str>, etag: &str) -> bool {
     let Some(header) = header.map(str::trim) else {
         return false;
     };
     header == "*"
         || tags(header)
             .map(|tag| tag.strip_prefix("W/").unwrap_or(tag))
-            .filter_map(version_of)
-            .any(|tagged| tagged == version)
+            .any(|tag| tag == etag)
 }
 
 fn tags(header: &str) -> impl Iterator<Item = &str> {
@@ -89,10 +88,11 @@ mod tests {
 
     #[test]
     fn if_none_match_compares_weakly() {
-        assert!(none_match(Some(r#""2", W/"3""#), 3));
-        assert!(none_match(Some("*"), 1));
-        assert!(!none_match(Some(r#""2""#), 3));
-        assert!(!none_match(None, 3));
+        assert!(none_match(Some(r#""2", W/"3""#), &etag(3)));
+        assert!(none_match(Some("*"), &etag(1)));
+        assert!(!none_match(Some(r#""2""#), &etag(3)));
+        assert!(!none_match(None, &etag(3)));
+        assert!(none_match(Some(r#""l-ab""#), r#""l-ab""#));
         assert_eq!(etag(7), r#""7""#);
     }
 }

@@ -154,6 +154,10 @@ pub mod statuses {
     pub struct ChangingOneTask;
     /// The readiness probe: not ready is its only error.
     pub struct Readiness;
+    /// Reads the change feed after a cursor.
+    pub struct ReadingChanges;
+    /// Opens an event stream after a cursor.
+    pub struct Following;
     /// Erases the caller's data: the token and the database.
     pub struct Erasing;
 
@@ -177,6 +181,21 @@ pub mod statuses {
     }
     impl ErrorStatuses for Erasing {
         const STATUSES: &'static [u16] = &[401, 503];
+    }
+    impl ErrorStatuses for ReadingChanges {
+        const STATUSES: &'static [u16] = &[401, 410, 422, 503];
+    }
+    impl ErrorStatuses for Following {
+        const STATUSES: &'static [u16] = &[401, 410, 503];
+
+        fn describe(status: u16) -> &'static str {
+            match status {
+                429 => {
+                    "Too many open event streams for this user (`EVENT_STREAMS_PER_USER`), or over the rate limit; retry after `Retry-After` seconds"
+                }
+                _ => super::documented(status),
+            }
+        }
     }
     impl ErrorStatuses for Readiness {
         const STATUSES: &'static [u16] = &[503];

@@ -40,6 +40,14 @@ pub enum ApiError {
     /// `If-Match` names no current version of the task.
     #[error("the task has changed since the version `If-Match` names; read it again")]
     PreconditionFailed,
+    /// A change-feed cursor that expired or was never issued to the caller.
+    #[error(
+        "the cursor has expired or was never issued; drop the local copy and read the feed again without `since`"
+    )]
+    CursorExpired,
+    /// The caller already holds `EVENT_STREAMS_PER_USER` event streams.
+    #[error("too many open event streams: at most {limit} per user; close one first")]
+    TooManyStreams { limit: usize },
     #[error("the request head is over {} KiB", MAX_HEAD_BYTES / 1024)]
     HeadTooLarge,
     /// Over the rate limit (`RATE_LIMIT`); sent with `Retry-After`.
@@ -84,7 +92,10 @@ impl ResponseError for ApiError {
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::CursorExpired => StatusCode::GONE,
+            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable | Self::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Other(status, _) => *status,
@@ -93,14 +104,31 @@ impl ResponseError for ApiError {
 
     fn as_response(&self) -> Response {
         let mut response = self.problem().into_response();
-        if let Self::TooManyRequests { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+        let headers = response.headers_mut();
+        match self {
+            Self::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            Self::TooManyStreams { limit } => {
+                // A place frees up when a stream closes, which no one can
+                // predict: a short wait, and the quota in the usual headers.
+                for (name, value) in [
+                    (header::RETRY_AFTER.as_str(), STREAM_RETRY_AFTER_SECS),
+                    ("ratelimit-limit", *limit as u64),
+                    ("ratelimit-remaining", 0),
+                    ("ratelimit-reset", STREAM_RETRY_AFTER_SECS),
+                ] {
+                    headers.insert(header::HeaderName::from_static(name), value.into());
+                }
+            }
+            _ => {}
         }
         response
     }
 }
+
+/// How long a client refused another event stream should wait.
+const STREAM_RETRY_AFTER_SECS: u64 = 5;
 
 /// How the OpenAPI document describes each error status an operation can
 /// answer with.
@@ -109,6 +137,9 @@ pub fn documented(status: u16) -> &'static str {
         401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
         404 => "No such task for this caller",
         413 => concatcp!("Request body over ", MAX_BODY_KIB, " KiB"),
+        410 => {
+            "The cursor has expired (older than 30 days) or was never issued to the caller: reload without `since`"
+        }
         412 => "`If-Match` names a version that is no longer current; nothing was changed",
         415 => "Request body is not `application/json`",
         422 => "Invalid input; `errors` names each bad field",

@@ -127,7 +127,11 @@ impl Decision {
             ("ratelimit-remaining", u64::from(self.remaining)),
             ("ratelimit-reset", seconds(self.reset)),
         ] {
-            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+            // A refusal of the handler's own (too many event streams)
+            // already says which quota it is about.
+            headers
+                .entry(HeaderName::from_static(name))
+                .or_insert(HeaderValue::from(value));
         }
     }
 }

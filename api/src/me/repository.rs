@@ -3,52 +3,67 @@
 
 use chrono::{DateTime, Utc};
 use entity::user;
-use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, Set,
 };
 
 use crate::auth::Identity;
+use crate::changes::hub::ChangeHub;
+use crate::changes::repository as changes;
 
 /// Records the caller's row on their first write, and on later writes
 /// brings its `email` and `name` up to the token's, in the write's own
-/// transaction. One statement either way: the `UPDATE` half runs only
-/// where a value differs, so an unchanged profile writes nothing. A claim
-/// the token leaves out keeps the stored value: it says nothing new.
+/// transaction; either way takes the user's next change number, which the
+/// write stamps on what it changes. One statement. A claim the token leaves
+/// out keeps the stored value: it says nothing new.
 ///
 /// Every write takes this row first (and erasure deletes it first), so
-/// writes of one user queue on it in the same order and never deadlock.
-pub(crate) async fn record(
+/// writes of one user queue on its lock in the same order and never
+/// deadlock, and their change numbers follow the order they commit in: the
+/// change feed relies on that to never skip one.
+pub(crate) async fn record_change(
     txn: &DatabaseTransaction,
     owner: &Identity,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<i64, DbErr> {
     let stored = |column: user::Column| Expr::col((user::Entity, column));
     let offered = |column: user::Column| Expr::col((Alias::new("excluded"), column));
     // The token's value where it has one, else the stored one.
     let refreshed =
         |column: user::Column| Expr::expr(Func::coalesce([offered(column), stored(column)]));
-    let changes = |column: user::Column| {
-        offered(column)
-            .is_not_null()
-            .and(stored(column).binary(BinOper::Custom("IS DISTINCT FROM"), offered(column)))
-    };
-    user::Entity::insert(user::ActiveModel {
+    let user = user::Entity::insert(user::ActiveModel {
         id: Set(owner.user_id.clone()),
         email: Set(owner.email.clone()),
         name: Set(owner.name.clone()),
         created_at: Set(now),
+        change_seq: Set(1),
+        sync_epoch: Set(rand::random()),
+        purged_seq: Set(0),
     })
     .on_conflict(
         OnConflict::column(user::Column::Id)
             .value(user::Column::Email, refreshed(user::Column::Email))
             .value(user::Column::Name, refreshed(user::Column::Name))
-            .action_and_where(changes(user::Column::Email).or(changes(user::Column::Name)))
+            .value(
+                user::Column::ChangeSeq,
+                stored(user::Column::ChangeSeq).add(1),
+            )
             .to_owned(),
     )
-    .exec_without_returning(txn)
+    .exec_with_returning(txn)
     .await?;
-    Ok(())
+    Ok(user.change_seq)
+}
+
+/// The user's change-feed position: `None` for a user with no row (who
+/// never wrote anything, or was erased).
+pub async fn feed_position(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(user_id).one(db).await
 }
 
 /// Erases the user: their row, and with it, through the foreign keys'
@@ -56,10 +71,15 @@ pub(crate) async fn record(
 /// statement, so all of it goes or none of it does. The row is deleted
 /// before its dependants, the order every write takes it in ([`record`]).
 /// A user with no row (who never wrote anything) has nothing to erase.
-pub async fn erase(db: &DatabaseConnection, user_id: &str) -> Result<(), DbErr> {
-    user::Entity::delete_many()
-        .filter(user::Column::Id.eq(user_id))
-        .exec(db)
-        .await?;
+pub async fn erase(db: &DatabaseConnection, hub: &ChangeHub, user_id: &str) -> Result<(), DbErr> {
+    // Announced, so the user's open event streams end: their cursors now
+    // name a row that is gone.
+    changes::announced(db, user_id, hub, async |txn| {
+        user::Entity::delete_many()
+            .filter(user::Column::Id.eq(user_id))
+            .exec(txn)
+            .await
+    })
+    .await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The `/api/me` handlers.
 
+use std::sync::Arc;
+
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -8,6 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use super::repository;
 use crate::auth::BearerAuth;
+use crate::changes::hub::ChangeHub;
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Authenticated, Erasing};
 use crate::http::nullable::Nullable;
@@ -70,8 +73,9 @@ impl MeApi {
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
+        hub: Data<&Arc<ChangeHub>>,
     ) -> Result<DeleteMeResponse, OperationError<Erasing>> {
-        repository::erase(&db, &auth.0.user_id).await?;
+        repository::erase(&db, &hub, &auth.0.user_id).await?;
         Ok(DeleteMeResponse::Erased)
     }
 }

@@ -9,6 +9,7 @@ use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON};
 use serde_json::Value;
 
 use super::text_fields::Search;
+use crate::changes::repository::Position;
 use crate::http::error::ApiError;
 use crate::http::lenient::Lenient;
 use crate::http::scalar_type::scalar_type;
@@ -55,6 +56,41 @@ pub struct ListQuery {
     pub limit: u64,
     pub offset: u64,
 }
+
+impl ListQuery {
+    /// The `ETag` of this query's answer for `user_id` at `position`: a
+    /// digest of the user, where their change feed stands (any write of
+    /// theirs moves it) and the query itself. So it changes whenever the
+    /// answer may have, can be checked without running the query, and
+    /// says nothing of the user or their tasks.
+    pub fn etag(&self, user_id: &str, position: &Position) -> String {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        // Length-prefixed text, so no two inputs run together the same way.
+        let mut text = |text: &str| {
+            digest.update((text.len() as u64).to_be_bytes());
+            digest.update(text.as_bytes());
+        };
+        text(LIST_ETAG_FORMAT);
+        text(user_id);
+        text(&format!("{}:{}", position.epoch, position.head));
+        text(&format!(
+            "{:?}:{:?}:{:?}:{}:{}",
+            self.status, self.sort, self.order, self.limit, self.offset
+        ));
+        text(self.text.as_deref().unwrap_or("\0none"));
+        let digest = digest.finalize();
+        let hex: String = digest[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        format!("\"l-{hex}\"")
+    }
+}
+
+/// Changed whenever a list's rendering changes, so tags made before no
+/// longer match.
+const LIST_ETAG_FORMAT: &str = "tasks-list-1";
 
 /// The parameters as parsed, each possibly bad.
 pub struct ListParams {

@@ -11,4 +11,6 @@ mod routes;
 mod task;
 mod text_fields;
 
+pub(crate) use list_query::{PageLimit, default_limit};
 pub use routes::TasksApi;
+pub(crate) use task::Task;

@@ -1,7 +1,11 @@
 //! Every query on `tasks`. Each one is scoped by the owner, so a task that
 //! belongs to someone else is simply not found. Every write runs in a
-//! transaction with the owner's `users` row ([`users::record`]), which it
-//! records on a first task and refreshes from the token on later writes.
+//! transaction with the owner's `users` row ([`users::record_change`]),
+//! which it records on a first task and refreshes from the token on later
+//! writes, and from which it takes the change number it stamps on the task
+//! (or on the tombstone a deletion leaves) for the change feed. Each write
+//! is announced to the owner's event streams as it commits
+//! ([`changes::commit`]).
 
 use chrono::{DateTime, Utc};
 use entity::{idempotency_key, task};
@@ -16,6 +20,8 @@ use sea_orm::{
 use super::bodies::{CreateTask, UpdateTask};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use crate::auth::Identity;
+use crate::changes::hub::ChangeHub;
+use crate::changes::repository as changes;
 use crate::http::conditional::IfMatch;
 use crate::http::text::Text;
 use crate::http::timestamp;
@@ -120,14 +126,15 @@ pub enum Written<T> {
 /// a real user.
 pub async fn create(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     new: CreateTask,
 ) -> Result<task::Model, DbErr> {
     let now = timestamp::now();
     let txn = db.begin().await?;
-    users::record(&txn, owner, now).await?;
-    let task = insert_task(&txn, owner, new, now).await?;
-    txn.commit().await?;
+    let seq = users::record_change(&txn, owner, now).await?;
+    let task = insert_task(&txn, owner, new, now, seq).await?;
+    changes::commit(txn, &owner.user_id, hub).await?;
     Ok(task)
 }
 
@@ -150,8 +157,10 @@ pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours
 /// concurrent retry's claim waits on the first one's row (PostgreSQL) or on
 /// the write lock (SQLite), then finds the remembered response. A failed
 /// first request leaves no claim behind.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_once(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     new: CreateTask,
     key: &str,
@@ -161,7 +170,7 @@ pub async fn create_once(
     purge_expired_keys(db).await?;
     let now = timestamp::now();
     let txn = db.begin().await?;
-    users::record(&txn, owner, now).await?;
+    let seq = users::record_change(&txn, owner, now).await?;
     let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         user_id: Set(owner.user_id.clone()),
         key: Set(key.to_owned()),
@@ -184,6 +193,8 @@ pub async fn create_once(
             .one(&txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("the idempotency key just seen".into()))?;
+        // Nothing was written: no change to announce (its number is
+        // simply never used).
         txn.commit().await?;
         return Ok(if first.request == request {
             KeyedCreate::Replayed(first.response)
@@ -191,7 +202,7 @@ pub async fn create_once(
             KeyedCreate::KeyReused
         });
     }
-    let task = insert_task(&txn, owner, new, now).await?;
+    let task = insert_task(&txn, owner, new, now, seq).await?;
     let response = render(&task);
     idempotency_key::Entity::update_many()
         .col_expr(
@@ -202,7 +213,7 @@ pub async fn create_once(
         .filter(idempotency_key::Column::Key.eq(key))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
+    changes::commit(txn, &owner.user_id, hub).await?;
     Ok(KeyedCreate::Created(task, response))
 }
 
@@ -217,12 +228,14 @@ async fn purge_expired_keys(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Inserts the task; its owner's row must already exist ([`users::record`]).
+/// Inserts the task as change `seq`; its owner's row must already exist
+/// ([`users::record_change`]).
 async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
     new: CreateTask,
     now: DateTime<Utc>,
+    seq: i64,
 ) -> Result<task::Model, DbErr> {
     task::ActiveModel {
         id: NotSet,
@@ -238,6 +251,7 @@ async fn insert_task(
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(1),
+        change_seq: Set(seq),
     }
     .insert(txn)
     .await
@@ -246,12 +260,13 @@ async fn insert_task(
 /// Applies `changes` if `expected` allows.
 pub async fn update(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
     changes: UpdateTask,
 ) -> Result<Written<task::Model>, DbErr> {
-    change(db, owner, id, expected, |mut update| {
+    change(db, hub, owner, id, expected, |mut update| {
         if let Some(title) = changes.title {
             update = update
                 .col_expr(
@@ -283,6 +298,7 @@ pub async fn update(
 /// concurrent toggles never read the same old value.
 pub async fn set_completion(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
@@ -292,42 +308,49 @@ pub async fn set_completion(
         Some(completed) => Expr::value(completed),
         None => Expr::col(task::Column::Completed).not(),
     };
-    change(db, owner, id, expected, |update| {
+    change(db, hub, owner, id, expected, |update| {
         update.col_expr(task::Column::Completed, value)
     })
     .await
 }
 
-/// Deletes the task if `expected` allows.
+/// Deletes the task if `expected` allows, leaving a tombstone for the
+/// change feed.
 pub async fn delete(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
 ) -> Result<Written<()>, DbErr> {
     let scoped = one_owned(task::Entity::delete_many(), &owner.user_id, id);
-    as_owner(db, owner, id, async |txn| {
-        let result = matching(scoped, expected).exec(txn).await?;
-        Ok((result.rows_affected > 0).then_some(()))
+    as_owner(db, hub, owner, id, async |txn, seq| {
+        if matching(scoped, expected).exec(txn).await?.rows_affected == 0 {
+            return Ok(None);
+        }
+        changes::record_deletion(txn, &owner.user_id, id, seq, timestamp::now()).await?;
+        Ok(Some(()))
     })
     .await
 }
 
 /// Runs `write` on the owner's task `id` in one transaction with the
-/// owner's row ([`users::record`], first, the order every write takes).
-/// When `write` finds nothing to change (`None`), the transaction rolls
-/// back, so a 404 or 412 changes nothing, the owner's row included.
+/// owner's row ([`users::record_change`], first, the order every write
+/// takes), passing it the change number to stamp. When `write` finds
+/// nothing to change (`None`), the transaction rolls back, so a 404 or 412
+/// changes nothing, the owner's row included.
 async fn as_owner<T>(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     id: i64,
-    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<T>, DbErr>,
+    write: impl AsyncFnOnce(&DatabaseTransaction, i64) -> Result<Option<T>, DbErr>,
 ) -> Result<Written<T>, DbErr> {
     let txn = db.begin().await?;
-    users::record(&txn, owner, timestamp::now()).await?;
-    match write(&txn).await? {
+    let seq = users::record_change(&txn, owner, timestamp::now()).await?;
+    match write(&txn, seq).await? {
         Some(written) => {
-            txn.commit().await?;
+            changes::commit(txn, &owner.user_id, hub).await?;
             Ok(Written::Done(written))
         }
         None => {
@@ -343,6 +366,7 @@ async fn as_owner<T>(
 /// writers holding the same version can never both succeed.
 async fn change(
     db: &DatabaseConnection,
+    hub: &ChangeHub,
     owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
@@ -358,7 +382,8 @@ async fn change(
         Expr::col(task::Column::Version).add(1),
     );
     let update = set(update);
-    as_owner(db, owner, id, async |txn| {
+    as_owner(db, hub, owner, id, async |txn, seq| {
+        let update = update.col_expr(task::Column::ChangeSeq, Expr::value(seq));
         Ok(update.exec_with_returning(txn).await?.into_iter().next())
     })
     .await

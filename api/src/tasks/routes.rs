@@ -1,6 +1,8 @@
 //! The task routes: each handler reads its inputs, calls the repository,
 //! and picks the response.
 
+use std::sync::Arc;
+
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::types::ToJSON;
@@ -15,6 +17,8 @@ use super::repository::{self, KeyedCreate, Written};
 use super::task::Task;
 use super::text_fields::Search;
 use crate::auth::BearerAuth;
+use crate::changes::hub::ChangeHub;
+use crate::changes::repository::Position;
 use crate::http::conditional::{IfMatch, etag, none_match};
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{
@@ -39,6 +43,17 @@ pub enum ListTasksResponse {
         /// How many tasks match the filters before paging.
         #[oai(header = "X-Total-Count")]
         u64,
+        /// This answer's tag, for `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// `If-None-Match` names the current tag: none of the caller's tasks
+    /// changed since, so the answer is the same.
+    #[oai(status = 304)]
+    NotModified(
+        /// This answer's tag.
+        #[oai(header = "ETag")]
+        String,
     ),
 }
 
@@ -145,7 +160,9 @@ impl TasksApi {
     ///
     /// The caller's tasks, filtered, sorted and paged. Ties in the sort key
     /// are broken by `id` in the same direction, so pages never overlap.
-    /// `X-Total-Count` holds the number of matches before paging.
+    /// `X-Total-Count` holds the number of matches before paging. Poll
+    /// cheaply with `If-None-Match`: while none of the caller's tasks
+    /// changed, the answer is a 304 and the page is not even read.
     #[oai(path = "/api/tasks", method = "get", operation_id = "listTasks")]
     #[allow(clippy::too_many_arguments)]
     async fn list_tasks(
@@ -169,6 +186,9 @@ impl TasksApi {
         /// How many matching tasks to skip.
         #[oai(default)]
         offset: Query<Lenient<PageOffset>>,
+        /// The `ETag` of an earlier answer to the same query.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
     ) -> Result<ListTasksResponse, OperationError<Listing>> {
         let query = ListParams {
             status: status.0,
@@ -179,11 +199,21 @@ impl TasksApi {
             offset: offset.0,
         }
         .validate()?;
-        let page = repository::list(&db, &auth.0.user_id, &query).await?;
+        let user_id = &auth.0.user_id;
+        // Read before the page: a write committed in between makes the tag
+        // older than the page, which costs a client one more fetch, never a
+        // stale answer.
+        let position = Position::of(&db, user_id).await?;
+        let etag = query.etag(user_id, &position);
+        if none_match(if_none_match.0.as_deref(), &etag) {
+            return Ok(ListTasksResponse::NotModified(etag));
+        }
+        let page = repository::list(&db, user_id, &query).await?;
         let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
         Ok(ListTasksResponse::Ok(
             RenderedJson::render(&tasks),
             page.total,
+            etag,
         ))
     }
 
@@ -199,6 +229,7 @@ impl TasksApi {
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
+        hub: Data<&Arc<ChangeHub>>,
         /// 1 to 255 visible ASCII characters naming this request, so that a
         /// retry cannot create a second task.
         #[oai(name = "Idempotency-Key")]
@@ -206,14 +237,16 @@ impl TasksApi {
         body: JsonBody<CreateTask>,
     ) -> Result<CreateTaskResponse, OperationError<Creating>> {
         let Some(key) = idempotency_key.0 else {
-            let task = repository::create(&db, &auth.0, body.0).await?;
+            let task = repository::create(&db, &hub, &auth.0, body.0).await?;
             return Ok(CreateTaskResponse::created(&task));
         };
         let request = body.0.to_json().unwrap_or_default().to_string();
         let render = |task: &entity::task::Model| {
             RenderedJson::render(&Task::from(task.clone())).into_string()
         };
-        match repository::create_once(&db, &auth.0, body.0, key.as_str(), &request, render).await? {
+        match repository::create_once(&db, &hub, &auth.0, body.0, key.as_str(), &request, render)
+            .await?
+        {
             KeyedCreate::Created(task, body) => Ok(CreateTaskResponse::rendered(
                 &task,
                 RenderedJson::from_rendered(body),
@@ -246,7 +279,7 @@ impl TasksApi {
             .await?
             .ok_or(ApiError::TaskNotFound)?;
         let etag = etag(task.version);
-        if none_match(if_none_match.0.as_deref(), task.version) {
+        if none_match(if_none_match.0.as_deref(), &etag) {
             return Ok(GetTaskResponse::NotModified(etag));
         }
         Ok(GetTaskResponse::Ok(
@@ -266,6 +299,7 @@ impl TasksApi {
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
+        hub: Data<&Arc<ChangeHub>>,
         /// The task's id.
         id: Path<i64>,
         /// The `ETag` the change was made from (a list, or `*`).
@@ -273,7 +307,8 @@ impl TasksApi {
         if_match: Header<Option<IfMatch>>,
         body: JsonBody<UpdateTask>,
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
-        let outcome = repository::update(&db, &auth.0, id.0, if_match.0.as_ref(), body.0).await?;
+        let outcome =
+            repository::update(&db, &hub, &auth.0, id.0, if_match.0.as_ref(), body.0).await?;
         Ok(written(outcome)?.into())
     }
 
@@ -289,13 +324,14 @@ impl TasksApi {
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
+        hub: Data<&Arc<ChangeHub>>,
         /// The task's id.
         id: Path<i64>,
         /// The `ETag` the deletion was decided on (a list, or `*`).
         #[oai(name = "If-Match")]
         if_match: Header<Option<IfMatch>>,
     ) -> Result<DeleteTaskResponse, OperationError<DeletingOneTask>> {
-        written(repository::delete(&db, &auth.0, id.0, if_match.0.as_ref()).await?)?;
+        written(repository::delete(&db, &hub, &auth.0, id.0, if_match.0.as_ref()).await?)?;
         Ok(DeleteTaskResponse::Deleted)
     }
 
@@ -312,6 +348,7 @@ impl TasksApi {
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
+        hub: Data<&Arc<ChangeHub>>,
         /// The task's id.
         id: Path<i64>,
         /// The `ETag` the change was made from (a list, or `*`).
@@ -321,7 +358,8 @@ impl TasksApi {
     ) -> Result<TaskResponse, OperationError<ChangingOneTask>> {
         let completed = body.0.completed;
         let outcome =
-            repository::set_completion(&db, &auth.0, id.0, if_match.0.as_ref(), completed).await?;
+            repository::set_completion(&db, &hub, &auth.0, id.0, if_match.0.as_ref(), completed)
+                .await?;
         Ok(written(outcome)?.into())
     }
 }

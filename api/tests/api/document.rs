@@ -271,6 +271,11 @@ impl Operation {
             if input.place == Place::Header && !input.required {
                 continue;
             }
+            // A cursor is valid only as the service issued it: the valid
+            // request starts the feed from the beginning instead.
+            if input.name == "since" {
+                continue;
+            }
             let value = match (input.place, input.name.as_str()) {
                 (Place::Path, "id") => json!(task_id),
                 (Place::Path, other) => panic!("teach this test about `{{{other}}}`"),
@@ -395,7 +400,16 @@ async fn every_documented_input_constraint_is_enforced(app: TestApp) {
         if operation.method != Method::DELETE {
             let response = valid.send(&app, &operation).await;
             let status = response.status();
-            let text = response.text().await.unwrap_or_default();
+            let streams = response.headers().get("content-type")
+                == Some(&reqwest::header::HeaderValue::from_static(
+                    "text/event-stream",
+                ));
+            // An event stream never ends: its status is the answer.
+            let text = if streams {
+                String::new()
+            } else {
+                response.text().await.unwrap_or_default()
+            };
             assert!(status.is_success(), "{label}, all valid: {status} {text}");
         }
         for input in &operation.inputs {

@@ -28,17 +28,26 @@ async fn database_outage_is_503_and_the_service_recovers(app: TestApp) {
     let hidden = format!("{name}_away");
     app.db.close_by_ref().await.ok();
 
-    // Renaming the database cuts the service off without losing data.
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&rename(&name, &hidden))
-        .await
-        .unwrap();
+    // Renaming the database cuts the service off without losing data. The
+    // service reconnects at once (its change listener, say), so the rename
+    // may need another go.
+    let mut attempts = 0;
+    loop {
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .await
+            .unwrap();
+        match admin.execute_unprepared(&rename(&name, &hidden)).await {
+            Ok(_) => break,
+            Err(err) if attempts < 20 => {
+                attempts += 1;
+                tracing::debug!(%err, "renaming again");
+            }
+            Err(err) => panic!("cannot take the database away: {err}"),
+        }
+    }
 
     assert_problem(app.ready().await, 503).await;
     assert_problem(app.try_list("alice", "").await, 503).await;

@@ -123,6 +123,7 @@ pub fn test_settings(database_url: &str, secret: &str) -> Settings {
         limits: Default::default(),
         metrics_addr: None,
         rate_limit: None,
+        events: Default::default(),
     }
 }
 
@@ -161,7 +162,18 @@ impl TestApp {
     /// Starts another instance of the service on this app's database, with
     /// the same settings, and returns its address (as in `self.address`).
     pub async fn start_another_instance(&self) -> String {
-        let application = Application::build(test_settings(&self.database.url, &self.secret))
+        self.start_another_instance_with(|_| {}).await
+    }
+
+    /// Like [`Self::start_another_instance`], after `configure` adjusts the
+    /// settings.
+    pub async fn start_another_instance_with(
+        &self,
+        configure: impl FnOnce(&mut Settings),
+    ) -> String {
+        let mut settings = test_settings(&self.database.url, &self.secret);
+        configure(&mut settings);
+        let application = Application::build(settings)
             .await
             .expect("the second instance starts");
         let address = format!("http://127.0.0.1:{}", application.port());

@@ -23,6 +23,7 @@ mod http_rules;
 mod isolation;
 mod key_set;
 mod listing;
+mod live;
 mod logging;
 mod metrics;
 mod openapi;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         isolation::tests(),
         key_set::tests(),
         listing::tests(),
+        live::tests(),
         logging::tests(),
         metrics::tests(),
         openapi::tests(),

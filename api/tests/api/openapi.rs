@@ -34,12 +34,24 @@ async fn committed_openapi_json_is_what_the_service_serves(app: TestApp) {
 async fn every_operation_is_documented_for_client_generators(app: TestApp) {
     let doc = served_document(&app).await;
     // Each operation documents exactly the statuses it can answer with.
-    let expected: [(&str, &str, &str, &[&str]); 7] = [
+    let expected: [(&str, &str, &str, &[&str]); 9] = [
         (
             "/api/tasks",
             "get",
             "listTasks",
-            &["200", "401", "422", "429", "503"],
+            &["200", "304", "401", "422", "429", "503"],
+        ),
+        (
+            "/api/tasks/changes",
+            "get",
+            "listTaskChanges",
+            &["200", "401", "410", "422", "429", "503"],
+        ),
+        (
+            "/api/events",
+            "get",
+            "streamTaskEvents",
+            &["200", "401", "410", "429", "503"],
         ),
         (
             "/api/tasks",

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use entity::{idempotency_key, task, user};
+use entity::{idempotency_key, task, task_tombstone, user};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityName, IdenStatic,
@@ -75,6 +75,26 @@ fn declared_by_entities(backend: DbBackend) -> SchemaSnapshot {
         "CASCADE".into(),
     ));
     for index in task::indexes() {
+        let spec = index.get_index_spec();
+        snapshot
+            .indexes
+            .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
+    }
+    let tombstone_columns = task_tombstone::Column::iter()
+        .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+        .collect();
+    snapshot.columns.insert(
+        task_tombstone::Entity.table_name().to_owned(),
+        tombstone_columns,
+    );
+    snapshot.foreign_keys.insert((
+        "task_tombstones".into(),
+        "user_id".into(),
+        "users".into(),
+        "id".into(),
+        "CASCADE".into(),
+    ));
+    for index in task_tombstone::indexes() {
         let spec = index.get_index_spec();
         snapshot
             .indexes
@@ -295,17 +315,39 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
             ("été".to_owned(), Some("déjà".to_owned()))
         ]
     );
+    // Existing tasks are numbered for the change feed, each by its id, and
+    // their owner's latest number is the largest.
+    let numbered: Vec<(i64, i64)> = rows(&db, "SELECT id, change_seq FROM tasks ORDER BY id")
+        .await
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "id").unwrap(),
+                row.try_get("", "change_seq").unwrap(),
+            )
+        })
+        .collect();
+    assert!(numbered.iter().all(|(id, seq)| id == seq), "{numbered:?}");
+    let user = &rows(&db, "SELECT change_seq, sync_epoch FROM users").await[0];
+    assert_eq!(
+        user.try_get::<i64>("", "change_seq").unwrap(),
+        numbered[1].0
+    );
+    assert_ne!(user.try_get::<i64>("", "sync_epoch").unwrap(), 0);
     assert_eq!(
         snapshot(&db).await,
         declared_by_entities(db.get_database_backend())
     );
 
     // Down to the first schema again: the columns go, the tasks stay.
-    Migrator::down(&db, Some(3)).await.unwrap();
+    Migrator::down(&db, Some(4)).await.unwrap();
     let first = snapshot(&db).await;
     assert!(!first.columns["tasks"].contains_key("version"));
     assert!(!first.columns["tasks"].contains_key("title_key"));
+    assert!(!first.columns["tasks"].contains_key("change_seq"));
+    assert!(!first.columns["users"].contains_key("sync_epoch"));
     assert!(!first.columns.contains_key("idempotency_keys"));
+    assert!(!first.columns.contains_key("task_tombstones"));
     assert_eq!(stored_tasks(&db).await, before);
     db.close().await.ok();
 }

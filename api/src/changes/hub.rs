@@ -1,0 +1,170 @@
+//! [`ChangeHub`]: this instance's open event streams, per user, and the
+//! signal that wakes them when that user's tasks may have changed.
+//!
+//! A wake-up carries nothing: each stream reads what changed after its own
+//! cursor from the database, so a wake-up that comes twice, late, or for a
+//! change the stream has already sent costs a query, never an event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Open streams, per user. One per application; cheap to share.
+pub struct ChangeHub {
+    users: Mutex<HashMap<String, Watchers>>,
+    max_streams_per_user: usize,
+    /// Cancelled when the service shuts down: every stream ends then, so
+    /// shutdown does not wait on them.
+    closing: CancellationToken,
+}
+
+struct Watchers {
+    wake: watch::Sender<()>,
+    streams: usize,
+}
+
+/// The user already has as many open streams as allowed.
+#[derive(Debug)]
+pub struct TooManyStreams {
+    pub limit: usize,
+}
+
+impl ChangeHub {
+    pub fn new(max_streams_per_user: usize) -> Arc<Self> {
+        Arc::new(Self {
+            users: Mutex::default(),
+            max_streams_per_user,
+            closing: CancellationToken::new(),
+        })
+    }
+
+    /// Opens a stream for `user_id`, unless they are at the limit.
+    pub fn open(self: &Arc<Self>, user_id: &str) -> Result<Subscription, TooManyStreams> {
+        let mut users = self.lock();
+        let watchers = users.entry(user_id.to_owned()).or_insert_with(|| Watchers {
+            wake: watch::Sender::new(()),
+            streams: 0,
+        });
+        if watchers.streams >= self.max_streams_per_user {
+            return Err(TooManyStreams {
+                limit: self.max_streams_per_user,
+            });
+        }
+        watchers.streams += 1;
+        Ok(Subscription {
+            wake: watchers.wake.subscribe(),
+            user_id: user_id.to_owned(),
+            hub: Arc::clone(self),
+        })
+    }
+
+    /// `user_id`'s tasks may have changed: wake their streams, if any.
+    pub fn wake(&self, user_id: &str) {
+        if let Some(watchers) = self.lock().get(user_id) {
+            watchers.wake.send_replace(());
+        }
+    }
+
+    /// Wakes every stream: after notifications may have been lost.
+    pub fn wake_all(&self) {
+        for watchers in self.lock().values() {
+            watchers.wake.send_replace(());
+        }
+    }
+
+    /// Ends every stream, for shutdown.
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+
+    pub fn closing(&self) -> &CancellationToken {
+        &self.closing
+    }
+
+    /// How many streams are open, over all users.
+    pub fn open_streams(&self) -> usize {
+        self.lock().values().map(|watchers| watchers.streams).sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Watchers>> {
+        // The map stays consistent even if a holder panicked: every change
+        // to it is a single insert, increment or removal.
+        self.users.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One open stream: woken when its user's tasks may have changed; closing
+/// it (dropping) frees its place under the limit.
+pub struct Subscription {
+    wake: watch::Receiver<()>,
+    user_id: String,
+    hub: Arc<ChangeHub>,
+}
+
+impl Subscription {
+    /// Marks every wake-up so far as seen: call it before reading the
+    /// database, so a change committed during the read wakes [`Self::woken`].
+    pub fn mark_seen(&mut self) {
+        self.wake.mark_unchanged();
+    }
+
+    /// Resolves at the next wake-up not yet marked seen.
+    pub async fn woken(&mut self) {
+        // The sender lives in the hub's map as long as this subscription.
+        let _ = self.wake.changed().await;
+    }
+
+    pub fn closing(&self) -> CancellationToken {
+        self.hub.closing.clone()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut users = self.hub.lock();
+        if let Some(watchers) = users.get_mut(&self.user_id) {
+            watchers.streams -= 1;
+            if watchers.streams == 0 {
+                users.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_wake_reaches_only_that_users_streams() {
+        let hub = ChangeHub::new(10);
+        let mut alice = hub.open("alice").unwrap();
+        let mut bob = hub.open("bob").unwrap();
+        alice.mark_seen();
+        bob.mark_seen();
+        hub.wake("alice");
+        tokio::time::timeout(std::time::Duration::from_secs(1), alice.woken())
+            .await
+            .expect("alice is woken");
+        let bob_woken =
+            tokio::time::timeout(std::time::Duration::from_millis(50), bob.woken()).await;
+        assert!(bob_woken.is_err(), "bob is not woken by alice's change");
+    }
+
+    #[test]
+    fn streams_are_limited_per_user_and_freed_when_closed() {
+        let hub = ChangeHub::new(2);
+        let first = hub.open("alice").unwrap();
+        let _second = hub.open("alice").unwrap();
+        let Err(refused) = hub.open("alice") else {
+            panic!("a third stream is refused");
+        };
+        assert_eq!(refused.limit, 2);
+        let _other = hub.open("bob").expect("the limit is per user");
+        drop(first);
+        let _third = hub.open("alice").expect("a closed stream frees its place");
+        assert_eq!(hub.open_streams(), 3);
+    }
+}

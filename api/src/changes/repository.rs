@@ -1,0 +1,186 @@
+//! Every statement of the change feed: a user's position, what changed
+//! after a cursor, tombstones, and telling other instances of a commit.
+
+use chrono::{DateTime, Utc};
+use entity::{task, task_tombstone, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+
+use super::cursor::{Cursor, START};
+use super::hub::ChangeHub;
+use crate::me::repository as users;
+
+/// The PostgreSQL channel a commit is announced on. The payload is the user
+/// id, never task data: every listener reads the changes itself.
+pub const CHANNEL: &str = "task_changes";
+
+/// How long a deletion is remembered, so a cursor this old still works.
+pub const TOMBSTONE_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
+/// Where one user's feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub epoch: i64,
+    /// The latest change number: every change up to it has committed.
+    pub head: i64,
+    /// Tombstones up to this number have been purged.
+    pub purged: i64,
+}
+
+impl Position {
+    /// A user with no row: nothing has happened yet.
+    const EMPTY: Self = Self {
+        epoch: START.epoch,
+        head: START.seq,
+        purged: 0,
+    };
+
+    pub async fn of(db: &DatabaseConnection, user_id: &str) -> Result<Self, DbErr> {
+        Ok(users::feed_position(db, user_id)
+            .await?
+            .map_or(Self::EMPTY, |row| Self {
+                epoch: row.sync_epoch,
+                head: row.change_seq,
+                purged: row.purged_seq,
+            }))
+    }
+
+    /// Whether `cursor` was issued for this life of the user's row and has
+    /// not expired. [`START`] always is: a client that has seen nothing
+    /// cannot have missed a deletion.
+    pub fn accepts(&self, cursor: Cursor) -> bool {
+        cursor == START
+            || (cursor.epoch == self.epoch && cursor.seq >= self.purged && cursor.seq <= self.head)
+    }
+
+    /// The cursor at change `seq` of this position's feed.
+    pub fn cursor_at(&self, seq: i64) -> Cursor {
+        Cursor {
+            epoch: self.epoch,
+            seq,
+        }
+    }
+}
+
+/// One user's changes numbered in `(after, through]`, oldest first: at
+/// most `limit + 1` of each kind, so the caller can tell whether more remain.
+pub struct Changed {
+    pub tasks: Vec<task::Model>,
+    pub deleted: Vec<task_tombstone::Model>,
+}
+
+/// Everything up to `through` (a [`Position::head`] read before) has
+/// committed, since one user's changes commit in number order; so reading
+/// no further than it, in separate statements, never skips a change. A task
+/// changed again since is simply found later, at its new number.
+pub async fn changed_between(
+    db: &DatabaseConnection,
+    user_id: &str,
+    after: i64,
+    through: i64,
+    limit: u64,
+    with_deletions: bool,
+) -> Result<Changed, DbErr> {
+    let tasks = task::Entity::find()
+        .filter(task::Column::UserId.eq(user_id))
+        .filter(task::Column::ChangeSeq.gt(after))
+        .filter(task::Column::ChangeSeq.lte(through))
+        .order_by_asc(task::Column::ChangeSeq)
+        .limit(limit + 1)
+        .all(db);
+    let deleted = async {
+        if !with_deletions {
+            return Ok(Vec::new());
+        }
+        task_tombstone::Entity::find()
+            .filter(task_tombstone::Column::UserId.eq(user_id))
+            .filter(task_tombstone::Column::ChangeSeq.gt(after))
+            .filter(task_tombstone::Column::ChangeSeq.lte(through))
+            .order_by_asc(task_tombstone::Column::ChangeSeq)
+            .limit(limit + 1)
+            .all(db)
+            .await
+    };
+    let (tasks, deleted) = tokio::try_join!(tasks, deleted)?;
+    Ok(Changed { tasks, deleted })
+}
+
+/// Remembers the deletion of task `id` as change `seq`, in the deleting
+/// transaction, and purges the owner's tombstones past their lifetime: no
+/// scheduled job is needed, and only a user who deletes has any to purge.
+pub async fn record_deletion(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    id: i64,
+    seq: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let expired: Option<i64> = task_tombstone::Entity::find()
+        .select_only()
+        .column_as(task_tombstone::Column::ChangeSeq.max(), "purged")
+        .filter(task_tombstone::Column::UserId.eq(user_id))
+        .filter(task_tombstone::Column::DeletedAt.lt(now - TOMBSTONE_LIFETIME))
+        .into_tuple::<Option<i64>>()
+        .one(txn)
+        .await?
+        .flatten();
+    if let Some(purged) = expired {
+        task_tombstone::Entity::delete_many()
+            .filter(task_tombstone::Column::UserId.eq(user_id))
+            .filter(task_tombstone::Column::ChangeSeq.lte(purged))
+            .exec(txn)
+            .await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::PurgedSeq, Expr::value(purged))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(txn)
+            .await?;
+    }
+    task_tombstone::Entity::insert(task_tombstone::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id.to_owned()),
+        change_seq: Set(seq),
+        deleted_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Commits a write of `user_id`'s and tells their open streams, on every
+/// instance. On PostgreSQL the announcement is a `NOTIFY` in the same
+/// transaction, which the server delivers only once it commits; each
+/// instance's listener ([`super::listener`]) passes it on. SQLite has no
+/// such thing and one instance per file: the hub is told after the commit.
+pub async fn commit(txn: DatabaseTransaction, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), user_id.into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    if backend != DbBackend::Postgres {
+        hub.wake(user_id);
+    }
+    Ok(())
+}
+
+/// Runs `write` in a transaction and commits it with [`commit`].
+pub async fn announced<T>(
+    db: &DatabaseConnection,
+    user_id: &str,
+    hub: &ChangeHub,
+    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    let txn = db.begin().await?;
+    let written = write(&txn).await?;
+    commit(txn, user_id, hub).await?;
+    Ok(written)
+}
