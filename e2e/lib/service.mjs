@@ -30,9 +30,13 @@ function freshDatabase() {
   };
 }
 
-/** Starts the service; `env` adds configuration (BETTER_AUTH_URL, …). */
-export async function startService(env) {
-  const database = freshDatabase();
+/**
+ * Starts the service; `env` adds configuration (BETTER_AUTH_URL, …).
+ * `databaseUrl` (another instance's `databaseUrl`) runs a second instance on
+ * that instance's database, which stays its owner's to drop.
+ */
+export async function startService(env, { databaseUrl } = {}) {
+  const database = databaseUrl ? { url: databaseUrl, drop: () => {} } : freshDatabase();
   const child = spawn(binary, [], {
     env: {
       PATH: process.env.PATH,
@@ -62,6 +66,7 @@ export async function startService(env) {
   });
   return {
     address,
+    databaseUrl: database.url,
     log: () => log,
     /** fetch against the service with a bearer token. */
     async call(method, route, token, body) {

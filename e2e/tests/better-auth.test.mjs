@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { startBetterAuth, tokenHeader } from "../lib/better-auth.mjs";
+import { openEvents } from "../lib/events.mjs";
 import { startService } from "../lib/service.mjs";
 
 /** A Better Auth instance and a service trusting it (no BETTER_AUTH_SECRET). */
@@ -139,3 +140,115 @@ for (const alg of ["RS256", "ES256"]) {
     });
   });
 }
+
+describe("live updates across two instances on one database", () => {
+  let betterAuth, first, second, ada, bob, adaToken, bobToken;
+
+  before(async () => {
+    betterAuth = await startBetterAuth();
+    first = await startService({ BETTER_AUTH_URL: betterAuth.origin });
+    second = await startService({ BETTER_AUTH_URL: betterAuth.origin }, { databaseUrl: first.databaseUrl });
+    ada = await betterAuth.signUp("Ada");
+    bob = await betterAuth.signUp("Bob");
+    adaToken = await betterAuth.tokenFor(ada);
+    bobToken = await betterAuth.tokenFor(bob);
+  });
+  after(async () => {
+    await second?.stop();
+    await first?.stop();
+    await betterAuth?.close();
+  });
+
+  it("a stream on one instance gets each change made through the other within 1 s; another user's gets none", async () => {
+    const streams = [];
+    try {
+      const adas = await openEvents(first.address, adaToken);
+      streams.push(adas);
+      assert.equal(adas.status, 200);
+      assert.match(adas.headers.get("content-type"), /^text\/event-stream/);
+      // Bob listens on both instances.
+      const bobsFirst = await openEvents(first.address, bobToken);
+      const bobsSecond = await openEvents(second.address, bobToken);
+      streams.push(bobsFirst, bobsSecond);
+      // Without a cursor a stream starts at "now", with an id-only message.
+      for (const stream of streams) {
+        const hello = await stream.waitFor(() => true, { ms: 5000 });
+        assert.equal(hello.data, null);
+        assert.ok(hello.id, "it names the cursor");
+      }
+
+      /** Makes a change through the second instance; Ada's stream on the first must show it within 1 s. */
+      const seen = async (method, route, body, match) => {
+        const from = adas.messages.length;
+        const response = await second.call(method, route, adaToken, body);
+        assert.ok(response.status < 300, `${method} ${route}: ${response.status}`);
+        const done = Date.now();
+        const message = await adas.waitFor(match(response), { from, ms: 1000 });
+        assert.ok(message.at - done <= 1000);
+        return { response, message };
+      };
+
+      const created = await seen("POST", "/api/tasks", { title: "Seen everywhere" }, (r) => (m) => m.data?.id === r.body.id);
+      assert.equal(created.message.event, "upsert");
+      assert.deepEqual(created.message.data, created.response.body, "the task as the service returned it");
+      const id = created.response.body.id;
+
+      const edited = await seen("PUT", `/api/tasks/${id}`, { description: "edited elsewhere" }, () => (m) => m.data?.version === 2);
+      assert.equal(edited.message.event, "upsert");
+      assert.deepEqual(edited.message.data, edited.response.body);
+
+      const completed = await seen("PATCH", `/api/tasks/${id}/complete`, { completed: true }, () => (m) => m.data?.version === 3);
+      assert.equal(completed.message.event, "upsert");
+      assert.equal(completed.message.data.completed, true);
+
+      const deleted = await seen("DELETE", `/api/tasks/${id}`, undefined, () => (m) => m.event === "delete");
+      assert.equal(deleted.message.data.id, id);
+      assert.match(deleted.message.data.deleted_at, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+
+      const cursors = adas.events().map((m) => m.id);
+      assert.equal(cursors.length, 4, "one event per change");
+      assert.equal(new Set(cursors).size, 4, "each with a cursor of its own");
+
+      // Bob's own change reaches his streams on both instances, and nothing of Ada's ever did.
+      await first.call("POST", "/api/tasks", bobToken, { title: "Bob's own" });
+      for (const stream of [bobsFirst, bobsSecond]) {
+        await stream.waitFor((m) => m.data?.title === "Bob's own");
+        assert.deepEqual(stream.events().map((m) => m.data.title), ["Bob's own"]);
+      }
+      await sleep(300);
+      assert.equal(adas.events().length, 4, "Bob's change is not Ada's");
+    } finally {
+      for (const stream of streams) await stream.close();
+    }
+  });
+
+  it("a stream resumes on the other instance after the last id, missing nothing", async () => {
+    const adas = await openEvents(first.address, adaToken);
+    await adas.waitFor(() => true, { ms: 5000 });
+    const kept = await first.call("POST", "/api/tasks", adaToken, { title: "Before the break" });
+    await adas.waitFor((m) => m.data?.id === kept.body.id);
+    const cursor = adas.cursor();
+    await adas.close();
+
+    const missed = await first.call("POST", "/api/tasks", adaToken, { title: "During the break" });
+    await first.call("DELETE", `/api/tasks/${kept.body.id}`, adaToken);
+    const resumed = await openEvents(second.address, adaToken, { lastEventId: cursor });
+    try {
+      assert.equal(resumed.status, 200);
+      await resumed.waitFor((m) => m.event === "delete", { ms: 2000 });
+      assert.deepEqual(
+        resumed.events().map((m) => [m.event, m.data.id]),
+        [
+          ["upsert", missed.body.id],
+          ["delete", kept.body.id],
+        ],
+      );
+    } finally {
+      await resumed.close();
+    }
+
+    const expired = await openEvents(second.address, adaToken, { lastEventId: "never-issued" });
+    assert.equal(expired.status, 410);
+    assert.equal(expired.problem.status, 410);
+  });
+});

@@ -14,16 +14,19 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Schema};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The columns `users` gets (`crate::columns_added_later::USERS`).
+const USER_COLUMNS: [user::Column; 3] = [
+    user::Column::ChangeSeq,
+    user::Column::SyncEpoch,
+    user::Column::PurgedSeq,
+];
+
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
         let schema = Schema::new(backend);
-        for column in [
-            user::Column::ChangeSeq,
-            user::Column::SyncEpoch,
-            user::Column::PurgedSeq,
-        ] {
+        for column in USER_COLUMNS {
             manager
                 .alter_table(
                     Table::alter()
@@ -74,11 +77,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in [
-            user::Column::ChangeSeq,
-            user::Column::SyncEpoch,
-            user::Column::PurgedSeq,
-        ] {
+        for column in USER_COLUMNS {
             manager
                 .alter_table(
                     Table::alter()

@@ -24,6 +24,8 @@ pub fn cors(origins: &[String]) -> Cors {
             "if-none-match",
             "idempotency-key",
             "x-request-id",
+            // An event stream's resumption point.
+            "last-event-id",
         ])
         .expose_headers(["x-total-count", "location", "etag", "x-request-id"])
         .expose_headers([

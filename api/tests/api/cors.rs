@@ -54,6 +54,20 @@ async fn configured_origin_is_allowed_and_sees_paging_headers(app: TestApp) {
         preflight.headers()["access-control-allow-origin"],
         "http://localhost:3000"
     );
+    // A browser resuming an event stream sends `Last-Event-ID`.
+    let resume = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/events"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "GET")
+        .header(
+            "access-control-request-headers",
+            "authorization, last-event-id",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(resume.status().is_success(), "{}", resume.status());
 
     let response = app
         .request(Method::GET, "/api/tasks", "alice")

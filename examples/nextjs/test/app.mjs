@@ -1,5 +1,6 @@
 // Starts the built app (`next start`) on a free port with a fresh Better Auth
-// database on PostgreSQL, and the service (e2e/lib/service.mjs) pointed at it.
+// database on PostgreSQL, and the service (e2e/lib/service.mjs) pointed at it;
+// on demand a second app and service instance beside them.
 import { spawn, execFileSync } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -38,13 +39,8 @@ function freshAuthDatabase() {
   return { url: url.toString(), drop: () => execFileSync("psql", [server, "-qc", `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]) };
 }
 
-export async function startStack() {
-  postgresServer();
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const authDatabase = freshAuthDatabase();
-  const service = await startService({ BETTER_AUTH_URL: origin, CORS_ORIGINS: origin });
-
+/** `next start` on `port`, signing users in for `origin` and calling the service at `serviceAddress`. */
+async function startApp({ port, origin, authDatabaseUrl, serviceAddress }) {
   const child = spawn(path.join(appDir, "node_modules/.bin/next"), ["start", "-H", "127.0.0.1", "-p", String(port)], {
     cwd: appDir,
     env: {
@@ -53,8 +49,8 @@ export async function startStack() {
       NEXT_TELEMETRY_DISABLED: "1",
       BETTER_AUTH_URL: origin,
       BETTER_AUTH_SECRET: secret,
-      AUTH_DATABASE_URL: authDatabase.url,
-      TODO_API_URL: service.address,
+      AUTH_DATABASE_URL: authDatabaseUrl,
+      TODO_API_URL: serviceAddress,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -70,15 +66,32 @@ export async function startStack() {
     if (ok) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  return {
+    log: () => log,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export async function startStack() {
+  postgresServer();
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const authDatabase = freshAuthDatabase();
+  const service = await startService({ BETTER_AUTH_URL: origin, CORS_ORIGINS: origin });
+  const app = await startApp({ port, origin, authDatabaseUrl: authDatabase.url, serviceAddress: service.address });
 
   // The same Better Auth (database, secret, keys) as the app, to sign tokens the test chooses.
   const pool = new pg.Pool({ connectionString: authDatabase.url });
   const auth = betterAuth({ baseURL: origin, secret, database: pool, plugins: [jwt()], logger: { disabled: true } });
+  const others = [];
 
   return {
     origin,
     service,
-    log: () => log,
+    log: app.log,
     /** A token signed with the app's own key, with chosen claims. */
     async sign(payload) {
       return (await auth.api.signJWT({ body: { payload } })).token;
@@ -87,9 +100,27 @@ export async function startStack() {
     async authUsers(id) {
       return (await pool.query('SELECT count(*)::int AS n FROM "user" WHERE id = $1', [id])).rows[0].n;
     },
+    /**
+     * A second deployment beside the first: another service instance on the
+     * same database and another `next start` on its own origin, calling
+     * that instance, with the same Better Auth database and secret (so a
+     * session from one is a session on the other: the cookie is the
+     * host's, whatever the port). `{ origin, service }`.
+     */
+    async secondInstance() {
+      const port = await freePort();
+      const origin = `http://127.0.0.1:${port}`;
+      const second = await startService(
+        { BETTER_AUTH_URL: origin, CORS_ORIGINS: origin },
+        { databaseUrl: service.databaseUrl },
+      );
+      const secondApp = await startApp({ port, origin, authDatabaseUrl: authDatabase.url, serviceAddress: second.address });
+      others.push(secondApp, second);
+      return { origin, service: second, log: secondApp.log };
+    },
     async stop() {
-      child.kill("SIGTERM");
-      await exited;
+      for (const other of others) await other.stop();
+      await app.stop();
       await pool.end();
       await service.stop();
       authDatabase.drop();

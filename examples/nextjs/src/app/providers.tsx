@@ -5,6 +5,7 @@ import { createContext, useContext, useState, type ReactNode } from "react";
 import { createTodoClient, type TodoClient } from "@/lib/api/client";
 
 const ApiContext = createContext<TodoClient | null>(null);
+const ApiUrlContext = createContext<string | null>(null);
 
 /** The typed Todo API client, for the service at the URL the server names. */
 export function useApi(): TodoClient {
@@ -13,21 +14,31 @@ export function useApi(): TodoClient {
   return api;
 }
 
+/** The service's origin, for what the typed client does not cover: the event stream. */
+export function useApiUrl(): string {
+  const apiUrl = useContext(ApiUrlContext);
+  if (!apiUrl) throw new Error("useApiUrl outside <Providers>");
+  return apiUrl;
+}
+
 export function Providers({ apiUrl, children }: { apiUrl: string; children: ReactNode }) {
   const [api] = useState(() => createTodoClient(apiUrl));
   const [queryClient] = useState(
     () =>
       new QueryClient({
         defaultOptions: {
-          // The list changes only through this tab's own edits or a reload;
-          // a stale edit is caught by If-Match and shown as a conflict.
+          // The lists follow the service's event stream (use-live-tasks.ts),
+          // not the window's focus; a stale edit is still caught by If-Match
+          // and shown as a conflict.
           queries: { refetchOnWindowFocus: false, retry: false, staleTime: 30_000 },
         },
       }),
   );
   return (
     <ApiContext.Provider value={api}>
-      <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+      <ApiUrlContext.Provider value={apiUrl}>
+        <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+      </ApiUrlContext.Provider>
     </ApiContext.Provider>
   );
 }

@@ -2,6 +2,7 @@
 import { useState } from "react";
 
 import { forgetToken } from "@/lib/api/token";
+import { stopLiveUpdates } from "@/lib/api/use-live-tasks";
 import { authClient } from "@/lib/auth-client";
 
 /** Who is signed in, sign out, and delete my account. */
@@ -16,12 +17,14 @@ export function Account({ name, email }: { name: string; email: string }) {
   }
 
   async function signOut() {
+    stopLiveUpdates();
     await authClient.signOut();
     leave("/sign-in");
   }
 
   /** The server erases the tasks (DELETE /api/me) before the Better Auth user: see lib/auth.ts. */
   async function deleteAccount() {
+    stopLiveUpdates();
     const { error } = await authClient.deleteUser();
     if (error) setError(error.message ?? "could not delete the account");
     else leave("/sign-up");

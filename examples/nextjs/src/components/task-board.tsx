@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from "react";
 
 import { fieldErrors } from "@/lib/api/client";
+import { useLiveTasks } from "@/lib/api/use-live-tasks";
 import { ApiProblem, useTaskList, useTaskMutations, type ListQuery } from "@/lib/api/use-tasks";
 
 import { TaskItem } from "./task-item";
@@ -21,6 +22,11 @@ export function TaskBoard() {
   const query: ListQuery = { status, sort, order, limit: PAGE_SIZE, offset, ...(q ? { q } : {}) };
   const list = useTaskList(query);
   const total = list.data?.total ?? 0;
+  // Live updates start once the list has loaded (with a token refreshed by
+  // then if it had to be), and go on whatever the list shows next.
+  const [loaded, setLoaded] = useState(false);
+  if (list.isSuccess && !loaded) setLoaded(true);
+  const live = useLiveTasks(loaded);
 
   function search(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -86,6 +92,9 @@ export function TaskBoard() {
         <button disabled={offset + PAGE_SIZE >= total} onClick={() => setOffset(offset + PAGE_SIZE)}>
           Next
         </button>
+        <span className="muted" data-testid="live" data-state={live}>
+          {live === "live" ? "Live" : live === "stopped" ? "Not updating: reload the page" : "Connecting…"}
+        </span>
       </div>
     </section>
   );

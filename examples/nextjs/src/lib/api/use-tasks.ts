@@ -27,7 +27,8 @@ export class Conflict extends Error {
   }
 }
 
-const listKey = ["tasks"] as const;
+/** Every cached page of the list starts with this key. */
+export const listKey = ["tasks"] as const;
 
 export function useTaskList(query: ListQuery) {
   const api = useApi();

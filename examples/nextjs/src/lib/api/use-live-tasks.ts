@@ -1,0 +1,86 @@
+"use client";
+// Keeps the cached task lists live. The service's event stream (watchTasks
+// in live.ts) tells of every change to the user's tasks, whichever tab,
+// device or instance of the service made it: each cached page is patched at
+// once, and the lists on screen are refetched, since only the service knows
+// where a task now belongs among the filters, the sort and the pages.
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+
+import { useApiUrl } from "@/app/providers";
+
+import type { Task } from "./client";
+import { watchTasks } from "./live";
+import { currentToken, refreshToken } from "./token";
+import { listKey, type TaskPage } from "./use-tasks";
+
+export type LiveState = "connecting" | "live" | "reconnecting" | "stopped";
+
+const watching = new Set<AbortController>();
+
+/**
+ * Stops this page's live updates: before signing out or deleting the
+ * account, so that no stream the service ends then reconnects without a
+ * session.
+ */
+export function stopLiveUpdates(): void {
+  for (const controller of watching) controller.abort();
+}
+
+/** Follows the user's changes once `enabled` (after the list first loaded); returns the stream's state. */
+export function useLiveTasks(enabled: boolean): LiveState {
+  const apiUrl = useApiUrl();
+  const queryClient = useQueryClient();
+  const [state, setState] = useState<LiveState>("connecting");
+
+  useEffect(() => {
+    if (!enabled) return;
+    const controller = new AbortController();
+    watching.add(controller);
+
+    // A burst of events (a bulk delete, say) makes one refetch, not one each.
+    let queued: ReturnType<typeof setTimeout> | undefined;
+    const refetch = () => {
+      queued ??= setTimeout(() => {
+        queued = undefined;
+        void queryClient.invalidateQueries({ queryKey: listKey });
+      }, 50);
+    };
+    const patch = (change: (tasks: Task[]) => Task[]) =>
+      queryClient.setQueriesData<TaskPage>({ queryKey: listKey }, (page) => page && { ...page, tasks: change(page.tasks) });
+
+    watchTasks({
+      baseUrl: apiUrl,
+      signal: controller.signal,
+      // The first connection uses the token in memory; a reconnection (the
+      // service closes the stream when the token expires) gets a fresh one.
+      getToken: ({ reconnect }) => (reconnect ? refreshToken() : currentToken()),
+      onOpen: ({ resumed }) => {
+        setState("live");
+        // Started at "now": whatever changed since the list loaded is not in the stream.
+        if (!resumed) refetch();
+      },
+      onUpsert: (task) => {
+        patch((tasks) => tasks.map((cached) => (cached.id === task.id && task.version >= cached.version ? task : cached)));
+        refetch();
+      },
+      onDelete: ({ id }) => {
+        patch((tasks) => tasks.filter((cached) => cached.id !== id));
+        refetch();
+      },
+      // A 410: the stream starts again at "now", and onOpen reloads the lists.
+      onReset: refetch,
+      onRetry: () => setState("reconnecting"),
+    }).catch((error: unknown) => {
+      console.error("live updates stopped:", error);
+      setState("stopped");
+    });
+    return () => {
+      watching.delete(controller);
+      controller.abort();
+      clearTimeout(queued);
+    };
+  }, [enabled, apiUrl, queryClient]);
+
+  return state;
+}
