@@ -1,8 +1,9 @@
 //! One page of a change feed, merged from changed tasks and tombstones.
 
 use entity::{task, task_tombstone};
+use sea_orm::{DatabaseConnection, DbErr};
 
-use super::repository::Changed;
+use super::repository::{Changed, Position, changed_between};
 
 /// One change: a task in its latest state, or a deletion.
 pub enum Change {
@@ -27,10 +28,26 @@ pub struct Page {
     pub has_more: bool,
 }
 
+/// Up to `limit` of `user_id`'s changes after change `after`, read no
+/// further than `position.head` (see [`changed_between`] for why that
+/// bound makes the page complete). Tombstones only `with_deletions`: a
+/// client that has seen nothing has nothing to delete.
+pub async fn read(
+    db: &DatabaseConnection,
+    user_id: &str,
+    position: &Position,
+    after: i64,
+    limit: u64,
+    with_deletions: bool,
+) -> Result<Page, DbErr> {
+    let changed = changed_between(db, user_id, after, position.head, limit, with_deletions).await?;
+    Ok(page(changed, position.head, limit as usize))
+}
+
 /// The first `limit` changes of `changed`, which was read up to `through`.
 /// When nothing more remains, the page ends at `through` itself, so the
 /// next read starts there even if the last changes read moved on since.
-pub fn page(changed: Changed, through: i64, limit: usize) -> Page {
+fn page(changed: Changed, through: i64, limit: usize) -> Page {
     let mut changes: Vec<Change> = changed
         .tasks
         .into_iter()

@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use super::cursor::Cursor;
 use super::feed::{self, Change};
 use super::hub::ChangeHub;
-use super::repository::{Position, changed_between};
+use super::repository::Position;
 use super::schema::{ChangesPage, DeletedTask};
 use super::stream::{Follower, StreamItem, instant_at};
 use crate::auth::BearerAuth;
@@ -90,9 +90,7 @@ impl ChangesApi {
         let since = since.0.as_deref().map(|cursor| accepted(&position, cursor));
         let since = since.transpose()?;
         let after = since.map_or(0, |cursor| cursor.seq);
-        let changed =
-            changed_between(&db, user_id, after, position.head, limit, since.is_some()).await?;
-        let page = feed::page(changed, position.head, limit as usize);
+        let page = feed::read(&db, user_id, &position, after, limit, since.is_some()).await?;
         let (mut tasks, mut deleted) = (Vec::new(), Vec::new());
         for change in page.changes {
             match change {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::cursor::{Cursor, START};
 use super::feed::{self, Change};
 use super::hub::Subscription;
-use super::repository::{Position, changed_between};
+use super::repository::Position;
 use super::schema::{DeletedTask, TaskEvent};
 use crate::tasks::Task;
 
@@ -168,17 +168,15 @@ impl Follower {
         if position.head == self.cursor.seq {
             return Ok(Read::CaughtUp);
         }
-        let changed = changed_between(
+        let page = feed::read(
             &self.db,
             &self.user_id,
+            &position,
             self.cursor.seq,
-            position.head,
             BATCH,
-            // A client that has seen nothing has nothing to delete.
             self.cursor != START,
         )
         .await?;
-        let page = feed::page(changed, position.head, BATCH as usize);
         for change in page.changes {
             let at = position.cursor_at(change.seq());
             self.pending.push_back(StreamItem::Change(at, change));
