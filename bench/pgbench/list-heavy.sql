@@ -1,10 +1,16 @@
--- pgbench: the two statements of the heavy list,
+-- pgbench: the statement of the heavy list,
 -- GET /api/tasks?status=pending&sort=title&order=asc&limit=50&offset=1000 as
 -- bench-big (10,000 tasks). Same conventions as list.sql; keep it in step with
 -- api/src/tasks/repository.rs (sort=title orders by the case-folded title_key).
-SELECT "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed",
-       "tasks"."created_at", "tasks"."updated_at", "tasks"."version", "tasks"."title_key",
-       "tasks"."description_key"
-FROM "tasks" WHERE "tasks"."user_id" = 'bench-big' AND "tasks"."completed" = false
-ORDER BY "tasks"."title_key" ASC, "tasks"."id" ASC LIMIT 50 OFFSET 1000;
-SELECT COUNT(*) AS "total" FROM "tasks" WHERE "tasks"."user_id" = 'bench-big' AND "tasks"."completed" = false;
+SELECT "counted"."total", "owner"."sync_epoch" AS "feed_epoch", "owner"."change_seq" AS "feed_head",
+       "owner"."purged_seq" AS "feed_purged", "page".*
+FROM (SELECT COUNT(*) AS "total" FROM "tasks" WHERE "tasks"."user_id" = 'bench-big' AND "tasks"."completed" = false) AS "counted"
+LEFT JOIN "users" AS "owner" ON "owner"."id" = 'bench-big'
+LEFT JOIN (
+    SELECT "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed",
+           "tasks"."created_at", "tasks"."updated_at", "tasks"."version", "tasks"."title_key",
+           "tasks"."description_key", "tasks"."change_seq"
+    FROM "tasks" WHERE "tasks"."user_id" = 'bench-big' AND "tasks"."completed" = false
+    ORDER BY "tasks"."title_key" ASC, "tasks"."id" ASC LIMIT 50 OFFSET 1000
+) AS "page" ON TRUE
+ORDER BY "page"."title_key" ASC, "page"."id" ASC;

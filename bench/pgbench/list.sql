@@ -1,13 +1,19 @@
--- pgbench: the two statements GET /api/tasks?limit=50 sends, for a random
+-- pgbench: the statement GET /api/tasks?limit=50 sends, for a random
 -- ordinary user (bench/run.sh passes -D users=N and runs with -M prepared, so
 -- values travel as bound parameters, as they do from the service).
--- Written to match the SQL the service sends for the list (the page, and a
--- plain count of the same filter); keep it in step with
--- api/src/tasks/repository.rs.
+-- Written to match the SQL the service sends for the list (one statement: the
+-- count, the owner's feed position for the ETag, and the page); keep it in
+-- step with api/src/tasks/repository.rs.
 \set u random(1, :users)
-SELECT "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed",
-       "tasks"."created_at", "tasks"."updated_at", "tasks"."version", "tasks"."title_key",
-       "tasks"."description_key"
-FROM "tasks" WHERE "tasks"."user_id" = 'bench-user-' || :u
-ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT 50 OFFSET 0;
-SELECT COUNT(*) AS "total" FROM "tasks" WHERE "tasks"."user_id" = 'bench-user-' || :u;
+SELECT "counted"."total", "owner"."sync_epoch" AS "feed_epoch", "owner"."change_seq" AS "feed_head",
+       "owner"."purged_seq" AS "feed_purged", "page".*
+FROM (SELECT COUNT(*) AS "total" FROM "tasks" WHERE "tasks"."user_id" = 'bench-user-' || :u) AS "counted"
+LEFT JOIN "users" AS "owner" ON "owner"."id" = 'bench-user-' || :u
+LEFT JOIN (
+    SELECT "tasks"."id", "tasks"."user_id", "tasks"."title", "tasks"."description", "tasks"."completed",
+           "tasks"."created_at", "tasks"."updated_at", "tasks"."version", "tasks"."title_key",
+           "tasks"."description_key", "tasks"."change_seq"
+    FROM "tasks" WHERE "tasks"."user_id" = 'bench-user-' || :u
+    ORDER BY "tasks"."created_at" DESC, "tasks"."id" DESC LIMIT 50 OFFSET 0
+) AS "page" ON TRUE
+ORDER BY "page"."created_at" DESC, "page"."id" DESC;

@@ -32,7 +32,7 @@ pub struct Position {
 
 impl Position {
     /// A user with no row: nothing has happened yet.
-    const EMPTY: Self = Self {
+    pub const EMPTY: Self = Self {
         epoch: START.epoch,
         head: START.seq,
         purged: 0,

@@ -8,38 +8,59 @@
 //! ([`changes::commit`]).
 
 use chrono::{DateTime, Utc};
-use entity::{idempotency_key, task};
+use entity::{idempotency_key, task, user};
 use poem_openapi::types::MaybeUndefined;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, JoinType, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-    Set, TransactionTrait, UpdateMany,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, TransactionTrait, UpdateMany,
 };
 
 use super::bodies::{CreateTask, UpdateTask};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use crate::auth::Identity;
 use crate::changes::hub::ChangeHub;
-use crate::changes::repository as changes;
+use crate::changes::repository::{self as changes, Position};
 use crate::http::conditional::IfMatch;
 use crate::http::text::Text;
 use crate::http::timestamp;
 use crate::me::repository as users;
 
-/// One page of tasks and how many match the filters in all.
+/// One page of tasks, how many match the filters in all, and where the
+/// owner's change feed stood as they were read (the list's `ETag`).
 pub struct Page {
     pub tasks: Vec<task::Model>,
     pub total: u64,
+    pub position: Position,
 }
 
+/// Reads the page, the total and the owner's position in one statement: one
+/// round trip and one connection per list, where three separate statements
+/// cost the service and the database most of a list's time; and one
+/// snapshot, so the tag always describes the page it comes with.
+///
+/// ```sql
+/// SELECT counted.total, owner.sync_epoch, …, page.*
+/// FROM (SELECT COUNT(*) FROM tasks WHERE <filters>) AS counted
+/// LEFT JOIN users AS owner ON owner.id = <owner>
+/// LEFT JOIN (SELECT * FROM tasks WHERE <filters> ORDER BY … LIMIT … OFFSET …) AS page ON TRUE
+/// ORDER BY page.<key>, page.id
+/// ```
+///
+/// The count stays a plain `COUNT(*)` of its own (rather than a window
+/// over the page's rows), so it can be answered from an index, and the
+/// outer joins always leave one row, even for an empty page.
 pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Result<Page, DbErr> {
-    let mut select = owned_by(owner);
-    select = match query.status {
-        StatusFilter::All => select,
-        StatusFilter::Pending => select.filter(task::Column::Completed.eq(false)),
-        StatusFilter::Completed => select.filter(task::Column::Completed.eq(true)),
+    let mut matching = owned_by(owner);
+    matching = match query.status {
+        StatusFilter::All => matching,
+        StatusFilter::Pending => matching.filter(task::Column::Completed.eq(false)),
+        StatusFilter::Completed => matching.filter(task::Column::Completed.eq(true)),
     };
+    if let Some(text) = query.text.as_deref() {
+        matching = matching.filter(containing(text));
+    }
     let order = match query.order {
         SortOrder::Asc => Order::Asc,
         SortOrder::Desc => Order::Desc,
@@ -49,15 +70,91 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
         SortKey::UpdatedAt => task::Column::UpdatedAt,
         SortKey::Title => task::Column::TitleKey,
     };
-    let sorted = |select: Select<task::Entity>| {
-        select
-            .order_by(key, order.clone())
-            .order_by(task::Column::Id, order.clone())
+    let page = matching
+        .clone()
+        .order_by(key, order.clone())
+        .order_by(task::Column::Id, order.clone())
+        .limit(query.limit)
+        .offset(query.offset)
+        .into_query();
+    // `COUNT(*)` straight over the filtered rows: SeaORM's own `count()`
+    // wraps the whole select in a subquery.
+    let count = matching
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), list_columns::TOTAL)
+        .into_query();
+    let statement = Query::select()
+        .column((list_columns::COUNTED, list_columns::TOTAL))
+        .expr_as(
+            Expr::col((list_columns::OWNER, user::Column::SyncEpoch)),
+            list_columns::FEED_EPOCH,
+        )
+        .expr_as(
+            Expr::col((list_columns::OWNER, user::Column::ChangeSeq)),
+            list_columns::FEED_HEAD,
+        )
+        .expr_as(
+            Expr::col((list_columns::OWNER, user::Column::PurgedSeq)),
+            list_columns::FEED_PURGED,
+        )
+        .column((list_columns::PAGE, Asterisk))
+        .from_subquery(count, list_columns::COUNTED)
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            list_columns::OWNER,
+            Expr::col((list_columns::OWNER, user::Column::Id)).eq(owner),
+        )
+        .join_subquery(
+            JoinType::LeftJoin,
+            page,
+            list_columns::PAGE,
+            Expr::cust("TRUE"),
+        )
+        .order_by((list_columns::PAGE, key), order.clone())
+        .order_by((list_columns::PAGE, task::Column::Id), order)
+        .to_owned();
+    let rows = db.query_all(&statement).await?;
+    let Some(first) = rows.first() else {
+        return Err(DbErr::RecordNotFound("the list's count row".into()));
     };
-    if let Some(text) = query.text.as_deref() {
-        select = select.filter(containing(text));
+    let total: i64 = first.try_get("", list_columns::TOTAL)?;
+    let stored = (
+        first.try_get::<Option<i64>>("", list_columns::FEED_EPOCH)?,
+        first.try_get::<Option<i64>>("", list_columns::FEED_HEAD)?,
+        first.try_get::<Option<i64>>("", list_columns::FEED_PURGED)?,
+    );
+    let position = match stored {
+        (Some(epoch), Some(head), Some(purged)) => Position {
+            epoch,
+            head,
+            purged,
+        },
+        _ => Position::EMPTY,
+    };
+    let mut tasks = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(task) = Option::<task::Model>::from_query_result(row, "")? {
+            tasks.push(task);
+        }
     }
-    page_in_database(db, select, sorted, query).await
+    Ok(Page {
+        tasks,
+        total: u64::try_from(total).unwrap_or(0),
+        position,
+    })
+}
+
+/// The names the list statement gives its parts and extra columns; a task
+/// column is never one of them.
+mod list_columns {
+    pub const COUNTED: &str = "counted";
+    pub const OWNER: &str = "owner";
+    pub const PAGE: &str = "page";
+    pub const TOTAL: &str = "total";
+    pub const FEED_EPOCH: &str = "feed_epoch";
+    pub const FEED_HEAD: &str = "feed_head";
+    pub const FEED_PURGED: &str = "feed_purged";
 }
 
 /// Tasks whose title or description contains `text`, ignoring case: a
@@ -78,31 +175,6 @@ fn containing(text: &str) -> Condition {
     Condition::any()
         .add(like(task::Column::TitleKey))
         .add(like(task::Column::DescriptionKey))
-}
-
-async fn page_in_database(
-    db: &DatabaseConnection,
-    select: Select<task::Entity>,
-    sorted: impl Fn(Select<task::Entity>) -> Select<task::Entity>,
-    query: &ListQuery,
-) -> Result<Page, DbErr> {
-    // Two queries rather than one with `COUNT(*) OVER ()`: the window would
-    // make PostgreSQL read every match before the LIMIT, where the count can
-    // stay inside the index. They run concurrently, on two connections.
-    let page = sorted(select.clone())
-        .limit(query.limit)
-        .offset(query.offset)
-        .all(db);
-    // `COUNT(*)` straight over the filtered rows: SeaORM's own `count()`
-    // wraps the whole select in a subquery.
-    let count = select
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "total")
-        .into_tuple::<i64>()
-        .one(db);
-    let (total, tasks) = tokio::try_join!(count, page)?;
-    let total = total.map_or(0, |total| u64::try_from(total).unwrap_or(0));
-    Ok(Page { tasks, total })
 }
 
 pub async fn find(

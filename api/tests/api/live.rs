@@ -347,6 +347,19 @@ async fn the_list_etag_answers_304_until_the_callers_tasks_change(app: TestApp) 
         304
     );
 
+    // A user who never wrote (no row to read a position from) gets an empty
+    // page with a tag of its own, and polls with it like anyone else.
+    let nobody = app.try_list("carol", "status=pending").await;
+    assert_eq!(nobody.status(), 200);
+    let carol_tag = etag(&nobody);
+    assert_ne!(carol_tag, tag);
+    assert_eq!(
+        list_if_none_match(&app, "carol", "status=pending", &carol_tag)
+            .await
+            .status(),
+        304
+    );
+
     // Ada's own write does, and the new answer has a new tag.
     app.completed("ada", id, None).await;
     let changed = list_if_none_match(&app, "ada", "status=pending", &tag).await;
