@@ -32,20 +32,28 @@ pub struct Position {
 
 impl Position {
     /// A user with no row: nothing has happened yet.
-    pub const EMPTY: Self = Self {
+    const EMPTY: Self = Self {
         epoch: START.epoch,
         head: START.seq,
         purged: 0,
     };
 
     pub async fn of(db: &DatabaseConnection, user_id: &str) -> Result<Self, DbErr> {
-        Ok(users::feed_position(db, user_id)
-            .await?
-            .map_or(Self::EMPTY, |row| Self {
-                epoch: row.sync_epoch,
-                head: row.change_seq,
-                purged: row.purged_seq,
-            }))
+        let row = users::feed_position(db, user_id).await?;
+        Ok(Self::stored(row.map(|row| {
+            (row.sync_epoch, row.change_seq, row.purged_seq)
+        })))
+    }
+
+    /// The position a user's row stores as `(sync_epoch, change_seq,
+    /// purged_seq)`, read wherever the row is read; `None` for a user with
+    /// no row yet.
+    pub fn stored(columns: Option<(i64, i64, i64)>) -> Self {
+        columns.map_or(Self::EMPTY, |(epoch, head, purged)| Self {
+            epoch,
+            head,
+            purged,
+        })
     }
 
     /// Whether `cursor` was issued for this life of the user's row and has

@@ -119,19 +119,18 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
         return Err(DbErr::RecordNotFound("the list's count row".into()));
     };
     let total: i64 = first.try_get("", list_columns::TOTAL)?;
-    let stored = (
-        first.try_get::<Option<i64>>("", list_columns::FEED_EPOCH)?,
-        first.try_get::<Option<i64>>("", list_columns::FEED_HEAD)?,
-        first.try_get::<Option<i64>>("", list_columns::FEED_PURGED)?,
-    );
-    let position = match stored {
-        (Some(epoch), Some(head), Some(purged)) => Position {
+    // The owner's columns are all NULL (no row: the outer join found none)
+    // or all set (they are NOT NULL).
+    let epoch: Option<i64> = first.try_get("", list_columns::FEED_EPOCH)?;
+    let stored = match epoch {
+        Some(epoch) => Some((
             epoch,
-            head,
-            purged,
-        },
-        _ => Position::EMPTY,
+            first.try_get("", list_columns::FEED_HEAD)?,
+            first.try_get("", list_columns::FEED_PURGED)?,
+        )),
+        None => None,
     };
+    let position = Position::stored(stored);
     let mut tasks = Vec::with_capacity(rows.len());
     for row in &rows {
         if let Some(task) = Option::<task::Model>::from_query_result(row, "")? {
