@@ -7,29 +7,75 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::configuration::is_sqlite_file;
 
+mod connection_hooks;
+pub mod instance_lock;
 mod migrations;
+pub mod storage;
 pub mod transaction_pooling;
 
+pub use instance_lock::InstanceLock;
 pub use migrations::migrate;
 
 /// The longest a request waits for a database connection; the contract
 /// promises a 503 within a second while the database is away.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Opens the pool; `serve` and the tests share this, so both see the same
-/// timeouts and SQLite tuning.
-pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
-    connect_with_pool_size(database_url, None).await
+/// How long a SQLite statement waits for another connection's write lock
+/// before it gives up (a 503): under the second the contract allows, where
+/// SQLite's own default would hold the request for five.
+pub const SQLITE_LOCK_WAIT: Duration = Duration::from_millis(750);
+
+/// The pool SQLite gets unless told otherwise: a few readers at once
+/// beside its one writer.
+const SQLITE_POOL_SIZE: u32 = 4;
+
+/// The pool PostgreSQL gets unless told otherwise (sqlx's default).
+const POSTGRES_POOL_SIZE: u32 = 10;
+
+/// How a pool is sized and bounded.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSettings {
+    /// `DATABASE_MAX_CONNECTIONS`, where given.
+    pub max_connections: Option<u32>,
+    /// The longest any statement may run (`REQUEST_TIMEOUT`); inside a
+    /// request, the time left until its deadline is used instead.
+    pub statement_timeout: Duration,
 }
 
-/// [`connect`], with at most `max_connections` connections in the pool
-/// (`DATABASE_MAX_CONNECTIONS`) where given. PostgreSQL pools are refused
+impl PoolSettings {
+    /// The connections the pool for `database_url` opens at most.
+    pub fn pool_size(&self, database_url: &str) -> u32 {
+        let default = if is_sqlite_file(database_url) {
+            SQLITE_POOL_SIZE
+        } else if database_url.starts_with("sqlite:") {
+            // Each connection to an in-memory database is a database of its own.
+            1
+        } else {
+            POSTGRES_POOL_SIZE
+        };
+        self.max_connections.unwrap_or(default)
+    }
+}
+
+/// Opens a pool with the default bounds, for `api check`.
+pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+    let settings = PoolSettings {
+        max_connections: None,
+        statement_timeout: Duration::from_secs(30),
+    };
+    connect_with(database_url, settings).await
+}
+
+/// Opens the pool `serve` and the tests use. PostgreSQL pools are refused
 /// when they go through a pooler that loses prepared statements
-/// ([`transaction_pooling`]).
-pub async fn connect_with_pool_size(
+/// ([`transaction_pooling`]). Every connection goes through
+/// [`connection_hooks`]: its statements stop at the request's deadline, and
+/// it never returns to the pool inside a transaction.
+pub async fn connect_with(
     database_url: &str,
-    max_connections: Option<u32>,
+    settings: PoolSettings,
 ) -> anyhow::Result<DatabaseConnection> {
+    let statement_timeout = settings.statement_timeout;
     let mut options = ConnectOptions::new(database_url);
     // Fail fast with a 503 when the database is down instead of queueing
     // requests: the pool retries a refused connection until this timeout,
@@ -38,18 +84,22 @@ pub async fn connect_with_pool_size(
     options
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
+        // The hooks talk to each connection as it is handed out, which
+        // proves it alive as the ping did.
+        .test_before_acquire(false)
         // SQLite: with a write-ahead log, readers no longer wait for writers.
         .map_sqlx_sqlite_opts(|sqlite| {
-            sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-        });
-    if is_sqlite_file(database_url) {
+            sqlite
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(SQLITE_LOCK_WAIT)
+        })
+        .map_sqlx_sqlite_pool_opts(connection_hooks::sqlite)
+        .map_sqlx_postgres_pool_opts(move |pool| {
+            connection_hooks::postgres(pool, statement_timeout)
+        })
         // SeaORM opens one SQLite connection unless told otherwise, which
         // queues every read behind every other; WAL lets a few run at once.
-        options.max_connections(4);
-    }
-    if let Some(max_connections) = max_connections {
-        options.max_connections(max_connections);
-    }
+        .max_connections(settings.pool_size(database_url));
     // sqlx asks for `extra_float_digits` at connection start, a parameter
     // PgBouncer refuses unless configured to ignore it; no column is a float.
     options.map_sqlx_postgres_opts(|postgres| postgres.extra_float_digits(None));

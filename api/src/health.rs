@@ -1,10 +1,16 @@
-//! Probes for orchestrators: liveness needs nothing, readiness needs the database.
+//! Probes for orchestrators: liveness needs nothing, readiness needs a
+//! database that answers and can store writes.
 
+use std::sync::Arc;
+
+use poem::http::Method;
 use poem::web::Data;
+use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::DatabaseConnection;
 
+use crate::database::storage::{self, WriteOutcomes};
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::Readiness;
 use crate::http::error::ApiError;
@@ -27,7 +33,7 @@ pub enum LivenessResponse {
 
 #[derive(ApiResponse)]
 pub enum ReadinessResponse {
-    /// The database answers.
+    /// The database answers and can store writes.
     #[oai(status = 200)]
     Ready(Json<HealthStatus>),
 }
@@ -47,11 +53,20 @@ impl HealthApi {
     async fn ready(
         &self,
         db: Data<&DatabaseConnection>,
+        writes: Data<&Arc<WriteOutcomes>>,
     ) -> Result<ReadinessResponse, OperationError<Readiness>> {
-        match db.ping().await {
-            Ok(()) => Ok(ReadinessResponse::Ready(Json(HealthStatus {
+        match storage::probe(&db).await {
+            Ok(None) if writes.recently_refused() => {
+                tracing::warn!("not ready: a write was refused for want of space just now");
+                Err(ApiError::Unavailable.into())
+            }
+            Ok(None) => Ok(ReadinessResponse::Ready(Json(HealthStatus {
                 status: "ready".into(),
             }))),
+            Ok(Some(why)) => {
+                tracing::warn!(%why, "not ready: the database cannot store writes");
+                Err(ApiError::Unavailable.into())
+            }
             Err(err) => {
                 crate::metrics::count_database_error(&err);
                 tracing::warn!(error = %err, "readiness check failed");
@@ -59,4 +74,28 @@ impl HealthApi {
             }
         }
     }
+}
+
+/// Middleware: notes in `outcomes` whether each write (a request with a
+/// method that changes something) was stored or refused for want of space,
+/// for readiness.
+pub async fn note_write_outcomes<E: Endpoint>(
+    outcomes: Arc<WriteOutcomes>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let result = next.call(req).await.map(IntoResponse::into_response);
+    if write {
+        let status = match &result {
+            Ok(response) => response.status(),
+            Err(err) => err.status(),
+        };
+        if status == poem::http::StatusCode::INSUFFICIENT_STORAGE {
+            outcomes.refused();
+        } else if status.is_success() {
+            outcomes.stored();
+        }
+    }
+    result
 }

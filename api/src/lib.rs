@@ -12,6 +12,8 @@ pub mod auth;
 pub mod changes;
 pub mod configuration;
 pub mod database;
+pub mod deadline;
+pub mod fair_share;
 pub mod health;
 pub mod http;
 pub mod me;

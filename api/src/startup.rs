@@ -18,7 +18,10 @@ use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::changes::hub::ChangeHub;
 use crate::changes::listener;
 use crate::configuration::{AuthSettings, ServerLimits, Settings};
-use crate::database::{connect_with_pool_size, migrate};
+use crate::database::storage::WriteOutcomes;
+use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, migrate};
+use crate::fair_share::{FairShare, share_of};
+use crate::health::note_write_outcomes;
 use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
@@ -46,12 +49,19 @@ pub struct Application {
     metrics_listener: Option<MetricsListener>,
     /// Closed at shutdown, so open event streams end instead of holding it up.
     change_hub: Arc<ChangeHub>,
+    /// A SQLite file's lock, held until the application stops.
+    instance_lock: Option<InstanceLock>,
 }
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        let db = connect_with_pool_size(&settings.database_url, settings.database_max_connections)
-            .await?;
+        let pool = PoolSettings {
+            max_connections: settings.database_max_connections,
+            statement_timeout: settings.limits.request_timeout,
+        };
+        let db = connect_with(&settings.database_url, pool).await?;
+        let instance_lock = instance_lock::acquire(&settings.database_url)?;
+        let share = share_of(pool.pool_size(&settings.database_url));
         if settings.auto_migrate {
             migrate(&db).await.context("applying database migrations")?;
         }
@@ -83,7 +93,15 @@ impl Application {
             tokio::spawn(listener::listen(url, Arc::clone(&change_hub)));
         }
 
-        let app = routes(&settings, db, verifier, metrics, Arc::clone(&change_hub)).boxed();
+        let app = routes(
+            &settings,
+            share,
+            db,
+            verifier,
+            metrics,
+            Arc::clone(&change_hub),
+        )
+        .boxed();
         Ok(Self {
             address,
             listener,
@@ -92,6 +110,7 @@ impl Application {
             demo_token,
             metrics_listener,
             change_hub,
+            instance_lock,
         })
     }
 
@@ -128,6 +147,7 @@ impl Application {
         if let Some(metrics) = metrics {
             metrics.abort();
         }
+        drop(self.instance_lock);
         served
     }
 }
@@ -152,12 +172,15 @@ fn enable_local_development(auth: &mut AuthSettings) -> String {
 
 fn routes(
     settings: &Settings,
+    share_per_user: usize,
     db: DatabaseConnection,
     verifier: Arc<TokenVerifier>,
     metrics: Arc<Metrics>,
     change_hub: Arc<ChangeHub>,
 ) -> impl Endpoint<Output = poem::Response> + use<> {
     let request_timeout = settings.limits.request_timeout;
+    let write_outcomes = Arc::new(WriteOutcomes::default());
+    let noted_outcomes = Arc::clone(&write_outcomes);
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
@@ -182,8 +205,11 @@ fn routes(
         .around(require_utf8_query)
         .around(refuse_unreadable_headers)
         .around(note_route)
+        .around(move |next, req| note_write_outcomes(Arc::clone(&noted_outcomes), next, req))
+        .with(FairShare::new(share_per_user))
         .with(RateLimit::new(settings.rate_limit))
         .data(db)
+        .data(write_outcomes)
         .data(verifier)
         .data(change_hub)
         .data(settings.events.clone())

@@ -21,7 +21,7 @@ struct VerifiedBearer {
 }
 
 /// Verifies the request's bearer token, if it has one, and remembers the
-/// identity for `BearerAuth`. `None` when there is no token, it is not
+/// identity for `BearerAuth` (and for the next middleware that asks). `None` when there is no token, it is not
 /// valid, or no verifier is installed; the route reports why, if it needs one.
 pub async fn verify_and_remember(req: &mut Request) -> Option<Identity> {
     // Read the header as poem-openapi's `Bearer` does, so both see one token.
@@ -30,6 +30,9 @@ pub async fn verify_and_remember(req: &mut Request) -> Option<Identity> {
         .typed_get::<Authorization<Bearer>>()?
         .token()
         .to_owned();
+    if let Some(outcome) = remembered(req, &token) {
+        return outcome.ok();
+    }
     let verifier = req.data::<Arc<TokenVerifier>>()?.clone();
     let outcome = verifier.verify(&token).await;
     req.set_data(VerifiedBearer {

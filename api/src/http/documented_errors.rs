@@ -171,16 +171,16 @@ pub mod statuses {
         const STATUSES: &'static [u16] = &[401, 404, 422, 503];
     }
     impl ErrorStatuses for DeletingOneTask {
-        const STATUSES: &'static [u16] = &[401, 404, 412, 422, 503];
+        const STATUSES: &'static [u16] = &[401, 404, 412, 422, 503, 507];
     }
     impl ErrorStatuses for Creating {
-        const STATUSES: &'static [u16] = &[401, 413, 415, 422, 503];
+        const STATUSES: &'static [u16] = &[401, 413, 415, 422, 503, 507];
     }
     impl ErrorStatuses for ChangingOneTask {
-        const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503];
+        const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503, 507];
     }
     impl ErrorStatuses for Erasing {
-        const STATUSES: &'static [u16] = &[401, 503];
+        const STATUSES: &'static [u16] = &[401, 503, 507];
     }
     impl ErrorStatuses for ReadingChanges {
         const STATUSES: &'static [u16] = &[401, 410, 422, 503];
@@ -203,7 +203,7 @@ pub mod statuses {
         const RATE_LIMITED: bool = false;
 
         fn describe(_status: u16) -> &'static str {
-            "The database does not answer."
+            "The database does not answer, or cannot store writes (its disk is full or it is read-only)."
         }
     }
 }

@@ -55,6 +55,16 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
+    /// The caller's requests already hold their share of the database pool
+    /// and this one waited its turn in vain.
+    #[error("your other requests are still using your share of the database; try again shortly")]
+    ShareInUse,
+    /// The database cannot store the write: its disk is full, or it is
+    /// read-only.
+    #[error(
+        "the database cannot store this write now (its disk is full or it is read-only); nothing was stored, and earlier writes are intact; try again later"
+    )]
+    InsufficientStorage,
     /// The request ran past `REQUEST_TIMEOUT`.
     #[error("the request did not finish within {}; try again shortly", humantime::format_duration(*.0))]
     TimedOut(std::time::Duration),
@@ -96,7 +106,10 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Unavailable | Self::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::TimedOut(_) | Self::ShareInUse => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Other(status, _) => *status,
         }
@@ -146,7 +159,12 @@ pub fn documented(status: u16) -> &'static str {
         429 => {
             "Over the rate limit, where the deployment sets one (`RATE_LIMIT`); retry after `Retry-After` seconds"
         }
-        503 => "The database is unreachable; retry later",
+        503 => {
+            "The database is unreachable, or busy beyond the caller's share of it; retry after `Retry-After` seconds"
+        }
+        507 => {
+            "The database cannot store the write (its disk is full or it is read-only): nothing was stored; retry later"
+        }
         _ => "Error",
     }
 }
@@ -163,6 +181,10 @@ impl From<sea_orm::DbErr> for ApiError {
             return Self::Internal;
         }
         crate::metrics::count_database_error(&err);
+        if crate::database::storage::refuses_writes(&err) {
+            tracing::warn!(error = %err, "the database cannot store a write");
+            return Self::InsufficientStorage;
+        }
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
             DbErr::Exec(RuntimeErr::SqlxError(sqlx))
@@ -197,10 +219,11 @@ pub(crate) fn is_transient(db: &dyn sea_orm::sqlx::error::DatabaseError) -> bool
 }
 
 /// SQLite result codes worth retrying: busy or locked, extended codes
-/// included (`SQLITE_BUSY_SNAPSHOT` is 517: its low byte is the primary code).
+/// included (`SQLITE_BUSY_SNAPSHOT` is 517: its low byte is the primary code),
+/// and a statement interrupted at its request's deadline.
 fn is_transient_sqlite(code: &str) -> bool {
     code.parse::<i32>()
-        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 9))
 }
 
 /// PostgreSQL SQLSTATEs worth retrying: connection exceptions (08),
@@ -218,7 +241,7 @@ mod tests {
 
     #[test]
     fn sqlite_busy_and_locked_are_retryable_extended_codes_included() {
-        for code in ["5", "6", "261", "517", "773", "262", "518"] {
+        for code in ["5", "6", "261", "517", "773", "262", "518", "9"] {
             assert!(is_transient_sqlite(code), "{code}");
         }
         for code in ["19", "2067", "1", "11"] {

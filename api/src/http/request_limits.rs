@@ -38,9 +38,12 @@ fn head_size(req: &Request) -> usize {
 }
 
 /// Middleware: a 503 problem for a request still running after `limit`;
-/// the handler is dropped, so an open transaction rolls back.
+/// the handler is dropped, so an open transaction rolls back, and the
+/// database stops its statement at the same deadline ([`crate::deadline`]).
 pub async fn within<E: Endpoint>(limit: Duration, next: E, req: Request) -> poem::Result<Response> {
-    match tokio::time::timeout(limit, next.call(req)).await {
+    let deadline = tokio::time::Instant::now() + limit;
+    let work = crate::deadline::scope(deadline, next.call(req));
+    match tokio::time::timeout_at(deadline, work).await {
         Ok(response) => response.map(IntoResponse::into_response),
         Err(_) => {
             tracing::warn!(limit = %humantime::format_duration(limit), "request timed out");
