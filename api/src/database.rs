@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::configuration::is_sqlite_file;
@@ -76,6 +77,12 @@ pub async fn connect_with(
     settings: PoolSettings,
 ) -> anyhow::Result<DatabaseConnection> {
     let statement_timeout = settings.statement_timeout;
+    // A file opened read-only cannot be switched to a write-ahead log; it
+    // is served as it is, and reported unable to store writes.
+    let read_only = url::Url::parse(database_url).is_ok_and(|url| {
+        url.query_pairs()
+            .any(|(name, value)| name == "mode" && value == "ro")
+    });
     let mut options = ConnectOptions::new(database_url);
     // Fail fast with a 503 when the database is down instead of queueing
     // requests: the pool retries a refused connection until this timeout,
@@ -88,10 +95,13 @@ pub async fn connect_with(
         // proves it alive as the ping did.
         .test_before_acquire(false)
         // SQLite: with a write-ahead log, readers no longer wait for writers.
-        .map_sqlx_sqlite_opts(|sqlite| {
-            sqlite
-                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .busy_timeout(SQLITE_LOCK_WAIT)
+        .map_sqlx_sqlite_opts(move |sqlite| {
+            let sqlite = sqlite.busy_timeout(SQLITE_LOCK_WAIT);
+            if read_only {
+                sqlite
+            } else {
+                sqlite.journal_mode(SqliteJournalMode::Wal)
+            }
         })
         .map_sqlx_sqlite_pool_opts(connection_hooks::sqlite)
         .map_sqlx_postgres_pool_opts(move |pool| {

@@ -1,17 +1,18 @@
 //! `api check`: checks a deployment before traffic arrives. It reads the
 //! configuration as `serve` does and reports one line per check (`ok`,
 //! `warn`, `skip` or `FAIL`; any `FAIL` makes the exit status 1): the configuration, the auth modes, the database and
-//! its server version, the migrations, the key set, the CORS origins.
+//! its server version, whether it can store a write, the migrations, the key set, the CORS origins.
 //! Secrets are never printed: the database password is redacted and
 //! `BETTER_AUTH_SECRET` is only ever named. Nothing is changed: pending
-//! migrations are listed, not applied.
+//! migrations are listed, not applied, and the storage probe rewrites a
+//! SQLite header value with its own value.
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::auth::inspect_key_set;
 use crate::configuration::{AuthSettings, ConfigError, Settings};
-use crate::database::{connect, redact};
+use crate::database::{connect, redact, storage};
 
 /// Runs every check, printing a line for each; `true` when none failed.
 pub async fn check(settings: Result<Settings, ConfigError>) -> bool {
@@ -138,6 +139,11 @@ async fn check_database(database_url: &str, report: &mut Report) -> Option<Datab
             "database",
             format!("connected to {shown}, but it does not answer: {err}"),
         ),
+    }
+    match storage::probe(&db).await {
+        Ok(None) => report.ok("storage", "a write can be stored"),
+        Ok(Some(why)) => report.fail("storage", format!("writes cannot be stored: {why}")),
+        Err(err) => report.fail("storage", format!("could not try a write: {err}")),
     }
     Some(db)
 }

@@ -200,6 +200,21 @@ fn routes(
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 "finally"
             }),
+        )
+        .at(
+            "/test/endless-query",
+            poem::endpoint::make(|req: poem::Request| async move {
+                use sea_orm::ConnectionTrait;
+                let db = req.data::<DatabaseConnection>().expect("the pool").clone();
+                // Counts to a trillion: minutes of work unless stopped.
+                db.execute_unprepared(
+                    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000000000000) \
+                     SELECT count(*) FROM n",
+                )
+                .await
+                .map(|_| "finished")
+                .map_err(ApiError::from)
+            }),
         );
     route
         .around(require_utf8_query)

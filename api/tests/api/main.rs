@@ -33,6 +33,7 @@ mod pooling;
 mod rate_limit;
 mod schema;
 mod static_key_set;
+mod storage;
 mod tasks;
 mod users;
 mod validation;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         pooling::tests(),
         rate_limit::tests(),
         schema::tests(),
+        storage::tests(),
         tasks::tests(),
         users::tests(),
         validation::tests(),
