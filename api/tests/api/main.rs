@@ -18,6 +18,7 @@ mod connections;
 mod cors;
 mod document;
 mod errors;
+mod fairness;
 mod health;
 mod http_rules;
 mod isolation;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         cors::tests(),
         document::tests(),
         errors::tests(),
+        fairness::tests(),
         health::tests(),
         http_rules::tests(),
         isolation::tests(),
