@@ -33,11 +33,19 @@ use self::admission::{Admission, Admitted};
 use crate::configuration::ServerLimits;
 use crate::health::is_probe;
 use crate::http::error::ApiError;
+use crate::http::request_limits::MAX_HEAD_BYTES;
 
 /// The most hyper buffers while reading a request head. Heads over
 /// `MAX_HEAD_BYTES` (16 KiB) but within this get a problem+json 431 from
 /// the middleware; only heads beyond it get hyper's own bare 431.
 const HEAD_BUFFER_BYTES: usize = 256 * 1024;
+
+/// The most header lines hyper parses in one head: as many as fit in
+/// `MAX_HEAD_BYTES` (the shortest line, `a:` and CRLF, is 4 bytes), so the
+/// 16 KiB limit alone decides and answers problem+json. Past hyper's
+/// default of 100 it allocates its header buffers per parse (2 × 32 bytes
+/// a line, 256 KiB here) instead of using the stack, freed once parsed.
+const MAX_HEADERS: usize = MAX_HEAD_BYTES / 4;
 
 /// The longest a connection over a cap may take to send its one request
 /// head, so refused clients cannot sit on the reserve.
@@ -163,6 +171,7 @@ impl Connection {
             .timer(TokioTimer::new())
             .header_read_timeout(header_read_timeout)
             .max_buf_size(HEAD_BUFFER_BYTES)
+            .max_headers(MAX_HEADERS)
             // One request on a connection over a cap, then it closes.
             .keep_alive(!restricted);
         if restricted {

@@ -98,16 +98,19 @@ mod tests {
 
     #[test]
     fn iat_must_be_a_number_when_present() {
-        let issued_at = |json: &str| {
-            serde_json::from_str::<Claims>(json)
-                .unwrap()
-                .issued_at()
-        };
+        let issued_at = |json: &str| serde_json::from_str::<Claims>(json).unwrap().issued_at();
         assert_eq!(issued_at(r#"{}"#), Ok(None));
         assert_eq!(issued_at(r#"{"iat": 1700000000}"#), Ok(Some(1_700_000_000)));
-        assert_eq!(issued_at(r#"{"iat": 1700000000.5}"#), Ok(Some(1_700_000_000)));
+        assert_eq!(
+            issued_at(r#"{"iat": 1700000000.5}"#),
+            Ok(Some(1_700_000_000))
+        );
         for bad in [r#""9999999999""#, "true", "[1]", r#"{"at": 1}"#] {
-            assert_eq!(issued_at(&format!(r#"{{"iat": {bad}}}"#)), Err(TokenError::Malformed), "{bad}");
+            assert_eq!(
+                issued_at(&format!(r#"{{"iat": {bad}}}"#)),
+                Err(TokenError::Malformed),
+                "{bad}"
+            );
         }
     }
 
