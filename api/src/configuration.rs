@@ -70,9 +70,13 @@ pub struct ServerLimits {
     /// `IDLE_TIMEOUT`: a connection with no bytes either way for this long
     /// is closed (HTTP/2 included).
     pub idle_timeout: Duration,
-    /// `MAX_CONNECTIONS`: open connections beyond this wait in the kernel's
-    /// accept queue.
+    /// `MAX_CONNECTIONS`: open connections served in full; beyond this a
+    /// connection is served only the probes (anything else is a 429).
     pub max_connections: usize,
+    /// `MAX_CONNECTIONS_PER_CLIENT`: open connections (event streams
+    /// included) served in full from one client address; beyond this, as
+    /// beyond `MAX_CONNECTIONS`.
+    pub max_connections_per_client: usize,
     /// `HTTP2_MAX_STREAMS`: concurrent requests on one HTTP/2 connection.
     pub http2_max_streams: u32,
     /// `REQUEST_TIMEOUT`: the longest a request may run before a 503.
@@ -85,6 +89,7 @@ impl Default for ServerLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_client: 64,
             http2_max_streams: 100,
             request_timeout: Duration::from_secs(30),
         }
@@ -323,6 +328,14 @@ impl ServerLimits {
                     "MAX_CONNECTIONS",
                     var("MAX_CONNECTIONS"),
                     defaults.max_connections,
+                )?,
+            )?,
+            max_connections_per_client: positive(
+                "MAX_CONNECTIONS_PER_CLIENT",
+                parse_or(
+                    "MAX_CONNECTIONS_PER_CLIENT",
+                    var("MAX_CONNECTIONS_PER_CLIENT"),
+                    defaults.max_connections_per_client,
                 )?,
             )?,
             http2_max_streams: positive(
@@ -625,21 +638,26 @@ mod tests {
     fn server_limits_read_durations_and_counts() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.limits.max_connections_per_client, 64);
         let s = settings(&[
             ("REQUEST_TIMEOUT", "1500ms"),
             ("HEADER_READ_TIMEOUT", "5"),
             ("IDLE_TIMEOUT", "2m"),
             ("MAX_CONNECTIONS", "10"),
+            ("MAX_CONNECTIONS_PER_CLIENT", "3"),
         ])
         .unwrap();
         assert_eq!(s.limits.request_timeout, Duration::from_millis(1500));
         assert_eq!(s.limits.header_read_timeout, Duration::from_secs(5));
         assert_eq!(s.limits.idle_timeout, Duration::from_secs(120));
         assert_eq!(s.limits.max_connections, 10);
+        assert_eq!(s.limits.max_connections_per_client, 3);
         for (name, value) in [
             ("REQUEST_TIMEOUT", "soon"),
             ("REQUEST_TIMEOUT", "0s"),
             ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS_PER_CLIENT", "0"),
+            ("MAX_CONNECTIONS_PER_CLIENT", "many"),
             ("HTTP2_MAX_STREAMS", "-1"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();

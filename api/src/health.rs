@@ -18,6 +18,13 @@ use crate::openapi::ApiTags;
 
 pub struct HealthApi;
 
+/// Whether `path` is one of the probes. They are never rate limited and stay
+/// reachable over the connection caps: a refused probe would have an
+/// orchestrator restart a healthy instance.
+pub fn is_probe(path: &str) -> bool {
+    path.starts_with("/health/")
+}
+
 #[derive(Debug, Object)]
 pub struct HealthStatus {
     /// `ok` or `ready`.

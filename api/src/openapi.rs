@@ -48,19 +48,23 @@ fn document_of(api: &OpenApiService<Apis, ()>) -> String {
     api.spec() + "\n"
 }
 
-/// `/openapi.json`: the document, built once.
+/// The paths served beside the document's own (`GET` and `HEAD` only).
+pub const UNDOCUMENTED_GET_PATHS: [&str; 2] = ["/docs", "/openapi.json"];
+
+/// `/openapi.json`: the document, built once; other methods than `GET` and
+/// `HEAD` are a 405.
 pub fn document_endpoint(
     api: &OpenApiService<Apis, ()>,
 ) -> impl Endpoint<Output = Response> + use<> {
     let document = document_of(api);
-    make_sync(move |_| {
+    poem::get(make_sync(move |_| {
         Response::builder()
             .content_type("application/json")
             .body(document.clone())
-    })
+    }))
 }
 
-/// Swagger UI, self-contained: poem-openapi inlines its script and styles,
+/// Swagger UI (`GET` and `HEAD`; other methods are a 405), self-contained: poem-openapi inlines its script and styles,
 /// and an empty inline icon stops the browser from asking for a favicon.
 pub fn docs_route(api: &OpenApiService<Apis, ()>) -> Route {
     let html = api.swagger_ui_html().replacen(
@@ -68,5 +72,5 @@ pub fn docs_route(api: &OpenApiService<Apis, ()>) -> Route {
         "<head>\n    <link rel=\"icon\" href=\"data:,\">",
         1,
     );
-    Route::new().at("/", make_sync(move |_| Html(html.clone())))
+    Route::new().at("/", poem::get(make_sync(move |_| Html(html.clone()))))
 }

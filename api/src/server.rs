@@ -3,6 +3,8 @@
 //! head-size setting: a few slow or idle clients could hold connections
 //! open for ever.
 
+mod admission;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -17,28 +19,48 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use poem::endpoint::BoxEndpoint;
+use poem::error::ResponseError;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Addr, Endpoint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::admission::{Admission, Admitted};
 use crate::configuration::ServerLimits;
+use crate::health::is_probe;
+use crate::http::error::ApiError;
+use crate::http::request_limits::MAX_HEAD_BYTES;
 
 /// The most hyper buffers while reading a request head. Heads over
 /// `MAX_HEAD_BYTES` (16 KiB) but within this get a problem+json 431 from
 /// the middleware; only heads beyond it get hyper's own bare 431.
 const HEAD_BUFFER_BYTES: usize = 256 * 1024;
 
+/// The most header lines hyper parses in one head: as many as fit in
+/// `MAX_HEAD_BYTES` (the shortest line, `a:` and CRLF, is 4 bytes), so the
+/// 16 KiB limit alone decides and answers problem+json. Past hyper's
+/// default of 100 it allocates its header buffers per parse (2 × 32 bytes
+/// a line, 256 KiB here) instead of using the stack, freed once parsed.
+const MAX_HEADERS: usize = MAX_HEAD_BYTES / 4;
+
+/// The longest a connection over a cap may take to send its one request
+/// head, so refused clients cannot sit on the reserve.
+const RESTRICTED_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long requests in flight may finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` within `limits` until `shutdown` resolves,
 /// then lets requests in flight finish (for up to ten seconds).
+///
+/// Every connection is accepted, so the probes answer whatever the load: one
+/// over `MAX_CONNECTIONS` or `MAX_CONNECTIONS_PER_CLIENT` is served one
+/// request, a probe or a 429, from a small reserve; over the reserve too it
+/// is closed at once.
 pub async fn serve(
     listener: TcpListener,
     app: BoxEndpoint<'static>,
@@ -47,17 +69,11 @@ pub async fn serve(
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
     let app = Arc::new(app);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let admission = Admission::new(&limits);
     let connections = TaskTracker::new();
     let stopping = CancellationToken::new();
     let mut shutdown = pin!(shutdown);
     loop {
-        // At the cap, stop accepting: new clients wait in the kernel's
-        // queue instead of costing memory here.
-        let slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
-        };
         let (socket, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -70,16 +86,25 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (ticket, refusal) = match admission.admit(remote.ip()) {
+            Admitted::Full(ticket) => (ticket, None),
+            Admitted::Restricted(ticket, refusal) => (ticket, Some(Arc::new(refusal))),
+            Admitted::Refused => {
+                tracing::debug!(%remote, "closing a connection over every cap");
+                continue;
+            }
+        };
         let connection = Connection {
             local,
             remote,
             app: Arc::clone(&app),
             limits: limits.clone(),
+            refusal,
             stopping: stopping.clone(),
         };
         connections.spawn(async move {
             connection.serve(socket).await;
-            drop(slot);
+            drop(ticket);
         });
     }
     drop(listener);
@@ -99,6 +124,8 @@ struct Connection {
     remote: SocketAddr,
     app: Arc<BoxEndpoint<'static>>,
     limits: ServerLimits,
+    /// Set on a connection over a cap: what any request but a probe gets.
+    refusal: Option<Arc<ApiError>>,
     stopping: CancellationToken,
 }
 
@@ -111,9 +138,14 @@ impl Connection {
             activity: activity.clone(),
         });
         let (local, remote, app) = (self.local, self.remote, self.app);
+        let refusal = self.refusal.clone();
         let service = hyper::service::service_fn(move |req: poem::http::Request<Incoming>| {
             let app = Arc::clone(&app);
+            let refusal = refusal.clone();
             async move {
+                if let Some(refusal) = refusal.filter(|_| !is_probe(req.uri().path())) {
+                    return Ok(hyper::Response::from(refusal.as_response()));
+                }
                 let req = poem::Request::from((
                     req,
                     LocalAddr(Addr::SocketAddr(local)),
@@ -125,12 +157,27 @@ impl Connection {
             }
         });
 
+        let restricted = self.refusal.is_some();
+        let header_read_timeout = if restricted {
+            self.limits
+                .header_read_timeout
+                .min(RESTRICTED_HEADER_READ_TIMEOUT)
+        } else {
+            self.limits.header_read_timeout
+        };
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(self.limits.header_read_timeout)
-            .max_buf_size(HEAD_BUFFER_BYTES);
+            .header_read_timeout(header_read_timeout)
+            .max_buf_size(HEAD_BUFFER_BYTES)
+            .max_headers(MAX_HEADERS)
+            // One request on a connection over a cap, then it closes.
+            .keep_alive(!restricted);
+        if restricted {
+            // HTTP/2 would carry many requests on it: refused here.
+            builder = builder.http1_only();
+        }
         builder
             .http2()
             .timer(TokioTimer::new())
@@ -139,7 +186,7 @@ impl Connection {
         let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
         tokio::select! {
             _ = connection.as_mut() => return,
-            () = activity.idle_for(self.limits.header_read_timeout, self.limits.idle_timeout) => {
+            () = activity.idle_for(header_read_timeout, self.limits.idle_timeout) => {
                 // Nothing has moved for the whole timeout, so nothing is in
                 // flight: drop the socket rather than wait for the client.
                 tracing::debug!(%remote, "closing an idle connection");

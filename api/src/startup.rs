@@ -26,12 +26,14 @@ use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
-use crate::http::query_encoding::require_utf8_query;
+use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
 use crate::http::rate_limit::RateLimit;
 use crate::http::request_limits::{limit_head_size, within};
 use crate::http::unreadable_headers::refuse_unreadable_headers;
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
-use crate::openapi::{docs_route, document_endpoint, openapi_document, openapi_service};
+use crate::openapi::{
+    UNDOCUMENTED_GET_PATHS, docs_route, document_endpoint, openapi_document, openapi_service,
+};
 use crate::server::serve;
 use crate::telemetry::trace_request;
 
@@ -181,6 +183,8 @@ fn routes(
     let request_timeout = settings.limits.request_timeout;
     let write_outcomes = Arc::new(WriteOutcomes::default());
     let noted_outcomes = Arc::clone(&write_outcomes);
+    let spec = openapi_document();
+    let templates = PathTemplates::from_document(&spec);
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
@@ -218,6 +222,7 @@ fn routes(
         );
     route
         .around(require_utf8_query)
+        .around(move |next, req| require_utf8_path(templates.clone(), next, req))
         .around(refuse_unreadable_headers)
         .around(note_route)
         .around(move |next, req| note_write_outcomes(Arc::clone(&noted_outcomes), next, req))
@@ -235,7 +240,7 @@ fn routes(
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
         .catch_all_error(into_problem_response)
-        .with(AllowHeader::from_document(&openapi_document()))
+        .with(AllowHeader::from_document(&spec).with_get_only(&UNDOCUMENTED_GET_PATHS))
         // Type-erased once here, so the nested middleware types stay within
         // the compiler's depth limit.
         .boxed()

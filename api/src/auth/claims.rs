@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::error::TokenError;
+
 /// The caller, as a verified token names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -36,11 +38,15 @@ pub(super) struct Claims {
 pub const MAX_SUBJECT_CHARS: usize = 255;
 
 impl Claims {
-    /// When the token says it was issued, if it says so with a number.
-    pub(super) fn issued_at(&self) -> Option<i64> {
-        self.iat
-            .as_i64()
-            .or_else(|| self.iat.as_f64().map(|at| at as i64))
+    /// When the token says it was issued: `Ok(None)` without an `iat`,
+    /// malformed for an `iat` that is not a number (RFC 7519 makes it a
+    /// NumericDate): taken as absent, it would skip the future-`iat` check.
+    pub(super) fn issued_at(&self) -> Result<Option<i64>, TokenError> {
+        match &self.iat {
+            Value::Null => Ok(None),
+            Value::Number(at) => Ok(at.as_i64().or_else(|| at.as_f64().map(|at| at as i64))),
+            _ => Err(TokenError::Malformed),
+        }
     }
 
     /// `None` unless `sub` is a usable user id: a string of 1 to 255
@@ -88,6 +94,24 @@ mod tests {
         serde_json::from_value::<Claims>(claims)
             .unwrap()
             .into_identity()
+    }
+
+    #[test]
+    fn iat_must_be_a_number_when_present() {
+        let issued_at = |json: &str| serde_json::from_str::<Claims>(json).unwrap().issued_at();
+        assert_eq!(issued_at(r#"{}"#), Ok(None));
+        assert_eq!(issued_at(r#"{"iat": 1700000000}"#), Ok(Some(1_700_000_000)));
+        assert_eq!(
+            issued_at(r#"{"iat": 1700000000.5}"#),
+            Ok(Some(1_700_000_000))
+        );
+        for bad in [r#""9999999999""#, "true", "[1]", r#"{"at": 1}"#] {
+            assert_eq!(
+                issued_at(&format!(r#"{{"iat": {bad}}}"#)),
+                Err(TokenError::Malformed),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

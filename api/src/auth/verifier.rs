@@ -73,7 +73,8 @@ impl TokenVerifier {
                 decode::<Claims>(token, &key.key, &key.validation)?.claims
             }
         };
-        if issued_in_future(claims.issued_at()) {
+        let issued_at = claims.issued_at()?;
+        if issued_in_future(issued_at) {
             return Err(TokenError::IssuedInFuture);
         }
         claims.into_identity().ok_or(TokenError::NoSubject)

@@ -49,6 +49,18 @@ impl AllowHeader {
         }
     }
 
+    /// Adds `paths` served outside the document, with `GET` (and `HEAD`)
+    /// only.
+    pub fn with_get_only(mut self, paths: &[&str]) -> Self {
+        let allow = HeaderValue::from_static("GET, HEAD");
+        Arc::make_mut(&mut self.paths).extend(
+            paths
+                .iter()
+                .map(|path| (segments(path).map(str::to_owned).collect(), allow.clone())),
+        );
+        self
+    }
+
     /// The `Allow` value for a request path, if the document has its route.
     fn for_path(&self, path: &str) -> Option<&HeaderValue> {
         let requested: Vec<&str> = segments(path).collect();
@@ -121,5 +133,10 @@ mod tests {
         assert_eq!(value("/api/tasks/x/complete").as_deref(), Some("PATCH"));
         assert_eq!(value("/api/tasks/7/other"), None);
         assert_eq!(value("/api/tasks//complete"), None);
+        let allow = allow.with_get_only(&["/docs"]);
+        assert_eq!(
+            allow.for_path("/docs").map(|v| v.to_str().unwrap()),
+            Some("GET, HEAD")
+        );
     }
 }

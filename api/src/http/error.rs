@@ -48,6 +48,14 @@ pub enum ApiError {
     /// The caller already holds `EVENT_STREAMS_PER_USER` event streams.
     #[error("too many open event streams: at most {limit} per user; close one first")]
     TooManyStreams { limit: usize },
+    /// The client's address already holds `MAX_CONNECTIONS_PER_CLIENT`
+    /// open connections: the answer on the one over it, which then closes.
+    #[error("too many open connections from this address: at most {limit}; close one first")]
+    TooManyConnectionsFromClient { limit: usize },
+    /// The instance already serves `MAX_CONNECTIONS` connections in full:
+    /// the answer on one over it, which then closes.
+    #[error("the service has too many open connections; try again shortly")]
+    TooManyConnections,
     #[error("the request head is over {} KiB", MAX_HEAD_BYTES / 1024)]
     HeadTooLarge,
     /// Over the rate limit (`RATE_LIMIT`); sent with `Retry-After`.
@@ -103,9 +111,10 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::CursorExpired => StatusCode::GONE,
-            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::TooManyRequests { .. }
+            | Self::TooManyStreams { .. }
+            | Self::TooManyConnectionsFromClient { .. }
+            | Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::TimedOut(_) | Self::ShareInUse => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -126,13 +135,21 @@ impl ResponseError for ApiError {
                 // A place frees up when a stream closes, which no one can
                 // predict: a short wait, and the quota in the usual headers.
                 for (name, value) in [
-                    (header::RETRY_AFTER.as_str(), STREAM_RETRY_AFTER_SECS),
+                    (header::RETRY_AFTER.as_str(), PLACE_RETRY_AFTER_SECS),
                     ("ratelimit-limit", *limit as u64),
                     ("ratelimit-remaining", 0),
-                    ("ratelimit-reset", STREAM_RETRY_AFTER_SECS),
+                    ("ratelimit-reset", PLACE_RETRY_AFTER_SECS),
                 ] {
                     headers.insert(header::HeaderName::from_static(name), value.into());
                 }
+            }
+            Self::TooManyConnectionsFromClient { .. } | Self::TooManyConnections => {
+                headers.insert(header::RETRY_AFTER, PLACE_RETRY_AFTER_SECS.into());
+                // The server closes the connection after this answer.
+                headers.insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
             }
             _ => {}
         }
@@ -140,8 +157,9 @@ impl ResponseError for ApiError {
     }
 }
 
-/// How long a client refused another event stream should wait.
-const STREAM_RETRY_AFTER_SECS: u64 = 5;
+/// How long a client refused another event stream or connection should
+/// wait: a place frees up when one closes, which no one can predict.
+const PLACE_RETRY_AFTER_SECS: u64 = 5;
 
 /// How the OpenAPI document describes each error status an operation can
 /// answer with.

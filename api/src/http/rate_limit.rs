@@ -260,7 +260,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let limiter = match &self.limiter {
-            Some(limiter) if !req.uri().path().starts_with("/health/") => limiter,
+            Some(limiter) if !crate::health::is_probe(req.uri().path()) => limiter,
             _ => return self.inner.call(req).await.map(IntoResponse::into_response),
         };
         let caller = match verify_and_remember(&mut req).await {

@@ -182,6 +182,14 @@ async fn time_claims_are_checked_with_a_minute_of_leeway(app: TestApp) {
         200,
         "iat within leeway"
     );
+    // A string is no NumericDate: taken as absent, it would skip the check.
+    for iat in [json!("9999999999"), json!(true), json!([now() + 3600])] {
+        assert_eq!(
+            status(json!({"sub": "a", "exp": now() + 600, "iat": iat})).await,
+            401,
+            "iat {iat}"
+        );
+    }
 }
 
 /// A `sub` that is not a clean user id is a 401, never a distinct user (or

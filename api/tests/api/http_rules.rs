@@ -1,12 +1,14 @@
 //! HTTP rules the fuzzer (`.ci/fuzz.sh`) holds the service to: `Allow` on
-//! every 405, request headers that cannot be read refused rather than
-//! ignored, any offset of 0 or more accepted, and the update body's
-//! "at least one field" and the text fields' "no NUL" stated in the document.
+//! every 405 (the Swagger UI and the document included), request headers
+//! that cannot be read refused rather than ignored, a head limited by its
+//! size and not its number of headers, a path `id` that is not UTF-8 a 422,
+//! any offset of 0 or more accepted, and the update body's "at least one
+//! field" and the text fields' "no NUL" stated in the document.
 
 use api::http::text::NO_NUL_PATTERN;
 use libtest_mimic::Trial;
 use reqwest::Method;
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, error_fields, id_of};
@@ -16,6 +18,9 @@ pub fn tests() -> Vec<Trial> {
     crate::harness::all([
         crate::sqlite_only![
             a_405_names_the_methods_the_document_lists,
+            the_docs_and_the_document_answer_get_and_head_only,
+            a_head_is_limited_by_its_size_not_its_number_of_headers,
+            a_path_id_that_is_not_utf8_is_a_422_naming_it,
             headers_that_cannot_be_read_are_refused_not_ignored,
             the_update_body_documents_at_least_one_field,
             text_documents_that_nul_is_refused,
@@ -59,6 +64,89 @@ async fn a_405_names_the_methods_the_document_lists(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.headers()["allow"], "DELETE, GET, HEAD, PUT");
+}
+
+async fn the_docs_and_the_document_answer_get_and_head_only(app: TestApp) {
+    for path in ["/docs", "/openapi.json"] {
+        assert_eq!(app.get_anonymously(path).await.status(), 200, "GET {path}");
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        for method in [Method::TRACE, Method::DELETE, Method::POST, Method::PUT] {
+            let response = app
+                .client
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+            let allow = response.headers().get("allow").cloned();
+            assert_problem(response, 405).await;
+            assert_eq!(
+                allow.as_ref().map(|v| v.to_str().unwrap()),
+                Some("GET, HEAD"),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+/// `count` headers `x-h-0…: <value>`.
+fn headers(count: usize, value: &str) -> HeaderMap {
+    (0..count)
+        .map(|n| {
+            (
+                HeaderName::try_from(format!("x-h-{n}")).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Within 16 KiB any number of headers is served (the HTTP library's own
+/// limit of 100 would answer a bare 431); over it, a 431 problem.
+async fn a_head_is_limited_by_its_size_not_its_number_of_headers(app: TestApp) {
+    let send = |headers: HeaderMap| {
+        app.request(Method::GET, "/api/tasks", "alice")
+            .headers(headers)
+            .send()
+    };
+    assert_eq!(send(headers(101, "v")).await.unwrap().status(), 200);
+    // About 12 bytes a line: some 14 KiB.
+    assert_eq!(send(headers(1_200, "v")).await.unwrap().status(), 200);
+    // Some 17 and 30 KiB of small headers.
+    for count in [1_450, 2_500] {
+        let response = send(headers(count, "v")).await.unwrap();
+        let problem = assert_problem(response, 431).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("16 KiB"),
+            "{count} headers: {problem}"
+        );
+    }
+}
+
+/// The router cannot decode `%ff` and would answer a bare 400; a task id
+/// that is not an integer is a 422 naming `id` (a path no route has is 404).
+async fn a_path_id_that_is_not_utf8_is_a_422_naming_it(app: TestApp) {
+    for (method, path) in [
+        (Method::GET, "/api/tasks/%ff"),
+        (Method::DELETE, "/api/tasks/%FF"),
+        (Method::PATCH, "/api/tasks/%ff/complete"),
+    ] {
+        let response = app
+            .request(method.clone(), path, "alice")
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422).await;
+        assert_eq!(error_fields(&problem), ["id"], "{method} {path}");
+    }
+    for path in ["/api/%ff", "/nowhere/%ff"] {
+        let response = app
+            .request(Method::GET, path, "alice")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 404).await;
+    }
 }
 
 /// Latin-1 bytes: a valid header value, but not visible ASCII.
