@@ -226,6 +226,9 @@ fn routes(
         .around(refuse_unreadable_headers)
         .around(note_route)
         .around(move |next, req| note_write_outcomes(Arc::clone(&noted_outcomes), next, req))
+        // The handlers' futures move to the heap here: nested inside every
+        // middleware's below, they outgrew a thread's stack in debug builds.
+        .boxed()
         .with(FairShare::new(share_per_user))
         .with(RateLimit::new(settings.rate_limit))
         .data(db)
