@@ -15,27 +15,30 @@ use tokio::time::Instant;
 /// Whether `err` says the database refused to store a write because it has
 /// no room or is read-only, rather than being away or the statement wrong.
 pub fn refuses_writes(err: &DbErr) -> bool {
+    database_error(err).is_some_and(|db| match sqlite_code(db) {
+        Some(code) => sqlite_refuses(code),
+        None => db.code().is_some_and(|code| postgres_refuses(&code)),
+    })
+}
+
+/// The database's own error inside `err`, if it is one.
+fn database_error(err: &DbErr) -> Option<&dyn DatabaseError> {
     use sea_orm::sqlx::Error as Sqlx;
     match err {
         DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
             match &**sqlx {
-                Sqlx::Database(db) => refusing_code(db.as_ref()),
-                _ => false,
+                Sqlx::Database(db) => Some(db.as_ref()),
+                _ => None,
             }
         }
-        _ => false,
+        _ => None,
     }
 }
 
-fn refusing_code(db: &dyn DatabaseError) -> bool {
-    let Some(code) = db.code() else {
-        return false;
-    };
-    if db.try_downcast_ref::<SqliteError>().is_some() {
-        code.parse::<i32>().is_ok_and(sqlite_refuses)
-    } else {
-        postgres_refuses(&code)
-    }
+/// A SQLite error's extended result code; `None` for PostgreSQL's.
+fn sqlite_code(db: &dyn DatabaseError) -> Option<i32> {
+    db.try_downcast_ref::<SqliteError>()?;
+    db.code()?.parse().ok()
 }
 
 /// SQLite result codes for a write that cannot be stored: `SQLITE_FULL`
@@ -93,8 +96,18 @@ pub async fn probe(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
     match outcome {
         Ok(()) => Ok(None),
         Err(err) if refuses_writes(&err) => Ok(Some(err.to_string())),
+        // Another connection held the write lock throughout: writes are
+        // being stored, just not this one; a busy instance is still ready.
+        Err(err) if sqlite_busy(&err) => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+fn sqlite_busy(err: &DbErr) -> bool {
+    const BUSY: i32 = 5;
+    database_error(err)
+        .and_then(sqlite_code)
+        .is_some_and(|code| code & 0xff == BUSY)
 }
 
 async fn probe_sqlite(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -133,10 +146,7 @@ impl WriteOutcomes {
     }
 
     pub fn stored(&self) {
-        let mut refused_at = self.lock();
-        if refused_at.is_some() {
-            *refused_at = None;
-        }
+        *self.lock() = None;
     }
 
     /// Whether a write was refused lately, with none stored since.
