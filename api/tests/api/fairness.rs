@@ -185,7 +185,7 @@ async fn one_users_worst_case_searches_leave_others_served_on_postgres(app: Test
 
 /// Another connection holds SQLite's write lock: a create waits for it
 /// under a second, then answers 503 with `Retry-After` (not after SQLite's
-/// default five seconds).
+/// default five seconds), and readiness still answers 200.
 async fn a_write_waiting_for_sqlites_lock_gives_up_within_a_second(app: TestApp) {
     app.create_task("ada", json!({"title": "first"})).await;
     let holder = app.db.begin().await.unwrap();
@@ -199,6 +199,8 @@ async fn a_write_waiting_for_sqlites_lock_gives_up_within_a_second(app: TestApp)
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 503).await;
     assert!(waited < Duration::from_millis(1500), "waited {waited:?}");
+    // A busy writer is no reason to take the instance out of service.
+    assert_eq!(app.ready().await.status(), 200, "ready while the lock is held");
     holder.rollback().await.unwrap();
     app.create_task("ada", json!({"title": "after"})).await;
 }
