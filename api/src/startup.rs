@@ -187,6 +187,7 @@ fn routes(
         .data(verifier)
         .data(change_hub)
         .data(settings.events.clone())
+        .data(settings.quotas)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.as_response()

@@ -12,6 +12,7 @@ use sea_orm::{
 use super::cursor::{Cursor, START};
 use super::hub::ChangeHub;
 use crate::me::repository as users;
+use crate::metrics::{WriteKind, WriteTimer};
 
 /// The PostgreSQL channel a commit is announced on. The payload is the user
 /// id, never task data: every listener reads the changes itself.
@@ -158,12 +159,49 @@ pub async fn record_deletion(
     Ok(())
 }
 
+/// A write transaction, timed from BEGIN until it commits or rolls back
+/// (`db_write_transaction_seconds`): on SQLite, how long it keeps every
+/// other writer waiting. Every write begins here.
+pub struct Write {
+    txn: DatabaseTransaction,
+    _timer: WriteTimer,
+}
+
+impl std::ops::Deref for Write {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl Write {
+    /// Commits a write that changed nothing a stream follows.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+/// Begins a write transaction of `kind`.
+pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, DbErr> {
+    let timer = WriteTimer::start(kind);
+    Ok(Write {
+        txn: db.begin().await?,
+        _timer: timer,
+    })
+}
+
 /// Commits a write of `user_id`'s and tells their open streams, on every
 /// instance. On PostgreSQL the announcement is a `NOTIFY` in the same
 /// transaction, which the server delivers only once it commits; each
 /// instance's listener ([`super::listener`]) passes it on. SQLite has no
 /// such thing and one instance per file: the hub is told after the commit.
-pub async fn commit(txn: DatabaseTransaction, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
+pub async fn commit(write: Write, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
+    let Write { txn, _timer } = write;
     let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
@@ -180,14 +218,15 @@ pub async fn commit(txn: DatabaseTransaction, user_id: &str, hub: &ChangeHub) ->
     Ok(())
 }
 
-/// Runs `write` in a transaction and commits it with [`commit`].
+/// Runs `write` in a transaction of `kind` and commits it with [`commit`].
 pub async fn announced<T>(
     db: &DatabaseConnection,
+    kind: WriteKind,
     user_id: &str,
     hub: &ChangeHub,
     write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, DbErr>,
 ) -> Result<T, DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin(db, kind).await?;
     let written = write(&txn).await?;
     commit(txn, user_id, hub).await?;
     Ok(written)

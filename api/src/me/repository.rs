@@ -12,6 +12,7 @@ use sea_orm::{
 use crate::auth::Identity;
 use crate::changes::hub::ChangeHub;
 use crate::changes::repository as changes;
+use crate::metrics::WriteKind;
 
 /// Records the caller's row on their first write, and on later writes
 /// brings its `email` and `name` up to the token's, in the write's own
@@ -74,7 +75,7 @@ pub async fn feed_position(
 pub async fn erase(db: &DatabaseConnection, hub: &ChangeHub, user_id: &str) -> Result<(), DbErr> {
     // Announced, so the user's open event streams end: their cursors now
     // name a row that is gone.
-    changes::announced(db, user_id, hub, async |txn| {
+    changes::announced(db, WriteKind::Erase, user_id, hub, async |txn| {
         user::Entity::delete_many()
             .filter(user::Column::Id.eq(user_id))
             .exec(txn)

@@ -30,6 +30,7 @@ mod openapi;
 mod outage;
 mod pgbouncer;
 mod pooling;
+mod quotas;
 mod rate_limit;
 mod schema;
 mod static_key_set;
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         openapi::tests(),
         outage::tests(),
         pooling::tests(),
+        quotas::tests(),
         rate_limit::tests(),
         schema::tests(),
         tasks::tests(),
