@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::changes::hub::ChangeHub;
 use crate::changes::listener;
-use crate::configuration::{AuthSettings, ServerLimits, Settings};
+use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings};
 use crate::database::{connect_with_pool_size, migrate};
 use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
@@ -30,6 +30,7 @@ use crate::http::unreadable_headers::refuse_unreadable_headers;
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
 use crate::openapi::{docs_route, document_endpoint, openapi_document, openapi_service};
 use crate::server::serve;
+use crate::sweeper;
 use crate::telemetry::trace_request;
 
 /// The user a local-development token is minted for.
@@ -46,6 +47,10 @@ pub struct Application {
     metrics_listener: Option<MetricsListener>,
     /// Closed at shutdown, so open event streams end instead of holding it up.
     change_hub: Arc<ChangeHub>,
+    /// What the sweeper needs: it starts with the server and stops with it.
+    db: DatabaseConnection,
+    metrics: Arc<Metrics>,
+    sweeper: SweeperSettings,
 }
 
 impl Application {
@@ -83,7 +88,14 @@ impl Application {
             tokio::spawn(listener::listen(url, Arc::clone(&change_hub)));
         }
 
-        let app = routes(&settings, db, verifier, metrics, Arc::clone(&change_hub)).boxed();
+        let app = routes(
+            &settings,
+            db.clone(),
+            verifier,
+            Arc::clone(&metrics),
+            Arc::clone(&change_hub),
+        )
+        .boxed();
         Ok(Self {
             address,
             listener,
@@ -92,6 +104,9 @@ impl Application {
             demo_token,
             metrics_listener,
             change_hub,
+            db,
+            metrics,
+            sweeper: settings.sweeper,
         })
     }
 
@@ -119,12 +134,14 @@ impl Application {
         let metrics = self
             .metrics_listener
             .map(|listener| tokio::spawn(listener.run()));
+        let sweeper = tokio::spawn(sweeper::run(self.db, self.metrics, self.sweeper));
         let change_hub = self.change_hub;
         let shutdown = async move {
             shutdown_signal().await;
             change_hub.close();
         };
         let served = serve(self.listener, self.app, self.limits, shutdown).await;
+        sweeper.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }

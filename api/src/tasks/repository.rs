@@ -280,7 +280,6 @@ pub async fn create_once(
     request: &str,
     render: impl FnOnce(&task::Model) -> String,
 ) -> Result<KeyedCreate, DbErr> {
-    purge_expired_keys(db).await?;
     let now = timestamp::now();
     let txn = changes::begin(db, WriteKind::Task).await?;
     let seq = users::record_change(&txn, owner, now).await?;
@@ -375,15 +374,75 @@ async fn over_key_quota(
     }))
 }
 
-/// Forgets keys older than their lifetime. It runs before each keyed
-/// create, in its own statement, so no scheduled job is needed and no
-/// create waits on another's purge.
-async fn purge_expired_keys(db: &DatabaseConnection) -> Result<(), DbErr> {
-    idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::CreatedAt.lt(timestamp::now() - IDEMPOTENCY_KEY_LIFETIME))
-        .exec(db)
-        .await?;
-    Ok(())
+/// Forgets at most `batch` keys past their lifetime, oldest first (from any
+/// users), in one short transaction; returns how many. The sweeper calls
+/// it, off the request path. A key only ever leaves here once expired, and
+/// a create neither counts nor waits for an expired one, so no user's row
+/// needs taking.
+pub async fn purge_expired_keys(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
+    let expired = Query::select()
+        .column(idempotency_key::Column::UserId)
+        .column(idempotency_key::Column::Key)
+        .from(idempotency_key::Entity)
+        .and_where(
+            idempotency_key::Column::CreatedAt.lt(timestamp::now() - IDEMPOTENCY_KEY_LIFETIME),
+        )
+        .order_by(idempotency_key::Column::CreatedAt, Order::Asc)
+        .limit(batch)
+        .to_owned();
+    let txn = changes::begin(db, WriteKind::KeyPurge).await?;
+    let purged = idempotency_key::Entity::delete_many()
+        .filter(
+            Expr::tuple([
+                Expr::col(idempotency_key::Column::UserId),
+                Expr::col(idempotency_key::Column::Key),
+            ])
+            .in_subquery(expired),
+        )
+        .exec(&*txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(purged)
+}
+
+/// Deletes at most `limit` of the user's tasks, for erasure (whose caller
+/// holds the user's row); returns how many. No tombstones: erasure ends the
+/// user's change feed altogether.
+pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> Result<u64, DbErr> {
+    let some = Query::select()
+        .column(task::Column::Id)
+        .from(task::Entity)
+        .and_where(task::Column::UserId.eq(owner))
+        .limit(limit)
+        .to_owned();
+    Ok(task::Entity::delete_many()
+        .filter(task::Column::Id.in_subquery(some))
+        .filter(task::Column::UserId.eq(owner))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}
+
+/// Forgets at most `limit` of the user's idempotency keys, for erasure
+/// (whose caller holds the user's row); returns how many.
+pub async fn forget_some_keys(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let some = Query::select()
+        .column(idempotency_key::Column::Key)
+        .from(idempotency_key::Entity)
+        .and_where(idempotency_key::Column::UserId.eq(owner))
+        .limit(limit)
+        .to_owned();
+    Ok(idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::UserId.eq(owner))
+        .filter(idempotency_key::Column::Key.in_subquery(some))
+        .exec(txn)
+        .await?
+        .rows_affected)
 }
 
 /// Inserts the task as change `seq`; its owner's row must already exist

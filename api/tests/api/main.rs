@@ -34,6 +34,7 @@ mod quotas;
 mod rate_limit;
 mod schema;
 mod static_key_set;
+mod sweeper;
 mod tasks;
 mod users;
 mod validation;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         quotas::tests(),
         rate_limit::tests(),
         schema::tests(),
+        sweeper::tests(),
         tasks::tests(),
         users::tests(),
         validation::tests(),
