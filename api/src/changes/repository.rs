@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 
 use super::cursor::{Cursor, START};
@@ -230,12 +231,20 @@ impl Write {
     }
 }
 
-/// Begins a write transaction of `kind`.
+/// Begins a write transaction of `kind`. On SQLite it begins `IMMEDIATE`:
+/// the write lock is taken (or waited for) by the `BEGIN` itself, not by a
+/// later statement, so the timer, started once `BEGIN` returns, measures
+/// how long the lock is held, and a transaction never fails to upgrade a
+/// read snapshot to a write. (Every write's first statement writes anyway.)
 pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, DbErr> {
-    let timer = WriteTimer::start(kind);
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
     Ok(Write {
-        txn: db.begin().await?,
-        _timer: timer,
+        txn,
+        _timer: WriteTimer::start(kind),
     })
 }
 

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use entity::user;
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, Statement,
 };
 
 use crate::auth::Identity;
@@ -62,26 +62,35 @@ pub(crate) async fn record_change(
 }
 
 /// Raises each user's `purged_seq` to the change number given (never
-/// lowers it: another sweeper may have gone further), in one statement, for
-/// the tombstone purge. Users with no row are skipped: erased meanwhile.
+/// lowers it: another sweeper may have gone further), in one statement
+/// joining a `VALUES` list, so a batch spanning many users costs one pass,
+/// for the tombstone purge. Users with no row are skipped: erased meanwhile.
 pub(crate) async fn advance_purged(
     txn: &DatabaseTransaction,
     purged: &BTreeMap<String, i64>,
 ) -> Result<(), DbErr> {
-    let mut raised = CaseStatement::new();
+    let backend = txn.get_database_backend();
+    let mut values = Vec::with_capacity(purged.len() * 2);
+    let mut rows = Vec::with_capacity(purged.len());
     for (user_id, seq) in purged {
-        raised = raised.case(
-            user::Column::Id
-                .eq(user_id.as_str())
-                .and(user::Column::PurgedSeq.lt(*seq)),
-            *seq,
-        );
+        let placeholder = |n: usize| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        rows.push(format!(
+            "({}, {})",
+            placeholder(values.len() + 1),
+            placeholder(values.len() + 2)
+        ));
+        values.push(user_id.as_str().into());
+        values.push((*seq).into());
     }
-    let raised = raised.finally(Expr::col(user::Column::PurgedSeq));
-    user::Entity::update_many()
-        .col_expr(user::Column::PurgedSeq, raised.into())
-        .filter(user::Column::Id.is_in(purged.keys().map(String::as_str)))
-        .exec(txn)
+    // `VALUES` names its columns column1, column2 on both databases.
+    let sql = format!(
+        r#"UPDATE "users" SET "purged_seq" = "raised"."column2" FROM (VALUES {}) AS "raised" WHERE "users"."id" = "raised"."column1" AND "users"."purged_seq" < "raised"."column2""#,
+        rows.join(", ")
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok(())
 }
