@@ -376,9 +376,10 @@ async fn over_key_quota(
 
 /// Forgets at most `batch` keys past their lifetime, oldest first (from any
 /// users), in one short transaction; returns how many. The sweeper calls
-/// it, off the request path. A key only ever leaves here once expired, and
-/// a create neither counts nor waits for an expired one, so no user's row
-/// needs taking.
+/// it, off the request path. It takes no user's row: it holds only the
+/// expired keys it deletes, and waits for nothing a user's write holds
+/// (a keyed create reusing such a key waits for the purge, then claims it
+/// afresh).
 pub async fn purge_expired_keys(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
     let expired = Query::select()
         .column(idempotency_key::Column::UserId)

@@ -338,8 +338,8 @@ async fn a_large_account_is_erased_in_steps(app: Sweeping) {
     eprintln!("erase: {count} transactions, {within} within 50 ms, all within {bound} s");
     let rows = TASKS + 1 + 3000 + 2000;
     assert!(
-        count - steps_before > rows / 1000,
-        "{} steps for {rows} rows: at most 1000 a step",
+        count - steps_before > rows / 500,
+        "{} steps for {rows} rows: at most 500 a step",
         count - steps_before
     );
 }
