@@ -3,7 +3,8 @@
 //! The process: `startup` (build, then run), `configuration`, `database`, `telemetry`,
 //! `metrics` (Prometheus), `preflight` (`api check`),
 //! `openapi` (the document and Swagger UI), `server` (connections and
-//! their limits). The layers under it: `http`
+//! their limits), `sweeper` (purging what has expired, in the background).
+//! The layers under it: `http`
 //! (plumbing and wire types), `auth` (identity from the bearer token), and
 //! one module per resource: `tasks`, `me`, `health`. `ARCHITECTURE.md` at
 //! the workspace root has the map and the invariants.
@@ -22,5 +23,6 @@ pub mod openapi;
 pub mod preflight;
 pub mod server;
 pub mod startup;
+pub mod sweeper;
 pub mod tasks;
 pub mod telemetry;

@@ -17,6 +17,7 @@
 //! its own application's registry without being handed it.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Instant;
@@ -81,7 +82,14 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// How long a write transaction runs, BEGIN to COMMIT (or rollback), in
+/// seconds: 0.5 ms to 5 s, with 50 ms (the most one should take) a bound.
+const WRITE_TRANSACTION_BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+type WriteTransactionFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
 
 /// One application's metrics and the registry that exposes them.
 pub struct Metrics {
@@ -92,6 +100,7 @@ pub struct Metrics {
     database_errors: Family<KindLabels, Counter>,
     key_set_fetches: KeySetFetches,
     token_rejections: Family<ReasonLabels, Counter>,
+    write_transactions: WriteTransactionFamily,
 }
 
 /// Counts the key set's fetches by outcome. The key set holds this handle;
@@ -157,6 +166,14 @@ impl Metrics {
             "Bearer tokens refused, by reason",
             token_rejections.clone(),
         );
+        let write_transactions: WriteTransactionFamily =
+            Family::new_with_constructor(|| Histogram::new(WRITE_TRANSACTION_BUCKETS));
+        registry.register_with_unit(
+            "db_write_transaction",
+            "Time a write transaction holds its locks (on SQLite, the database's one write lock), BEGIN to COMMIT, by kind",
+            Unit::Seconds,
+            write_transactions.clone(),
+        );
         registry.register_collector(Box::new(PoolGauges(db.clone())));
         Self {
             registry,
@@ -166,6 +183,7 @@ impl Metrics {
             database_errors,
             key_set_fetches,
             token_rejections,
+            write_transactions,
         }
     }
 
@@ -198,6 +216,84 @@ struct CurrentRequest {
 
 tokio::task_local! {
     static CURRENT: Arc<CurrentRequest>;
+}
+
+/// Runs `work`, which is not a request (the sweeper), reporting to
+/// `metrics` as a request's code does.
+pub async fn reporting_to<F: Future>(metrics: Arc<Metrics>, work: F) -> F::Output {
+    let scope = Arc::new(CurrentRequest {
+        metrics,
+        route: OnceLock::new(),
+    });
+    CURRENT.scope(scope, work).await
+}
+
+/// Runs `work` reporting where the calling code reports, for work a
+/// request hands to a task of its own.
+pub fn in_current_scope<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let scope = CURRENT.try_with(Arc::clone).ok();
+    async move {
+        match scope {
+            Some(scope) => CURRENT.scope(scope, work).await,
+            None => work.await,
+        }
+    }
+}
+
+/// What a write transaction does, as its histogram's `kind` label.
+#[derive(Clone, Copy, Debug)]
+pub enum WriteKind {
+    /// A request's write to tasks.
+    Task,
+    /// One step of erasing an account.
+    Erase,
+    /// The sweeper purging expired tombstones.
+    TombstonePurge,
+    /// The sweeper purging expired idempotency keys.
+    KeyPurge,
+}
+
+impl WriteKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Erase => "erase",
+            Self::TombstonePurge => "tombstone_purge",
+            Self::KeyPurge => "key_purge",
+        }
+    }
+}
+
+/// Times a write transaction from its BEGIN until it is dropped (after its
+/// COMMIT or rollback), into `db_write_transaction_seconds`.
+#[derive(Debug)]
+pub struct WriteTimer {
+    kind: WriteKind,
+    began: Instant,
+}
+
+impl WriteTimer {
+    pub fn start(kind: WriteKind) -> Self {
+        Self {
+            kind,
+            began: Instant::now(),
+        }
+    }
+}
+
+impl Drop for WriteTimer {
+    fn drop(&mut self) {
+        let held = self.began.elapsed().as_secs_f64();
+        let _ = CURRENT.try_with(|request| {
+            request
+                .metrics
+                .write_transactions
+                .get_or_create(&KindLabels {
+                    kind: self.kind.label(),
+                })
+                .observe(held);
+        });
+    }
 }
 
 /// Counts a token refused for `reason` (never the token itself).

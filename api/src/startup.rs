@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
 use crate::changes::hub::ChangeHub;
 use crate::changes::listener;
-use crate::configuration::{AuthSettings, ServerLimits, Settings};
+use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings};
 use crate::database::storage::WriteOutcomes;
 use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, migrate};
 use crate::fair_share::{FairShare, share_of};
@@ -35,6 +35,7 @@ use crate::openapi::{
     UNDOCUMENTED_GET_PATHS, docs_route, document_endpoint, openapi_document, openapi_service,
 };
 use crate::server::serve;
+use crate::sweeper;
 use crate::telemetry::trace_request;
 
 /// The user a local-development token is minted for.
@@ -53,6 +54,10 @@ pub struct Application {
     change_hub: Arc<ChangeHub>,
     /// A SQLite file's lock, held until the application stops.
     instance_lock: Option<InstanceLock>,
+    /// What the sweeper needs: it starts with the server and stops with it.
+    db: DatabaseConnection,
+    metrics: Arc<Metrics>,
+    sweeper: SweeperSettings,
 }
 
 impl Application {
@@ -98,9 +103,9 @@ impl Application {
         let app = routes(
             &settings,
             share,
-            db,
+            db.clone(),
             verifier,
-            metrics,
+            Arc::clone(&metrics),
             Arc::clone(&change_hub),
         )
         .boxed();
@@ -113,6 +118,9 @@ impl Application {
             metrics_listener,
             change_hub,
             instance_lock,
+            db,
+            metrics,
+            sweeper: settings.sweeper,
         })
     }
 
@@ -140,12 +148,14 @@ impl Application {
         let metrics = self
             .metrics_listener
             .map(|listener| tokio::spawn(listener.run()));
+        let sweeper = tokio::spawn(sweeper::run(self.db, self.metrics, self.sweeper));
         let change_hub = self.change_hub;
         let shutdown = async move {
             shutdown_signal().await;
             change_hub.close();
         };
         let served = serve(self.listener, self.app, self.limits, shutdown).await;
+        sweeper.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -236,6 +246,7 @@ fn routes(
         .data(verifier)
         .data(change_hub)
         .data(settings.events.clone())
+        .data(settings.quotas)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.as_response()

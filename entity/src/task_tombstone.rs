@@ -1,6 +1,6 @@
 //! A deleted task, remembered for the change feed so that a client following
 //! it learns of the deletion. Kept at least 30 days, then purged by the
-//! owner's later deletions.
+//! background sweeper (`api::sweeper`), oldest first.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Index, IndexCreateStatement};
@@ -39,8 +39,9 @@ impl Related<super::user::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The feed reads one user's tombstones after a cursor, in order; the purge
-/// reads the same range from its start.
+/// The feed reads one user's tombstones after a cursor, in order; the
+/// sweeper reads every user's oldest first, a batch at a time, so finding
+/// the expired ones never scans the rest.
 pub fn indexes() -> Vec<IndexCreateStatement> {
     vec![
         Index::create()
@@ -48,6 +49,11 @@ pub fn indexes() -> Vec<IndexCreateStatement> {
             .table(Entity)
             .col(Column::UserId)
             .col(Column::ChangeSeq)
+            .to_owned(),
+        Index::create()
+            .name("idx-task_tombstones-deleted_at")
+            .table(Entity)
+            .col(Column::DeletedAt)
             .to_owned(),
     ]
 }

@@ -13,6 +13,7 @@ mod m20261121_000002_add_task_version;
 mod m20261121_000003_create_idempotency_keys;
 mod m20261121_000004_add_task_sort_and_search_keys;
 mod m20261121_000005_add_change_feed;
+mod m20261204_000006_index_tombstones_by_age;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_idempotency_keys::Migration),
             Box::new(m20261121_000004_add_task_sort_and_search_keys::Migration),
             Box::new(m20261121_000005_add_change_feed::Migration),
+            Box::new(m20261204_000006_index_tombstones_by_age::Migration),
         ]
     }
 }
@@ -49,10 +51,12 @@ pub mod indexes_added_later {
     ];
     /// m20261121_000005_add_change_feed.
     pub const CHANGE_FEED: &[&str] = &["idx-tasks-user_id-change_seq"];
+    /// Of `entity::task_tombstone::indexes`: m20261204_000006_index_tombstones_by_age.
+    pub const TOMBSTONES_BY_AGE: &[&str] = &["idx-task_tombstones-deleted_at"];
 
     /// Whether any later migration adds the index `name`.
     pub fn contains(name: &str) -> bool {
-        TASKS.contains(&name) || CHANGE_FEED.contains(&name)
+        TASKS.contains(&name) || CHANGE_FEED.contains(&name) || TOMBSTONES_BY_AGE.contains(&name)
     }
 }
 

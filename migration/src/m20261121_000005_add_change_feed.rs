@@ -55,7 +55,10 @@ impl MigrationTrait for Migration {
             .create_table(schema.create_table_from_entity(task_tombstone::Entity))
             .await?;
         for index in task_tombstone::indexes() {
-            manager.create_index(index).await?;
+            let name = index.get_index_spec().get_name();
+            if !name.is_some_and(crate::indexes_added_later::contains) {
+                manager.create_index(index).await?;
+            }
         }
         Ok(())
     }

@@ -174,7 +174,16 @@ pub mod statuses {
         const STATUSES: &'static [u16] = &[401, 404, 412, 422, 503, 507];
     }
     impl ErrorStatuses for Creating {
-        const STATUSES: &'static [u16] = &[401, 413, 415, 422, 503, 507];
+        const STATUSES: &'static [u16] = &[401, 403, 413, 415, 422, 503, 507];
+
+        fn describe(status: u16) -> &'static str {
+            match status {
+                429 => {
+                    "Too many `Idempotency-Key`s remembered for this user in the last 24 hours (nothing was stored), or over the rate limit; retry after `Retry-After` seconds"
+                }
+                _ => super::documented(status),
+            }
+        }
     }
     impl ErrorStatuses for ChangingOneTask {
         const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503, 507];

@@ -56,6 +56,23 @@ pub enum ApiError {
     /// the answer on one over it, which then closes.
     #[error("the service has too many open connections; try again shortly")]
     TooManyConnections,
+    /// A create while the caller holds `MAX_TASKS_PER_USER` tasks.
+    #[error(
+        "you already hold {limit} tasks, the most one user may hold (MAX_TASKS_PER_USER); delete some first"
+    )]
+    TaskQuotaExceeded { limit: u64 },
+    /// A keyed create while the caller holds the most live idempotency
+    /// keys; sent with `Retry-After` (until the oldest expires) and the
+    /// `RateLimit-*` headers.
+    #[error(
+        "you hold {limit} idempotency keys from the last 24 hours, the most one user may; retry in {retry_after_secs} s"
+    )]
+    TooManyIdempotencyKeys {
+        limit: u64,
+        retry_after_secs: u64,
+        /// Until every key held now has expired.
+        reset_secs: u64,
+    },
     #[error("the request head is over {} KiB", MAX_HEAD_BYTES / 1024)]
     HeadTooLarge,
     /// Over the rate limit (`RATE_LIMIT`); sent with `Retry-After`.
@@ -108,13 +125,15 @@ impl ResponseError for ApiError {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TaskQuotaExceeded { .. } => StatusCode::FORBIDDEN,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::CursorExpired => StatusCode::GONE,
             Self::TooManyRequests { .. }
             | Self::TooManyStreams { .. }
             | Self::TooManyConnectionsFromClient { .. }
-            | Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            | Self::TooManyConnections
+            | Self::TooManyIdempotencyKeys { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::TimedOut(_) | Self::ShareInUse => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -151,6 +170,20 @@ impl ResponseError for ApiError {
                     header::HeaderValue::from_static("close"),
                 );
             }
+            Self::TooManyIdempotencyKeys {
+                limit,
+                retry_after_secs,
+                reset_secs,
+            } => {
+                for (name, value) in [
+                    (header::RETRY_AFTER.as_str(), *retry_after_secs),
+                    ("ratelimit-limit", *limit),
+                    ("ratelimit-remaining", 0),
+                    ("ratelimit-reset", *reset_secs),
+                ] {
+                    headers.insert(header::HeaderName::from_static(name), value.into());
+                }
+            }
             _ => {}
         }
         response
@@ -166,6 +199,9 @@ const PLACE_RETRY_AFTER_SECS: u64 = 5;
 pub fn documented(status: u16) -> &'static str {
     match status {
         401 => "Missing, malformed, expired or otherwise unacceptable bearer token",
+        403 => {
+            "The caller already holds `MAX_TASKS_PER_USER` tasks, the number `detail` names; nothing was stored"
+        }
         404 => "No such task for this caller",
         413 => concatcp!("Request body over ", MAX_BODY_KIB, " KiB"),
         410 => {

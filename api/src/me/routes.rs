@@ -13,6 +13,7 @@ use crate::auth::BearerAuth;
 use crate::changes::hub::ChangeHub;
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Authenticated, Erasing};
+use crate::http::error::ApiError;
 use crate::http::nullable::Nullable;
 use crate::openapi::ApiTags;
 
@@ -62,9 +63,13 @@ impl MeApi {
     }
     /// Erase my account
     ///
-    /// Deletes the caller's tasks, remembered idempotency keys and user row,
-    /// in one transaction. Idempotent: a second call, or a call from a user
-    /// who never wrote anything, is also a 204. Meant for the frontend's
+    /// Deletes the caller's tasks, remembered idempotency keys and user row.
+    /// A large account goes in steps, each a short transaction; the answer
+    /// comes once all of it is gone, and from the first step the caller's
+    /// change-feed cursors are refused and their event streams end.
+    /// Idempotent: a second call, or a call from a user who never wrote
+    /// anything, is also a 204, and one cut short is finished by the next.
+    /// Meant for the frontend's
     /// account deletion (Better Auth's `user.deleteUser`), called with the
     /// user's token before Better Auth deletes the user. A later write with
     /// a valid token records the user afresh.
@@ -75,7 +80,13 @@ impl MeApi {
         db: Data<&DatabaseConnection>,
         hub: Data<&Arc<ChangeHub>>,
     ) -> Result<DeleteMeResponse, OperationError<Erasing>> {
-        repository::erase(&db, &hub, &auth.0.user_id).await?;
+        // In a task of its own, so an erasure the client stops waiting for
+        // (a lost connection, REQUEST_TIMEOUT) still runs to the end.
+        let (db, hub, user_id) = (db.clone(), Arc::clone(&hub), auth.0.user_id);
+        let erasure = tokio::spawn(crate::metrics::in_current_scope(async move {
+            repository::erase(&db, &hub, &user_id).await
+        }));
+        erasure.await.map_err(|_| ApiError::Internal)??;
         Ok(DeleteMeResponse::Erased)
     }
 }

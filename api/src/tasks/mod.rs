@@ -6,7 +6,7 @@
 
 mod bodies;
 mod list_query;
-mod repository;
+pub(crate) mod repository;
 mod routes;
 mod task;
 mod text_fields;

@@ -16,7 +16,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, TransactionTrait, UpdateMany,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
 };
 
 use super::bodies::{CreateTask, UpdateTask};
@@ -24,10 +24,12 @@ use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use crate::auth::Identity;
 use crate::changes::hub::ChangeHub;
 use crate::changes::repository::{self as changes, Position};
+use crate::configuration::Quotas;
 use crate::http::conditional::IfMatch;
 use crate::http::text::Text;
 use crate::http::timestamp;
 use crate::me::repository as users;
+use crate::metrics::WriteKind;
 
 /// One page of tasks, how many match the filters in all, and where the
 /// owner's change feed stood as they were read (the list's `ETag`).
@@ -224,21 +226,56 @@ pub enum Written<T> {
     Stale,
 }
 
+/// Why a create stored nothing: the owner is at one of their [`Quotas`].
+/// Both are counted after the owner's row is taken, so two concurrent
+/// creates of one user are counted one after the other and cannot both
+/// pass at the limit.
+#[derive(Debug)]
+pub enum OverQuota {
+    /// The owner already holds `limit` tasks.
+    Tasks { limit: u64 },
+    /// The owner already holds `limit` live idempotency keys: the oldest
+    /// expires in `first_free`, the newest in `all_free`.
+    Keys {
+        limit: u64,
+        first_free: chrono::TimeDelta,
+        all_free: chrono::TimeDelta,
+    },
+}
+
 /// Records the owner on their first task (refreshes them on later ones), in
 /// the same transaction as the task itself, so `tasks.user_id` always names
-/// a real user.
+/// a real user. Over the task quota, the transaction rolls back: no task,
+/// and no change number taken.
 pub async fn create(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
+    quotas: &Quotas,
     new: CreateTask,
-) -> Result<task::Model, DbErr> {
+) -> Result<Result<task::Model, OverQuota>, DbErr> {
     let now = timestamp::now();
-    let txn = db.begin().await?;
+    let txn = changes::begin(db, WriteKind::Task).await?;
     let seq = users::record_change(&txn, owner, now).await?;
+    if let Some(over) = over_task_quota(&txn, &owner.user_id, quotas).await? {
+        txn.rollback().await?;
+        return Ok(Err(over));
+    }
     let task = insert_task(&txn, owner, new, now, seq).await?;
     changes::commit(txn, &owner.user_id, hub).await?;
-    Ok(task)
+    Ok(Ok(task))
+}
+
+/// Whether the owner, whose row the transaction holds, may not add a task.
+async fn over_task_quota(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    quotas: &Quotas,
+) -> Result<Option<OverQuota>, DbErr> {
+    let held = owned_by(owner).count(txn).await?;
+    Ok((held >= quotas.tasks_per_user).then_some(OverQuota::Tasks {
+        limit: quotas.tasks_per_user,
+    }))
 }
 
 /// What a create with an `Idempotency-Key` came to.
@@ -250,6 +287,9 @@ pub enum KeyedCreate {
     Replayed(String),
     /// The key was first used with another request.
     KeyReused,
+    /// Nothing stored, the key included, so a retry once there is room
+    /// creates the task.
+    Refused(OverQuota),
 }
 
 /// How long a key is remembered.
@@ -259,20 +299,21 @@ pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours
 /// the task inserted and the response remembered in one transaction: a
 /// concurrent retry's claim waits on the first one's row (PostgreSQL) or on
 /// the write lock (SQLite), then finds the remembered response. A failed
-/// first request leaves no claim behind.
+/// first request, or one over a quota, leaves no claim behind. A retry is
+/// replayed without counting quotas: it creates nothing.
 #[allow(clippy::too_many_arguments)]
 pub async fn create_once(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
+    quotas: &Quotas,
     new: CreateTask,
     key: &str,
     request: &str,
     render: impl FnOnce(&task::Model) -> String,
 ) -> Result<KeyedCreate, DbErr> {
-    purge_expired_keys(db).await?;
     let now = timestamp::now();
-    let txn = db.begin().await?;
+    let txn = changes::begin(db, WriteKind::Task).await?;
     let seq = users::record_change(&txn, owner, now).await?;
     let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         user_id: Set(owner.user_id.clone()),
@@ -289,11 +330,11 @@ pub async fn create_once(
         .do_nothing()
         .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(&*txn)
     .await?;
     if claimed == 0 {
         let first = idempotency_key::Entity::find_by_id((owner.user_id.clone(), key.to_owned()))
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("the idempotency key just seen".into()))?;
         // Nothing was written: no change to announce (its number is
@@ -305,6 +346,15 @@ pub async fn create_once(
             KeyedCreate::KeyReused
         });
     }
+    // The task quota first: waiting for a key to expire would not help.
+    let over = match over_task_quota(&txn, &owner.user_id, quotas).await? {
+        Some(over) => Some(over),
+        None => over_key_quota(&txn, &owner.user_id, key, quotas, now).await?,
+    };
+    if let Some(over) = over {
+        txn.rollback().await?;
+        return Ok(KeyedCreate::Refused(over));
+    }
     let task = insert_task(&txn, owner, new, now, seq).await?;
     let response = render(&task);
     idempotency_key::Entity::update_many()
@@ -314,21 +364,118 @@ pub async fn create_once(
         )
         .filter(idempotency_key::Column::UserId.eq(owner.user_id.as_str()))
         .filter(idempotency_key::Column::Key.eq(key))
-        .exec(&txn)
+        .exec(&*txn)
         .await?;
     changes::commit(txn, &owner.user_id, hub).await?;
     Ok(KeyedCreate::Created(task, response))
 }
 
-/// Forgets keys older than their lifetime. It runs before each keyed
-/// create, in its own statement, so no scheduled job is needed and no
-/// create waits on another's purge.
-async fn purge_expired_keys(db: &DatabaseConnection) -> Result<(), DbErr> {
-    idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::CreatedAt.lt(timestamp::now() - IDEMPOTENCY_KEY_LIFETIME))
-        .exec(db)
-        .await?;
-    Ok(())
+/// Whether the owner, whose row the transaction holds and who just claimed
+/// one more key in it, now holds more live keys than allowed. Expired keys
+/// not yet swept do not count.
+async fn over_key_quota(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    claimed: &str,
+    quotas: &Quotas,
+    now: DateTime<Utc>,
+) -> Result<Option<OverQuota>, DbErr> {
+    let live = || {
+        idempotency_key::Entity::find()
+            .filter(idempotency_key::Column::UserId.eq(owner))
+            .filter(idempotency_key::Column::CreatedAt.gte(now - IDEMPOTENCY_KEY_LIFETIME))
+    };
+    if live().count(txn).await? <= quotas.idempotency_keys_per_user {
+        return Ok(None);
+    }
+    let created = |order: Order| async {
+        // The key just claimed is about to be rolled back.
+        let key = live()
+            .filter(idempotency_key::Column::Key.ne(claimed))
+            .order_by(idempotency_key::Column::CreatedAt, order)
+            .one(txn)
+            .await?;
+        Ok::<_, DbErr>(key.map_or(now, |key| key.created_at))
+    };
+    let oldest = created(Order::Asc).await?;
+    let newest = created(Order::Desc).await?;
+    Ok(Some(OverQuota::Keys {
+        limit: quotas.idempotency_keys_per_user,
+        first_free: oldest + IDEMPOTENCY_KEY_LIFETIME - now,
+        all_free: newest + IDEMPOTENCY_KEY_LIFETIME - now,
+    }))
+}
+
+/// Forgets at most `batch` keys past their lifetime, oldest first (from any
+/// users), in one short transaction; returns how many. The sweeper calls
+/// it, off the request path. It takes no user's row: it holds only the
+/// expired keys it deletes, and waits for nothing a user's write holds
+/// (a keyed create reusing such a key waits for the purge, then claims it
+/// afresh).
+pub async fn purge_expired_keys(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
+    let expired = Query::select()
+        .column(idempotency_key::Column::UserId)
+        .column(idempotency_key::Column::Key)
+        .from(idempotency_key::Entity)
+        .and_where(
+            idempotency_key::Column::CreatedAt.lt(timestamp::now() - IDEMPOTENCY_KEY_LIFETIME),
+        )
+        .order_by(idempotency_key::Column::CreatedAt, Order::Asc)
+        .limit(batch)
+        .to_owned();
+    let txn = changes::begin(db, WriteKind::KeyPurge).await?;
+    let purged = idempotency_key::Entity::delete_many()
+        .filter(
+            Expr::tuple([
+                Expr::col(idempotency_key::Column::UserId),
+                Expr::col(idempotency_key::Column::Key),
+            ])
+            .in_subquery(expired),
+        )
+        .exec(&*txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(purged)
+}
+
+/// Deletes at most `limit` of the user's tasks, for erasure (whose caller
+/// holds the user's row); returns how many. No tombstones: erasure ends the
+/// user's change feed altogether.
+pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> Result<u64, DbErr> {
+    let some = Query::select()
+        .column(task::Column::Id)
+        .from(task::Entity)
+        .and_where(task::Column::UserId.eq(owner))
+        .limit(limit)
+        .to_owned();
+    Ok(task::Entity::delete_many()
+        .filter(task::Column::Id.in_subquery(some))
+        .filter(task::Column::UserId.eq(owner))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}
+
+/// Forgets at most `limit` of the user's idempotency keys, for erasure
+/// (whose caller holds the user's row); returns how many.
+pub async fn forget_some_keys(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let some = Query::select()
+        .column(idempotency_key::Column::Key)
+        .from(idempotency_key::Entity)
+        .and_where(idempotency_key::Column::UserId.eq(owner))
+        .limit(limit)
+        .to_owned();
+    Ok(idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::UserId.eq(owner))
+        .filter(idempotency_key::Column::Key.in_subquery(some))
+        .exec(txn)
+        .await?
+        .rows_affected)
 }
 
 /// Inserts the task as change `seq`; its owner's row must already exist
@@ -449,7 +596,7 @@ async fn as_owner<T>(
     id: i64,
     write: impl AsyncFnOnce(&DatabaseTransaction, i64) -> Result<Option<T>, DbErr>,
 ) -> Result<Written<T>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = changes::begin(db, WriteKind::Task).await?;
     let seq = users::record_change(&txn, owner, timestamp::now()).await?;
     match write(&txn, seq).await? {
         Some(written) => {

@@ -13,12 +13,13 @@ use super::bodies::{CreateTask, SetCompletion, UpdateTask};
 use super::list_query::{
     ListParams, PageLimit, PageOffset, SortKey, SortOrder, StatusFilter, default_limit,
 };
-use super::repository::{self, KeyedCreate, Written};
+use super::repository::{self, KeyedCreate, OverQuota, Written};
 use super::task::Task;
 use super::text_fields::Search;
 use crate::auth::BearerAuth;
 use crate::changes::hub::ChangeHub;
 use crate::changes::repository::Position;
+use crate::configuration::Quotas;
 use crate::http::conditional::{IfMatch, etag, none_match};
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{
@@ -145,6 +146,28 @@ pub enum DeleteTaskResponse {
     Deleted,
 }
 
+/// A create over a quota, as the client sees it.
+fn refused(over: OverQuota) -> ApiError {
+    // Whole seconds, rounded up, so a client waiting that long finds room.
+    let seconds = |delta: chrono::TimeDelta| {
+        u64::try_from((delta.num_milliseconds() + 999) / 1000)
+            .unwrap_or(0)
+            .max(1)
+    };
+    match over {
+        OverQuota::Tasks { limit } => ApiError::TaskQuotaExceeded { limit },
+        OverQuota::Keys {
+            limit,
+            first_free,
+            all_free,
+        } => ApiError::TooManyIdempotencyKeys {
+            limit,
+            retry_after_secs: seconds(first_free),
+            reset_secs: seconds(all_free),
+        },
+    }
+}
+
 /// A write's outcome as the client sees it.
 fn written<T>(outcome: Written<T>) -> Result<T, ApiError> {
     match outcome {
@@ -224,13 +247,17 @@ impl TasksApi {
     /// (`id`, `user_id`, timestamps, `version`) are ignored. With an
     /// `Idempotency-Key`, a retry with the same key and body answers the
     /// first request's response and creates nothing; the same key with
-    /// another body is a 422. Keys are remembered for 24 hours.
+    /// another body is a 422. Keys are remembered for 24 hours; a user may
+    /// hold a bounded number at once (a keyed create beyond is a 429 until
+    /// the oldest expires). A create while the caller holds
+    /// `MAX_TASKS_PER_USER` tasks is a 403; neither stores anything.
     #[oai(path = "/api/tasks", method = "post", operation_id = "createTask")]
     async fn create_task(
         &self,
         auth: BearerAuth,
         db: Data<&DatabaseConnection>,
         hub: Data<&Arc<ChangeHub>>,
+        quotas: Data<&Quotas>,
         /// 1 to 255 visible ASCII characters naming this request, so that a
         /// retry cannot create a second task.
         #[oai(name = "Idempotency-Key")]
@@ -238,16 +265,27 @@ impl TasksApi {
         body: JsonBody<CreateTask>,
     ) -> Result<CreateTaskResponse, OperationError<Creating>> {
         let Some(key) = idempotency_key.0 else {
-            let task = repository::create(&db, &hub, &auth.0, body.0).await?;
+            let task = repository::create(&db, &hub, &auth.0, &quotas, body.0)
+                .await?
+                .map_err(refused)?;
             return Ok(CreateTaskResponse::created(&task));
         };
         let request = body.0.to_json().unwrap_or_default().to_string();
         let render = |task: &entity::task::Model| {
             RenderedJson::render(&Task::from(task.clone())).into_string()
         };
-        match repository::create_once(&db, &hub, &auth.0, body.0, key.as_str(), &request, render)
-            .await?
-        {
+        let created = repository::create_once(
+            &db,
+            &hub,
+            &auth.0,
+            &quotas,
+            body.0,
+            key.as_str(),
+            &request,
+            render,
+        )
+        .await?;
+        match created {
             KeyedCreate::Created(task, body) => Ok(CreateTaskResponse::rendered(
                 &task,
                 RenderedJson::from_rendered(body),
@@ -258,6 +296,7 @@ impl TasksApi {
                 "was already used with a different request body",
             )
             .into()),
+            KeyedCreate::Refused(over) => Err(refused(over).into()),
         }
     }
 

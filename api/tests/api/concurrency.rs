@@ -303,8 +303,9 @@ async fn expired_idempotency_keys_are_purged(app: TestApp) {
         ))
         .await
         .unwrap();
-    // Any keyed create purges it; the old key then names a new request.
+    // The sweeper purges it; the old key then names a new request.
     json_with_status(post_with_key(&app, "bob", "other", &body).await, 201, "bob").await;
+    api::sweeper::sweep(&app.db).await;
     assert_eq!(app.count_rows("idempotency_keys").await, 1);
     let again = post_with_key(&app, "alice", "old", &json!({"title": "B"})).await;
     assert_eq!(json_with_status(again, 201, "reused").await["title"], "B");

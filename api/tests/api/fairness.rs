@@ -200,7 +200,11 @@ async fn a_write_waiting_for_sqlites_lock_gives_up_within_a_second(app: TestApp)
     assert_problem(response, 503).await;
     assert!(waited < Duration::from_millis(1500), "waited {waited:?}");
     // A busy writer is no reason to take the instance out of service.
-    assert_eq!(app.ready().await.status(), 200, "ready while the lock is held");
+    assert_eq!(
+        app.ready().await.status(),
+        200,
+        "ready while the lock is held"
+    );
     holder.rollback().await.unwrap();
     app.create_task("ada", json!({"title": "after"})).await;
 }

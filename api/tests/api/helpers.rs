@@ -124,6 +124,8 @@ pub fn test_settings(database_url: &str, secret: &str) -> Settings {
         metrics_addr: None,
         rate_limit: None,
         events: Default::default(),
+        quotas: Default::default(),
+        sweeper: Default::default(),
     }
 }
 

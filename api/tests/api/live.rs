@@ -182,7 +182,7 @@ async fn a_cursor_older_than_the_purged_tombstones_is_410(app: TestApp) {
     assert_eq!(app.delete_task("ada", first).await.status(), 204);
     let between = cursor(&page(&app, "ada", Some(&before), 100).await);
 
-    // The first tombstone is 31 days old; the next deletion purges it.
+    // The first tombstone is 31 days old; the sweeper purges it.
     let old = (chrono::Utc::now() - chrono::TimeDelta::days(31)).to_rfc3339();
     let backend = app.db.get_database_backend();
     let sql = match backend {
@@ -200,6 +200,12 @@ async fn a_cursor_older_than_the_purged_tombstones_is_410(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(app.delete_task("ada", second).await.status(), 204);
+    assert_eq!(
+        app.count_rows("task_tombstones").await,
+        2,
+        "not on a delete"
+    );
+    api::sweeper::sweep(&app.db).await;
 
     assert_eq!(
         app.count_rows("task_tombstones").await,

@@ -31,10 +31,12 @@ mod openapi;
 mod outage;
 mod pgbouncer;
 mod pooling;
+mod quotas;
 mod rate_limit;
 mod schema;
 mod static_key_set;
 mod storage;
+mod sweeper;
 mod tasks;
 mod users;
 mod validation;
@@ -62,9 +64,11 @@ fn main() -> ExitCode {
         openapi::tests(),
         outage::tests(),
         pooling::tests(),
+        quotas::tests(),
         rate_limit::tests(),
         schema::tests(),
         storage::tests(),
+        sweeper::tests(),
         tasks::tests(),
         users::tests(),
         validation::tests(),

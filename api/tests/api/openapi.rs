@@ -57,7 +57,9 @@ async fn every_operation_is_documented_for_client_generators(app: TestApp) {
             "/api/tasks",
             "post",
             "createTask",
-            &["201", "401", "413", "415", "422", "429", "503", "507"],
+            &[
+                "201", "401", "403", "413", "415", "422", "429", "503", "507",
+            ],
         ),
         (
             "/api/tasks/{id}",
