@@ -148,8 +148,13 @@ impl Application {
         let metrics = self
             .metrics_listener
             .map(|listener| tokio::spawn(listener.run()));
-        let sweeper = tokio::spawn(sweeper::run(self.db, self.metrics, self.sweeper));
         let change_hub = self.change_hub;
+        let sweeper = tokio::spawn(sweeper::run(
+            self.db,
+            Arc::clone(&change_hub),
+            self.metrics,
+            self.sweeper,
+        ));
         let shutdown = async move {
             shutdown_signal().await;
             change_hub.close();

@@ -1,5 +1,6 @@
 //! The background sweeper: purges tombstones and idempotency keys past
-//! their lifetimes, off the request path. Each instance runs one (they
+//! their lifetimes, off the request path, and finishes erasures an
+//! instance left half-way. Each instance runs one (they
 //! agree: a batch another sweeper purged first is simply not found).
 //!
 //! It works in batches of [`BATCH`] rows, each in a transaction of its own,
@@ -13,8 +14,10 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::changes::hub::ChangeHub;
 use crate::changes::repository as changes;
 use crate::configuration::SweeperSettings;
+use crate::me::repository as users;
 use crate::metrics::{Metrics, reporting_to};
 use crate::tasks::repository as tasks;
 
@@ -27,16 +30,40 @@ const PAUSE: Duration = Duration::from_millis(20);
 
 /// Sweeps now and then every `settings.interval`, until dropped (the task
 /// is aborted at shutdown; a batch cut short rolls back).
-pub async fn run(db: DatabaseConnection, metrics: Arc<Metrics>, settings: SweeperSettings) {
+pub async fn run(
+    db: DatabaseConnection,
+    hub: Arc<ChangeHub>,
+    metrics: Arc<Metrics>,
+    settings: SweeperSettings,
+) {
     reporting_to(metrics, async move {
         let mut ticks = tokio::time::interval(settings.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            finish_erasures(&db, &hub).await;
             sweep(&db).await;
         }
     })
     .await;
+}
+
+/// Finishes every erasure whose instance stopped half-way (the accounts
+/// stay hidden meanwhile), in the same short steps.
+pub async fn finish_erasures(db: &DatabaseConnection, hub: &ChangeHub) {
+    let unfinished = match users::unfinished_erasures(db, BATCH).await {
+        Ok(unfinished) => unfinished,
+        Err(err) => {
+            tracing::warn!(error = %err, "the sweeper could not look for unfinished erasures");
+            return;
+        }
+    };
+    for user_id in unfinished {
+        match users::erase(db, hub, &user_id).await {
+            Ok(()) => tracing::info!("the sweeper finished an erasure left half-way"),
+            Err(err) => tracing::warn!(error = %err, "the sweeper could not finish an erasure"),
+        }
+    }
 }
 
 /// One sweep: every expired tombstone, then every expired key, a batch at

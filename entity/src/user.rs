@@ -29,6 +29,12 @@ pub struct Model {
     /// may have missed a deletion, so it has expired.
     #[sea_orm(default_value = 0)]
     pub purged_seq: i64,
+    /// Set by the first step of an erasure, which goes on in short steps:
+    /// from then on every read hides the user's tasks, until the last step
+    /// deletes the row. A set flag with no erasure running (the process
+    /// stopped half-way) is finished by the sweeper.
+    #[sea_orm(default_value = false)]
+    pub erasing: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261121_000003_create_idempotency_keys;
 mod m20261121_000004_add_task_sort_and_search_keys;
 mod m20261121_000005_add_change_feed;
 mod m20261204_000006_index_tombstones_by_age;
+mod m20261204_000007_hide_accounts_being_erased;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_add_task_sort_and_search_keys::Migration),
             Box::new(m20261121_000005_add_change_feed::Migration),
             Box::new(m20261204_000006_index_tombstones_by_age::Migration),
+            Box::new(m20261204_000007_hide_accounts_being_erased::Migration),
         ]
     }
 }
@@ -37,8 +39,10 @@ pub mod columns_added_later {
     /// `description_key`: m20261121_000004_add_task_sort_and_search_keys;
     /// `change_seq`: m20261121_000005_add_change_feed.
     pub const TASKS: &[&str] = &["version", "title_key", "description_key", "change_seq"];
-    /// m20261121_000005_add_change_feed.
-    pub const USERS: &[&str] = &["change_seq", "sync_epoch", "purged_seq"];
+    /// `change_seq`, `sync_epoch` and `purged_seq`:
+    /// m20261121_000005_add_change_feed; `erasing`:
+    /// m20261204_000007_hide_accounts_being_erased.
+    pub const USERS: &[&str] = &["change_seq", "sync_epoch", "purged_seq", "erasing"];
 }
 
 /// Per table, the indexes (of `entity::task::indexes`) a later migration adds.

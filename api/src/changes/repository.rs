@@ -98,6 +98,7 @@ pub async fn changed_between(
 ) -> Result<Changed, DbErr> {
     let tasks = task::Entity::find()
         .filter(task::Column::UserId.eq(user_id))
+        .filter(users::visible(user_id))
         .filter(task::Column::ChangeSeq.gt(after))
         .filter(task::Column::ChangeSeq.lte(through))
         .order_by_asc(task::Column::ChangeSeq)
@@ -109,6 +110,7 @@ pub async fn changed_between(
         }
         task_tombstone::Entity::find()
             .filter(task_tombstone::Column::UserId.eq(user_id))
+            .filter(users::visible(user_id))
             .filter(task_tombstone::Column::ChangeSeq.gt(after))
             .filter(task_tombstone::Column::ChangeSeq.lte(through))
             .order_by_asc(task_tombstone::Column::ChangeSeq)

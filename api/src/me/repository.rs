@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use entity::user;
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Set, Statement,
+    EntityTrait, QueryFilter, QuerySelect, Set, Statement,
 };
 
 use crate::auth::Identity;
@@ -45,6 +45,7 @@ pub(crate) async fn record_change(
         change_seq: Set(1),
         sync_epoch: Set(rand::random()),
         purged_seq: Set(0),
+        erasing: Set(false),
     })
     .on_conflict(
         OnConflict::column(user::Column::Id)
@@ -104,6 +105,37 @@ pub async fn feed_position(
     user::Entity::find_by_id(user_id).one(db).await
 }
 
+/// A condition on task (and tombstone) reads: true unless `user_id`'s
+/// account is being erased ([`erase`]). One primary-key lookup.
+pub fn visible(user_id: &str) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::value(1))
+            .from(user::Entity)
+            .and_where(user::Column::Id.eq(user_id))
+            .and_where(user::Column::Erasing.eq(true))
+            .to_owned(),
+    )
+    .not()
+}
+
+/// Users whose erasure began and has not finished (at most `limit`), for
+/// the sweeper to finish: their erasing instance stopped half-way. One
+/// still running elsewhere is harmless to join: each step holds the row.
+pub async fn unfinished_erasures(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Erasing.eq(true))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// How many rows one step of an erasure deletes: a step's transaction holds
 /// the user's row (and on SQLite every writer) for a few milliseconds,
 /// however large the account. A task has twice the indexes of a tombstone
@@ -123,13 +155,17 @@ const ERASE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 /// change number that it also records as purged: from the first step on,
 /// every cursor the user holds is refused (410), the list's `ETag` changes
 /// at each step, and each step is announced, so the user's open event
-/// streams end. Meanwhile the user's other requests see their tasks
-/// dwindle; a write of theirs between two steps is erased by a later step,
-/// since the row goes only in a step that finds nothing else left under its
-/// lock. A write after the last step records the user afresh.
+/// streams end. The first step also marks the row `erasing`, which hides
+/// the account's tasks from every read ([`visible`]): to the user's other
+/// requests the account is gone at once, not dwindling. A write of theirs
+/// between two steps is erased by a later step (the erasure, answered
+/// after it, counts as the later request), since the row goes only in a
+/// step that finds nothing else left under its lock. A write after the last
+/// step records the user afresh.
 ///
-/// Interrupted (a crash, a lost connection), it leaves a smaller account
-/// whose cursors are already refused; calling it again finishes the job.
+/// Interrupted (a crash, a lost connection), it leaves a hidden, smaller
+/// account whose cursors are already refused; calling it again, or the
+/// sweeper ([`unfinished_erasures`]), finishes the job.
 pub async fn erase(db: &DatabaseConnection, hub: &ChangeHub, user_id: &str) -> Result<(), DbErr> {
     loop {
         let finished = changes::announced(db, WriteKind::Erase, user_id, hub, async |txn| {
@@ -175,6 +211,7 @@ async fn purge_feed(txn: &DatabaseTransaction, user_id: &str) -> Result<bool, Db
     let taken = user::Entity::update_many()
         .col_expr(user::Column::ChangeSeq, next.clone())
         .col_expr(user::Column::PurgedSeq, next)
+        .col_expr(user::Column::Erasing, Expr::value(true))
         .filter(user::Column::Id.eq(user_id))
         .exec(txn)
         .await?;

@@ -663,7 +663,9 @@ async fn missing_or_stale<T>(
 }
 
 fn owned_by(owner: &str) -> Select<task::Entity> {
-    task::Entity::find().filter(task::Column::UserId.eq(owner))
+    task::Entity::find()
+        .filter(task::Column::UserId.eq(owner))
+        .filter(users::visible(owner))
 }
 
 /// Scopes any statement to task `id` of `owner`: another user's task is
@@ -672,4 +674,5 @@ fn one_owned<Q: QueryFilter>(query: Q, owner: &str, id: i64) -> Q {
     query
         .filter(task::Column::Id.eq(id))
         .filter(task::Column::UserId.eq(owner))
+        .filter(users::visible(owner))
 }

@@ -17,6 +17,7 @@ pub fn tests() -> Vec<Trial> {
         the_sweeper_purges_expired_tombstones_in_batches_and_keeps_the_feed_right,
         the_sweeper_purges_expired_idempotency_keys_in_batches,
         a_large_account_is_erased_in_steps,
+        an_erasure_left_half_way_is_hidden_and_the_sweeper_finishes_it,
     ]
 }
 
@@ -342,4 +343,47 @@ async fn a_large_account_is_erased_in_steps(app: Sweeping) {
         "{} steps for {rows} rows: at most 500 a step",
         count - steps_before
     );
+}
+
+/// An erasure whose instance stopped after its first step (simulated: the
+/// row marked `erasing`, the tasks still there): the account is hidden from
+/// every read at once, its feed holds nothing, and the sweeper finishes the
+/// erasure; another user is untouched. Then the user starts afresh.
+async fn an_erasure_left_half_way_is_hidden_and_the_sweeper_finishes_it(app: Sweeping) {
+    let app = app.0;
+    let kept = app.create_task("ada", json!({"title": "kept"})).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            app.create_task("bob", json!({"title": format!("t{n}")}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    execute(
+        &app,
+        "UPDATE users SET erasing = ? WHERE id = ?",
+        vec![true.into(), "bob".into()],
+    )
+    .await;
+
+    assert_eq!(
+        app.list("bob", "").await,
+        (vec![], 0),
+        "hidden from the list"
+    );
+    let one = app.get_task("bob", &ids[0]).await;
+    assert_problem(one, 404).await;
+    let snapshot: Value = json_with_status(feed(&app, "bob", "").await, 200, "the feed").await;
+    assert_eq!(
+        snapshot["tasks"],
+        json!([]),
+        "hidden from the feed: {snapshot}"
+    );
+
+    eventually(&app, "SELECT COUNT(*) FROM users WHERE id = 'bob'", 0).await;
+    eventually(&app, "SELECT COUNT(*) FROM tasks WHERE user_id = 'bob'", 0).await;
+    assert_eq!(app.task("ada", &kept["id"]).await["title"], "kept");
+    app.create_task("bob", json!({"title": "afresh"})).await;
+    assert_eq!(app.list("bob", "").await.1, 1);
 }
