@@ -1,8 +1,9 @@
 "use client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createContext, useContext, useState, type ReactNode } from "react";
+import { createTodoClient, type TodoClient } from "todo-api-client";
 
-import { createTodoClient, type TodoClient } from "@/lib/api/client";
+import { currentToken, refreshToken } from "@/lib/api/token";
 
 const ApiContext = createContext<TodoClient | null>(null);
 const ApiUrlContext = createContext<string | null>(null);
@@ -22,7 +23,9 @@ export function useApiUrl(): string {
 }
 
 export function Providers({ apiUrl, children }: { apiUrl: string; children: ReactNode }) {
-  const [api] = useState(() => createTodoClient(apiUrl));
+  // The token in memory for each call; after a 401 (tokens live 15 minutes)
+  // a fresh one, and the call is retried once.
+  const [api] = useState(() => createTodoClient(apiUrl, ({ refresh }) => (refresh ? refreshToken() : currentToken())));
   const [queryClient] = useState(
     () =>
       new QueryClient({

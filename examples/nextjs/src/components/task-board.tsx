@@ -1,7 +1,7 @@
 "use client";
 import { useState, type FormEvent } from "react";
+import { fieldErrors } from "todo-api-client";
 
-import { fieldErrors } from "@/lib/api/client";
 import { useLiveTasks } from "@/lib/api/use-live-tasks";
 import { ApiProblem, useTaskList, useTaskMutations, type ListQuery } from "@/lib/api/use-tasks";
 

@@ -1,7 +1,7 @@
 "use client";
 import { useState, type FormEvent } from "react";
+import { fieldErrors, type Task } from "todo-api-client";
 
-import { fieldErrors, type Task } from "@/lib/api/client";
 import { ApiProblem, Conflict, useTaskMutations } from "@/lib/api/use-tasks";
 
 /** One task: toggle, edit title and description, delete; a 412 shows the newer version. */

@@ -1,32 +1,22 @@
 "use client";
 // The signed-in user's JWT, from Better Auth (`authClient.token()`), kept in
-// this module's memory only: never in storage or a cookie the app sets.
+// the typed client's token cache, in memory only: never in storage or a
+// cookie the app sets.
+import { tokenCache } from "todo-api-client";
+
 import { authClient } from "../auth-client";
 
-let current: string | null = null;
-let pending: Promise<string> | null = null;
+const token = tokenCache(async () => {
+  const { data, error } = await authClient.token();
+  if (!data?.token) throw new Error(error?.message ?? "not signed in");
+  return data.token;
+});
 
 /** The token in memory, fetched once when there is none. */
-export async function currentToken(): Promise<string> {
-  return current ?? refreshToken();
-}
+export const currentToken = token.current;
 
 /** A fresh token from Better Auth; concurrent callers share one request. */
-export function refreshToken(): Promise<string> {
-  pending ??= authClient
-    .token()
-    .then(({ data, error }) => {
-      if (!data?.token) throw new Error(error?.message ?? "not signed in");
-      current = data.token;
-      return data.token;
-    })
-    .finally(() => {
-      pending = null;
-    });
-  return pending;
-}
+export const refreshToken = token.refresh;
 
 /** Forgets the token: on sign-out and account deletion. */
-export function forgetToken(): void {
-  current = null;
-}
+export const forgetToken = token.forget;

@@ -1,16 +1,15 @@
 "use client";
-// Keeps the cached task lists live. The service's event stream (watchTasks
-// in live.ts) tells of every change to the user's tasks, whichever tab,
+// Keeps the cached task lists live. The service's event stream (the typed
+// client's watchTasks) tells of every change to the user's tasks, whichever tab,
 // device or instance of the service made it: each cached page is patched at
 // once, and the lists on screen are refetched, since only the service knows
 // where a task now belongs among the filters, the sort and the pages.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
+import { watchTasks, type Task } from "todo-api-client";
 
 import { useApiUrl } from "@/app/providers";
 
-import type { Task } from "./client";
-import { watchTasks } from "./live";
 import { currentToken, refreshToken } from "./token";
 import { listKey, type TaskPage } from "./use-tasks";
 

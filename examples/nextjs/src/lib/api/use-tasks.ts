@@ -4,10 +4,9 @@
 // comes back as a `Conflict` carrying the newer version.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
-import { useApi } from "@/app/providers";
+import { etagOf, type operations, type Problem, type Task } from "todo-api-client";
 
-import { etagOf, type Problem, type Task } from "./client";
-import type { operations } from "./schema";
+import { useApi } from "@/app/providers";
 
 export type ListQuery = NonNullable<operations["listTasks"]["parameters"]["query"]>;
 export type TaskPage = { tasks: Task[]; total: number };

@@ -1,0 +1,6 @@
+// The package's entry point: the typed client, the token cache, the live-sync
+// helpers and the types generated from openapi.json.
+export * from "./client.js";
+export * from "./live.js";
+export * from "./token.js";
+export type { components, operations, paths } from "./generated/schema.js";
