@@ -10,6 +10,7 @@
 //! the workspace root has the map and the invariants.
 
 pub mod auth;
+pub mod change_log;
 pub mod changes;
 pub mod configuration;
 pub mod database;

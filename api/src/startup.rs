@@ -15,8 +15,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
 use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
-use crate::changes::hub::ChangeHub;
-use crate::changes::listener;
+use crate::change_log::{ChangeHub, listener};
 use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings};
 use crate::database::storage::WriteOutcomes;
 use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, migrate};

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::changes::repository as changes;
+use crate::change_log;
 use crate::configuration::SweeperSettings;
 use crate::metrics::{Metrics, reporting_to};
 use crate::tasks::repository as tasks;
@@ -43,7 +43,7 @@ pub async fn run(db: DatabaseConnection, metrics: Arc<Metrics>, settings: Sweepe
 /// a time. An error ends that part of the sweep; the next sweep goes on.
 pub async fn sweep(db: &DatabaseConnection) {
     drain("tombstones", || {
-        changes::purge_expired_tombstones(db, BATCH)
+        change_log::purge_expired_tombstones(db, BATCH)
     })
     .await;
     drain("idempotency keys", || tasks::purge_expired_keys(db, BATCH)).await;

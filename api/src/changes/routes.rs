@@ -12,13 +12,11 @@ use poem_openapi::payload::EventStream;
 use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
 
-use super::cursor::Cursor;
 use super::feed::{self, Change};
-use super::hub::ChangeHub;
-use super::repository::Position;
 use super::schema::{ChangesPage, DeletedTask};
 use super::stream::{Follower, StreamItem, instant_at};
 use crate::auth::BearerAuth;
+use crate::change_log::{ChangeHub, Cursor, Position};
 use crate::configuration::EventSettings;
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Following, ReadingChanges};

@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use super::repository;
 use crate::auth::BearerAuth;
-use crate::changes::hub::ChangeHub;
+use crate::change_log::ChangeHub;
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Authenticated, Erasing};
 use crate::http::error::ApiError;
