@@ -14,7 +14,9 @@ use rand::Rng;
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
-use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
+use secrecy::ExposeSecret;
+
+use crate::auth::{Clock, KeySetHandles, TokenRequest, TokenVerifier, mint_hs256};
 use crate::change_log::{ChangeHub, listener};
 use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings};
 use crate::database::storage::WriteOutcomes;
@@ -60,26 +62,36 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    /// Like [`Self::build`], with the key-set cache going by `clock`
+    /// (which tests move forward).
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let pool = PoolSettings {
             max_connections: settings.database_max_connections,
             statement_timeout: settings.limits.request_timeout,
         };
-        let db = connect_with(&settings.database_url, pool).await?;
-        let instance_lock = instance_lock::acquire(&settings.database_url)?;
-        let share = share_of(pool.pool_size(&settings.database_url));
+        let database_url = settings.database_url.expose_secret();
+        let db = connect_with(database_url, pool).await?;
+        let instance_lock = instance_lock::acquire(database_url)?;
+        let share = share_of(pool.pool_size(database_url));
         if settings.auto_migrate {
             migrate(&db).await.context("applying database migrations")?;
         }
         let metrics = Arc::new(Metrics::new(&db));
-        settings.auth.key_set_fetches = metrics.key_set_fetches();
 
         let demo_token = if settings.auth.is_configured() {
             None
         } else {
             Some(enable_local_development(&mut settings.auth))
         };
-        let verifier = Arc::new(TokenVerifier::new(&settings.auth));
+        let handles = KeySetHandles {
+            clock,
+            fetches: metrics.key_set_fetches(),
+        };
+        let verifier = Arc::new(TokenVerifier::new(&settings.auth, handles));
         tracing::info!("accepting {}", verifier.describe());
 
         let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
@@ -94,8 +106,10 @@ impl Application {
 
         let change_hub = ChangeHub::new(settings.events.streams_per_user);
         if db.get_database_backend() == DbBackend::Postgres {
-            let url = (settings.events.listen_database_url.clone())
-                .unwrap_or_else(|| settings.database_url.clone());
+            let url = (settings.events.listen_database_url.as_ref())
+                .unwrap_or(&settings.database_url)
+                .expose_secret()
+                .to_owned();
             tokio::spawn(listener::listen(url, Arc::clone(&change_hub)));
         }
 
@@ -177,7 +191,7 @@ fn enable_local_development(auth: &mut AuthSettings) -> String {
             ..TokenRequest::for_user(DEMO_USER_ID)
         },
     );
-    auth.secret = Some(secret);
+    auth.secret = Some(secret.into());
     token
 }
 
