@@ -9,6 +9,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use crate::configuration::{is_sqlite_file, redact};
 
 mod connection_hooks;
+pub mod errors;
 pub mod instance_lock;
 mod migrations;
 pub mod storage;

@@ -28,13 +28,12 @@ use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::problem::into_problem_response;
 use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
-use crate::http::rate_limit::RateLimit;
 use crate::http::request_limits::{limit_head_size, within};
 use crate::http::unreadable_headers::refuse_unreadable_headers;
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
-use crate::openapi::{
-    UNDOCUMENTED_GET_PATHS, docs_route, document_endpoint, openapi_document, openapi_service,
-};
+use crate::openapi::{docs_route, document_endpoint, openapi_service};
+use crate::rate_limit::RateLimit;
+use crate::route_table;
 use crate::server::serve;
 use crate::sweeper;
 use crate::telemetry::trace_request;
@@ -206,8 +205,7 @@ fn routes(
     let request_timeout = settings.limits.request_timeout;
     let write_outcomes = Arc::new(WriteOutcomes::default());
     let noted_outcomes = Arc::clone(&write_outcomes);
-    let spec = openapi_document();
-    let templates = PathTemplates::from_document(&spec);
+    let templates = PathTemplates::new(route_table::path_templates());
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
@@ -267,7 +265,10 @@ fn routes(
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
         .catch_all_error(into_problem_response)
-        .with(AllowHeader::from_document(&spec).with_get_only(&UNDOCUMENTED_GET_PATHS))
+        .with(
+            AllowHeader::new(route_table::methods_and_paths())
+                .with_get_only(&route_table::UNDOCUMENTED_GET_PATHS),
+        )
         // Type-erased once here, so the nested middleware types stay within
         // the compiler's depth limit.
         .boxed()

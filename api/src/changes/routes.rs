@@ -23,7 +23,7 @@ use crate::http::documented_errors::statuses::{Following, ReadingChanges};
 use crate::http::error::ApiError;
 use crate::http::lenient::Lenient;
 use crate::http::rendered_json::RenderedJson;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 use crate::tasks::{PageLimit, Task, default_limit};
 
 pub struct ChangesApi;

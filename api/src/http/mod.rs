@@ -9,8 +9,7 @@
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
 //! `scalar_type!` macro behind them. `request_id` names each request;
 //! `request_limits` bounds a request's head and running time; `cors` lets
-//! the browser frontend in. `rate_limit` is the optional per-caller request
-//! limit. `allow` names the methods of a path on a 405;
+//! the browser frontend in. `allow` names the methods of a path on a 405;
 //! `unreadable_headers` refuses request headers the framework would
 //! otherwise drop unread.
 
@@ -25,7 +24,6 @@ pub mod lenient;
 pub mod nullable;
 pub mod problem;
 pub mod query_encoding;
-pub mod rate_limit;
 pub mod rendered_json;
 pub mod request_id;
 pub mod request_limits;

@@ -15,7 +15,7 @@ use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Authenticated, Erasing};
 use crate::http::error::ApiError;
 use crate::http::nullable::Nullable;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 
 pub struct MeApi;
 

@@ -30,7 +30,7 @@ use crate::http::json_body::JsonBody;
 use crate::http::lenient::Lenient;
 use crate::http::rendered_json::RenderedJson;
 use crate::http::text::Text;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 
 pub struct TasksApi;
 

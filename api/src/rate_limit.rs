@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 use poem::http::{HeaderMap, HeaderName, HeaderValue};
 use poem::{Addr, Endpoint, IntoResponse, Middleware, Request, Response};
 
-use super::error::ApiError;
-use super::problem::into_problem_response;
 use crate::auth::verify_and_remember;
 use crate::configuration::Quota;
+use crate::http::error::ApiError;
+use crate::http::problem::into_problem_response;
+use crate::route_table::is_probe;
 
 /// The callers one generation tracks before it is swapped out early. A
 /// flood of distinct addresses then costs at most two generations of
@@ -217,7 +218,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let limiter = match &self.limiter {
-            Some(limiter) if !crate::health::is_probe(req.uri().path()) => limiter,
+            Some(limiter) if !is_probe(req.uri().path()) => limiter,
             _ => return self.inner.call(req).await.map(IntoResponse::into_response),
         };
         let caller = match verify_and_remember(&mut req).await {
