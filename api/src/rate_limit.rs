@@ -24,8 +24,7 @@ use poem::{Addr, Endpoint, IntoResponse, Middleware, Request, Response};
 
 use crate::auth::verify_and_remember;
 use crate::configuration::Quota;
-use crate::http::error::ApiError;
-use crate::http::problem::into_problem_response;
+use crate::http::error::{ApiError, into_problem_response};
 use crate::route_table::is_probe;
 
 /// The callers one generation tracks before it is swapped out early. A

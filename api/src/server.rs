@@ -32,7 +32,7 @@ use tokio_util::task::TaskTracker;
 use self::admission::{Admission, Admitted};
 use crate::configuration::ServerLimits;
 use crate::http::error::ApiError;
-use crate::http::request_limits::MAX_HEAD_BYTES;
+use crate::http::limits::MAX_HEAD_BYTES;
 use crate::route_table::is_probe;
 
 /// The most hyper buffers while reading a request head. Heads over

@@ -26,7 +26,7 @@ use crate::health::note_write_outcomes;
 use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
-use crate::http::problem::into_problem_response;
+use crate::http::error::into_problem_response;
 use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
 use crate::http::request_limits::{limit_head_size, within};
 use crate::http::unreadable_headers::refuse_unreadable_headers;

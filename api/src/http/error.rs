@@ -1,15 +1,20 @@
 //! [`ApiError`]: every error the service answers with, and the one table
 //! that gives each its status, its detail and its description in the
-//! OpenAPI document.
+//! OpenAPI document. [`into_problem_response`] is the one place where any
+//! error, ours or the framework's, becomes a response: framework errors are
+//! first named as an [`ApiError`], so their status and wording come from
+//! the same table.
 
 use const_format::concatcp;
 use poem::Response;
 use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
 
-use super::json_body::MAX_BODY_KIB;
+use super::limits::{MAX_BODY_KIB, MAX_HEAD_BYTES};
 use super::problem::{FieldError, Problem};
-use super::request_limits::MAX_HEAD_BYTES;
 
 /// What a request can fail with, whether a handler or the framework found
 /// the problem. Each variant maps to one status here and nowhere else.
@@ -220,5 +225,50 @@ pub fn documented(status: u16) -> &'static str {
             "The database cannot store the write (its disk is full or it is read-only): nothing was stored; retry later"
         }
         _ => "Error",
+    }
+}
+
+impl poem_openapi::types::Example for Problem {
+    fn example() -> Self {
+        ApiError::invalid("title", "must not be blank").problem()
+    }
+}
+
+/// Turns any error that reached the edge of the service into problem+json.
+pub async fn into_problem_response(err: poem::Error) -> Response {
+    match err.downcast_ref::<ApiError>() {
+        Some(api_error) => api_error.as_response(),
+        None => name_framework_error(&err).as_response(),
+    }
+}
+
+/// The [`ApiError`] a framework error stands for.
+fn name_framework_error(err: &poem::Error) -> ApiError {
+    if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::InvalidParameter(FieldError::new(param.name, param.reason.clone()));
+    }
+    if err.is::<ParsePathError>() {
+        // poem-openapi reports path parameters by an internal placeholder
+        // name; the only path parameter of this API is a task's `id`.
+        return ApiError::InvalidParameter(FieldError::new("id", "must be a 64-bit integer"));
+    }
+    if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::invalid("body", payload.reason.clone());
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::NotJson;
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::MissingToken;
+    }
+    match err.status() {
+        StatusCode::NOT_FOUND => ApiError::NoSuchRoute,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        status if status.is_server_error() => {
+            tracing::error!(error = %err, "unhandled error");
+            ApiError::Internal
+        }
+        status => ApiError::Other(status, err.to_string()),
     }
 }
