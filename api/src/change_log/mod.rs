@@ -12,7 +12,7 @@
 //! (with the user's epoch), checked against where the user's feed stands
 //! ([`position`]).
 //!
-//! Every write transaction begins and commits through [`write`]: begun
+//! Every write transaction begins and commits through [`write`](mod@write): begun
 //! timed, committed with an announcement that wakes the writer's streams in
 //! [`hub::ChangeHub`], which PostgreSQL's `LISTEN/NOTIFY` feeds across
 //! instances ([`listener`]) and SQLite's writes feed in process.

@@ -13,7 +13,8 @@ pub struct Changed {
     pub deleted: Vec<task_tombstone::Model>,
 }
 
-/// Everything up to `through` (a [`Position::head`] read before) has
+/// Everything up to `through` (a
+/// [`Position::head`](crate::change_log::Position::head) read before) has
 /// committed, since one user's changes commit in number order; so reading
 /// no further than it, in separate statements, never skips a change. A task
 /// changed again since is simply found later, at its new number.
