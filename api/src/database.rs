@@ -6,9 +6,10 @@ use anyhow::Context;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
-use crate::configuration::is_sqlite_file;
+use crate::configuration::{is_sqlite_file, redact};
 
 mod connection_hooks;
+pub mod errors;
 pub mod instance_lock;
 mod migrations;
 pub mod storage;
@@ -120,15 +121,4 @@ pub async fn connect_with(
         transaction_pooling::check(db.get_postgres_connection_pool()).await?;
     }
     Ok(db)
-}
-
-/// The URL without its password, for error messages.
-pub fn redact(database_url: &str) -> String {
-    match url::Url::parse(database_url) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => database_url.to_owned(),
-    }
 }

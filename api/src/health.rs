@@ -14,16 +14,9 @@ use crate::database::storage::{self, WriteOutcomes};
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::Readiness;
 use crate::http::error::ApiError;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 
 pub struct HealthApi;
-
-/// Whether `path` is one of the probes. They are never rate limited and stay
-/// reachable over the connection caps: a refused probe would have an
-/// orchestrator restart a healthy instance.
-pub fn is_probe(path: &str) -> bool {
-    path.starts_with("/health/")
-}
 
 #[derive(Debug, Object)]
 pub struct HealthStatus {
@@ -75,7 +68,7 @@ impl HealthApi {
                 Err(ApiError::Unavailable.into())
             }
             Err(err) => {
-                crate::metrics::count_database_error(&err);
+                crate::database::errors::count(&err);
                 tracing::warn!(error = %err, "readiness check failed");
                 Err(ApiError::Unavailable.into())
             }

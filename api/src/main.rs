@@ -4,6 +4,7 @@ use api::configuration::Settings;
 use api::openapi::openapi_document;
 use api::startup::Application;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 
 /// mimalloc rather than glibc's allocator: a request allocates and frees
 /// many small buffers across threads, where glibc's `malloc`/`free` took a
@@ -75,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 lifetime: chrono::Duration::minutes(minutes),
                 ..TokenRequest::for_user(sub)
             };
-            println!("{}", mint_hs256(&secret, &request));
+            println!("{}", mint_hs256(secret.expose_secret(), &request));
         }
         Command::Openapi => print!("{}", openapi_document()),
         Command::Check => {

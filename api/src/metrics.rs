@@ -37,9 +37,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend};
 
-use crate::http::error::is_transient;
+use crate::route_table::OPERATIONS;
 
 /// What a scrape answers with: the OpenMetrics text format, which
 /// Prometheus reads natively.
@@ -301,47 +301,16 @@ pub fn count_token_rejection(reason: &'static str) {
     let _ = CURRENT.try_with(|request| request.metrics.token_rejected(reason));
 }
 
-/// Counts a database error met while answering a request, by its kind.
-pub fn count_database_error(err: &DbErr) {
+/// Counts a database error met while answering a request, by its kind: a
+/// fixed word the database layer classifies it as.
+pub fn count_database_error(kind: &'static str) {
     let _ = CURRENT.try_with(|request| {
         request
             .metrics
             .database_errors
-            .get_or_create(&KindLabels {
-                kind: database_error_kind(err),
-            })
+            .get_or_create(&KindLabels { kind })
             .inc();
     });
-}
-
-/// A fixed word for what went wrong: `pool_timeout` (every connection busy),
-/// `connection` (the server cannot be reached or dropped us), `transient`
-/// (busy, locked, shutting down, out of resources), `constraint`, `query`
-/// (any other error the database reported), `other`.
-fn database_error_kind(err: &DbErr) -> &'static str {
-    use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::sqlx::error::ErrorKind;
-    use sea_orm::{ConnAcquireErr, RuntimeErr};
-    match err {
-        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => "pool_timeout",
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => "connection",
-        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
-            match &**sqlx {
-                Sqlx::PoolTimedOut => "pool_timeout",
-                Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::Protocol(_) | Sqlx::PoolClosed => "connection",
-                Sqlx::Database(db) => match db.kind() {
-                    ErrorKind::UniqueViolation
-                    | ErrorKind::ForeignKeyViolation
-                    | ErrorKind::NotNullViolation
-                    | ErrorKind::CheckViolation => "constraint",
-                    _ if is_transient(db.as_ref()) => "transient",
-                    _ => "query",
-                },
-                _ => "other",
-            }
-        }
-        _ => "other",
-    }
 }
 
 /// The standard methods by name; anything else is `other`, so a client
@@ -365,31 +334,26 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// The OpenAPI path template of each operation id, and of each pattern the
-/// router registers for it, read from the document (the same for every
-/// application, so read once).
+/// router registers for it, from the route table (the same for every
+/// application, so built once).
 struct RouteTemplates {
     by_operation: HashMap<String, String>,
     by_pattern: HashMap<String, String>,
 }
 
 static ROUTE_TEMPLATES: LazyLock<RouteTemplates> = LazyLock::new(|| {
-    let document: serde_json::Value = serde_json::from_str(&crate::openapi::openapi_document())
-        .expect("the OpenAPI document is JSON");
     let mut templates = RouteTemplates {
         by_operation: HashMap::new(),
         by_pattern: HashMap::new(),
     };
-    let paths = document["paths"].as_object().into_iter().flatten();
-    for (template, operations) in paths {
+    for operation in &OPERATIONS {
+        let template = operation.path.to_owned();
         templates
             .by_pattern
-            .insert(router_pattern(template), template.clone());
-        let operations = operations.as_object().into_iter().flatten();
-        for operation in operations.filter_map(|(_, op)| op["operationId"].as_str()) {
-            templates
-                .by_operation
-                .insert(operation.to_owned(), template.clone());
-        }
+            .insert(router_pattern(&template), template.clone());
+        templates
+            .by_operation
+            .insert(operation.id.to_owned(), template);
     }
     templates
 });

@@ -4,23 +4,12 @@
 use poem::endpoint::make_sync;
 use poem::web::Html;
 use poem::{Endpoint, Response, Route};
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::OpenApiService;
 
 use crate::changes::ChangesApi;
 use crate::health::HealthApi;
 use crate::me::MeApi;
 use crate::tasks::TasksApi;
-
-/// Groups of operations in the OpenAPI document and Swagger UI.
-#[derive(Tags)]
-pub enum ApiTags {
-    /// The caller's tasks.
-    Tasks,
-    /// The caller's identity.
-    Me,
-    /// Liveness and readiness probes.
-    Health,
-}
 
 pub type Apis = (TasksApi, ChangesApi, MeApi, HealthApi);
 
@@ -48,9 +37,6 @@ fn document_of(api: &OpenApiService<Apis, ()>) -> String {
     api.spec() + "\n"
 }
 
-/// The paths served beside the document's own (`GET` and `HEAD` only).
-pub const UNDOCUMENTED_GET_PATHS: [&str; 2] = ["/docs", "/openapi.json"];
-
 /// `/openapi.json`: the document, built once; other methods than `GET` and
 /// `HEAD` are a 405.
 pub fn document_endpoint(
@@ -73,4 +59,35 @@ pub fn docs_route(api: &OpenApiService<Apis, ()>) -> Route {
         1,
     );
     Route::new().at("/", poem::get(make_sync(move |_| Html(html.clone()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::openapi_document;
+    use crate::route_table::OPERATIONS;
+
+    /// The route table and the document list the same operations, so the
+    /// `Allow` header, the UTF-8 path check and the metrics' route labels,
+    /// all read from the table, say what the document says.
+    #[test]
+    fn the_route_table_is_the_documents() {
+        let document: serde_json::Value =
+            serde_json::from_str(&openapi_document()).expect("the document is JSON");
+        let mut documented = BTreeSet::new();
+        for (path, operations) in document["paths"].as_object().expect("paths") {
+            for (method, operation) in operations.as_object().expect("operations") {
+                if let Some(id) = operation["operationId"].as_str() {
+                    documented.insert((method.to_ascii_uppercase(), path.clone(), id.to_owned()));
+                }
+            }
+        }
+        let table: BTreeSet<_> = OPERATIONS
+            .iter()
+            .map(|op| (op.method.to_owned(), op.path.to_owned(), op.id.to_owned()))
+            .collect();
+        assert_eq!(table, documented);
+        assert_eq!(table.len(), OPERATIONS.len(), "an operation listed twice");
+    }
 }

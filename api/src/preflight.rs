@@ -10,9 +10,11 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
+use secrecy::ExposeSecret;
+
 use crate::auth::inspect_key_set;
-use crate::configuration::{AuthSettings, ConfigError, Settings};
-use crate::database::{connect, redact, storage};
+use crate::configuration::{AuthSettings, ConfigError, Settings, redact};
+use crate::database::{connect, storage};
 
 /// Runs every check, printing a line for each; `true` when none failed.
 pub async fn check(settings: Result<Settings, ConfigError>) -> bool {
@@ -26,7 +28,7 @@ pub async fn check(settings: Result<Settings, ConfigError>) -> bool {
     };
     check_configuration(&settings, &mut report);
     check_auth(&settings.auth, &mut report);
-    match check_database(&settings.database_url, &mut report).await {
+    match check_database(settings.database_url.expose_secret(), &mut report).await {
         Some(db) => {
             check_migrations(&db, settings.auto_migrate, &mut report).await;
             let _ = db.close().await;

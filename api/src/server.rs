@@ -31,9 +31,9 @@ use tokio_util::task::TaskTracker;
 
 use self::admission::{Admission, Admitted};
 use crate::configuration::ServerLimits;
-use crate::health::is_probe;
 use crate::http::error::ApiError;
-use crate::http::request_limits::MAX_HEAD_BYTES;
+use crate::http::limits::MAX_HEAD_BYTES;
+use crate::route_table::is_probe;
 
 /// The most hyper buffers while reading a request head. Heads over
 /// `MAX_HEAD_BYTES` (16 KiB) but within this get a problem+json 431 from

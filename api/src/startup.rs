@@ -14,9 +14,10 @@ use rand::Rng;
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
-use crate::auth::{TokenRequest, TokenVerifier, mint_hs256};
-use crate::changes::hub::ChangeHub;
-use crate::changes::listener;
+use secrecy::ExposeSecret;
+
+use crate::auth::{Clock, KeySetHandles, TokenRequest, TokenVerifier, mint_hs256};
+use crate::change_log::{ChangeHub, listener};
 use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings};
 use crate::database::storage::WriteOutcomes;
 use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, migrate};
@@ -25,15 +26,14 @@ use crate::health::note_write_outcomes;
 use crate::http::allow::AllowHeader;
 use crate::http::cors::{cors, skip_for_same_origin};
 use crate::http::error::ApiError;
-use crate::http::problem::into_problem_response;
+use crate::http::error::into_problem_response;
 use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
-use crate::http::rate_limit::RateLimit;
 use crate::http::request_limits::{limit_head_size, within};
 use crate::http::unreadable_headers::refuse_unreadable_headers;
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
-use crate::openapi::{
-    UNDOCUMENTED_GET_PATHS, docs_route, document_endpoint, openapi_document, openapi_service,
-};
+use crate::openapi::{docs_route, document_endpoint, openapi_service};
+use crate::rate_limit::RateLimit;
+use crate::route_table;
 use crate::server::serve;
 use crate::sweeper;
 use crate::telemetry::trace_request;
@@ -61,26 +61,36 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    /// Like [`Self::build`], with the key-set cache going by `clock`
+    /// (which tests move forward).
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let pool = PoolSettings {
             max_connections: settings.database_max_connections,
             statement_timeout: settings.limits.request_timeout,
         };
-        let db = connect_with(&settings.database_url, pool).await?;
-        let instance_lock = instance_lock::acquire(&settings.database_url)?;
-        let share = share_of(pool.pool_size(&settings.database_url));
+        let database_url = settings.database_url.expose_secret();
+        let db = connect_with(database_url, pool).await?;
+        let instance_lock = instance_lock::acquire(database_url)?;
+        let share = share_of(pool.pool_size(database_url));
         if settings.auto_migrate {
             migrate(&db).await.context("applying database migrations")?;
         }
         let metrics = Arc::new(Metrics::new(&db));
-        settings.auth.key_set_fetches = metrics.key_set_fetches();
 
         let demo_token = if settings.auth.is_configured() {
             None
         } else {
             Some(enable_local_development(&mut settings.auth))
         };
-        let verifier = Arc::new(TokenVerifier::new(&settings.auth));
+        let handles = KeySetHandles {
+            clock,
+            fetches: metrics.key_set_fetches(),
+        };
+        let verifier = Arc::new(TokenVerifier::new(&settings.auth, handles));
         tracing::info!("accepting {}", verifier.describe());
 
         let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
@@ -95,8 +105,10 @@ impl Application {
 
         let change_hub = ChangeHub::new(settings.events.streams_per_user);
         if db.get_database_backend() == DbBackend::Postgres {
-            let url = (settings.events.listen_database_url.clone())
-                .unwrap_or_else(|| settings.database_url.clone());
+            let url = (settings.events.listen_database_url.as_ref())
+                .unwrap_or(&settings.database_url)
+                .expose_secret()
+                .to_owned();
             tokio::spawn(listener::listen(url, Arc::clone(&change_hub)));
         }
 
@@ -183,7 +195,7 @@ fn enable_local_development(auth: &mut AuthSettings) -> String {
             ..TokenRequest::for_user(DEMO_USER_ID)
         },
     );
-    auth.secret = Some(secret);
+    auth.secret = Some(secret.into());
     token
 }
 
@@ -198,8 +210,7 @@ fn routes(
     let request_timeout = settings.limits.request_timeout;
     let write_outcomes = Arc::new(WriteOutcomes::default());
     let noted_outcomes = Arc::clone(&write_outcomes);
-    let spec = openapi_document();
-    let templates = PathTemplates::from_document(&spec);
+    let templates = PathTemplates::new(route_table::path_templates());
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
@@ -259,7 +270,10 @@ fn routes(
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
         .catch_all_error(into_problem_response)
-        .with(AllowHeader::from_document(&spec).with_get_only(&UNDOCUMENTED_GET_PATHS))
+        .with(
+            AllowHeader::new(route_table::methods_and_paths())
+                .with_get_only(&route_table::UNDOCUMENTED_GET_PATHS),
+        )
         // Type-erased once here, so the nested middleware types stay within
         // the compiler's depth limit.
         .boxed()

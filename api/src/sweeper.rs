@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::changes::hub::ChangeHub;
-use crate::changes::repository as changes;
+use crate::change_log::{self, ChangeHub};
 use crate::configuration::SweeperSettings;
-use crate::me::repository as users;
+use crate::me::repository as me;
 use crate::metrics::{Metrics, reporting_to};
 use crate::tasks::repository as tasks;
 
@@ -51,7 +50,7 @@ pub async fn run(
 /// Finishes every erasure whose instance stopped half-way (the accounts
 /// stay hidden meanwhile), in the same short steps.
 pub async fn finish_erasures(db: &DatabaseConnection, hub: &ChangeHub) {
-    let unfinished = match users::unfinished_erasures(db, BATCH).await {
+    let unfinished = match change_log::unfinished_erasures(db, BATCH).await {
         Ok(unfinished) => unfinished,
         Err(err) => {
             tracing::warn!(error = %err, "the sweeper could not look for unfinished erasures");
@@ -59,7 +58,7 @@ pub async fn finish_erasures(db: &DatabaseConnection, hub: &ChangeHub) {
         }
     };
     for user_id in unfinished {
-        match users::erase(db, hub, &user_id).await {
+        match me::erase(db, hub, &user_id).await {
             Ok(()) => tracing::info!("the sweeper finished an erasure left half-way"),
             Err(err) => tracing::warn!(error = %err, "the sweeper could not finish an erasure"),
         }
@@ -70,7 +69,7 @@ pub async fn finish_erasures(db: &DatabaseConnection, hub: &ChangeHub) {
 /// a time. An error ends that part of the sweep; the next sweep goes on.
 pub async fn sweep(db: &DatabaseConnection) {
     drain("tombstones", || {
-        changes::purge_expired_tombstones(db, BATCH)
+        change_log::purge_expired_tombstones(db, BATCH)
     })
     .await;
     drain("idempotency keys", || tasks::purge_expired_keys(db, BATCH)).await;

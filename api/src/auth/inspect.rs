@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::Jwk;
 use serde_json::Value;
 use url::Url;
 
-use super::key_set::KeySet;
+use super::key_set::{KeySet, KeySetHandles};
 use crate::configuration::AuthSettings;
 
 /// What the key set holds.
@@ -24,7 +24,7 @@ pub struct KeySetContents {
 pub async fn inspect_key_set(
     settings: &AuthSettings,
 ) -> Option<(Url, Result<KeySetContents, String>)> {
-    let key_set = KeySet::from_settings(settings)?;
+    let key_set = KeySet::from_settings(settings, KeySetHandles::default())?;
     let url = key_set.url().clone();
     let contents = match key_set.fetch_entries().await {
         Ok(entries) => Ok(read_keys(&key_set, entries)),

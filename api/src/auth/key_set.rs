@@ -66,6 +66,15 @@ struct FetchSchedule {
     failures: Option<(Instant, u32)>,
 }
 
+/// What a key set is handed at run time beside its settings: the time its
+/// cache goes by (tests move it forward) and where it counts its fetches
+/// (the application's metrics).
+#[derive(Clone, Default)]
+pub struct KeySetHandles {
+    pub clock: Clock,
+    pub fetches: KeySetFetches,
+}
+
 pub struct KeySet {
     inner: Arc<Inner>,
 }
@@ -95,7 +104,7 @@ struct KeySetBody {
 impl KeySet {
     /// The key set `settings` trust, if any. Better Auth sets `iss` and
     /// `aud` to its origin; `JWT_ISSUER` and `JWT_AUDIENCE` override that.
-    pub fn from_settings(settings: &AuthSettings) -> Option<Self> {
+    pub fn from_settings(settings: &AuthSettings, handles: KeySetHandles) -> Option<Self> {
         let url = settings.key_set_url()?;
         let origin = settings.better_auth_origin();
         let client = reqwest::Client::builder()
@@ -113,10 +122,10 @@ impl KeySet {
             audience: settings.audience.clone().or(origin),
             min_refresh_interval: settings.key_set_min_refresh,
             max_age: settings.key_set_max_age,
-            clock: settings.clock.clone(),
+            clock: handles.clock,
             keys: RwLock::new(Arc::default()),
             schedule: Mutex::new(FetchSchedule::default()),
-            fetches: settings.key_set_fetches.clone(),
+            fetches: handles.fetches,
         };
         Some(Self {
             inner: Arc::new(inner),

@@ -14,6 +14,7 @@ pub use claims::Identity;
 pub use clock::Clock;
 pub use error::TokenError;
 pub use inspect::{KeySetContents, inspect_key_set};
+pub use key_set::KeySetHandles;
 pub use mint::{TokenRequest, mint_hs256};
 pub use verified::verify_and_remember;
 pub use verifier::TokenVerifier;

@@ -1,11 +1,13 @@
 //! Token verification. Each key is bound to its own algorithm: the header's
 //! `alg` only picks which key to try, and `none` is never accepted.
 
+use secrecy::ExposeSecret;
+
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
 use super::claims::{Claims, Identity};
 use super::error::TokenError;
-use super::key_set::KeySet;
+use super::key_set::{KeySet, KeySetHandles};
 use super::rules::{issued_in_future, token_rules};
 use crate::configuration::AuthSettings;
 
@@ -24,16 +26,18 @@ pub struct TokenVerifier {
 }
 
 impl TokenVerifier {
-    pub fn new(settings: &AuthSettings) -> Self {
+    /// A verifier for what `settings` trust; a key set's cache runs on
+    /// `handles`.
+    pub fn new(settings: &AuthSettings, handles: KeySetHandles) -> Self {
         let shared_secret = settings.secret.as_ref().map(|secret| SharedSecret {
-            key: DecodingKey::from_secret(secret.as_bytes()),
+            key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
             validation: token_rules(
                 Algorithm::HS256,
                 settings.issuer.as_deref(),
                 settings.audience.as_deref(),
             ),
         });
-        let key_set = KeySet::from_settings(settings);
+        let key_set = KeySet::from_settings(settings, handles);
         Self {
             shared_secret,
             key_set,

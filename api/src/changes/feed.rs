@@ -3,7 +3,8 @@
 use entity::{task, task_tombstone};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use super::repository::{Changed, Position, changed_between};
+use super::repository::{Changed, changed_between};
+use crate::change_log::Position;
 
 /// One change: a task in its latest state, or a deletion.
 pub enum Change {

@@ -12,20 +12,18 @@ use poem_openapi::payload::EventStream;
 use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
 
-use super::cursor::Cursor;
 use super::feed::{self, Change};
-use super::hub::ChangeHub;
-use super::repository::Position;
 use super::schema::{ChangesPage, DeletedTask};
 use super::stream::{Follower, StreamItem, instant_at};
 use crate::auth::BearerAuth;
+use crate::change_log::{ChangeHub, Cursor, Position};
 use crate::configuration::EventSettings;
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Following, ReadingChanges};
 use crate::http::error::ApiError;
 use crate::http::lenient::Lenient;
 use crate::http::rendered_json::RenderedJson;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 use crate::tasks::{PageLimit, Task, default_limit};
 
 pub struct ChangesApi;

@@ -12,11 +12,9 @@ use poem_openapi::types::{ToJSON, Type};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::time::Instant;
 
-use super::cursor::{Cursor, START};
 use super::feed::{self, Change};
-use super::hub::Subscription;
-use super::repository::Position;
 use super::schema::{DeletedTask, TaskEvent};
+use crate::change_log::{Cursor, Position, START, Subscription};
 use crate::tasks::Task;
 
 /// Changes read per query while catching up.

@@ -1,44 +1,38 @@
-//! `Allow` on every 405, as RFC 9110 requires: the methods the OpenAPI
-//! document lists for the path (and `HEAD` wherever `GET` is, which poem
-//! answers by itself). The router's 405 does not say which methods exist,
-//! so the document, generated from the same routes, does.
+//! `Allow` on every 405, as RFC 9110 requires: the methods the route table
+//! lists for the path (and `HEAD` wherever `GET` is, which poem answers by
+//! itself). The router's 405 does not say which methods exist, so the
+//! table, held equal to the routes' document, does.
 
 use std::sync::Arc;
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-use serde_json::Value;
 
-/// The methods of each documented path template, ready to send.
+/// The methods of each path template, ready to send.
 #[derive(Clone)]
 pub struct AllowHeader {
     paths: Arc<Vec<(Vec<String>, HeaderValue)>>,
 }
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
 impl AllowHeader {
-    /// From the OpenAPI document (as `/openapi.json` serves it).
-    pub fn from_document(document: &str) -> Self {
-        let document: Value = serde_json::from_str(document).unwrap_or_default();
-        let paths = document["paths"]
-            .as_object()
+    /// From each operation's method (upper case) and path template (the
+    /// route table's).
+    pub fn new<'a>(operations: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut by_template: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (method, template) in operations {
+            match by_template.iter_mut().find(|(known, _)| *known == template) {
+                Some((_, methods)) => methods.push(method),
+                None => by_template.push((template, vec![method])),
+            }
+        }
+        let paths = by_template
             .into_iter()
-            .flatten()
-            .map(|(template, operations)| {
-                let mut methods: Vec<String> = operations
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|operations| operations.keys())
-                    .filter(|method| METHODS.contains(&method.as_str()))
-                    .map(|method| method.to_ascii_uppercase())
-                    .collect();
-                if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
-                    methods.push("HEAD".to_owned());
+            .map(|(template, mut methods)| {
+                if methods.contains(&"GET") && !methods.contains(&"HEAD") {
+                    methods.push("HEAD");
                 }
-                methods.sort();
+                methods.sort_unstable();
+                methods.dedup();
                 let allow = HeaderValue::from_str(&methods.join(", "))
                     .expect("method names are header-safe");
                 (segments(template).map(str::to_owned).collect(), allow)
@@ -61,16 +55,24 @@ impl AllowHeader {
         self
     }
 
-    /// The `Allow` value for a request path, if the document has its route.
+    /// The `Allow` value for a request path, if the table has its route.
+    /// Where two templates fit (`/api/tasks/changes` and `/api/tasks/{id}`),
+    /// the one with more literal segments wins, as in the router.
     fn for_path(&self, path: &str) -> Option<&HeaderValue> {
         let requested: Vec<&str> = segments(path).collect();
         self.paths
             .iter()
-            .find(|(template, _)| {
+            .filter(|(template, _)| {
                 template.len() == requested.len()
                     && template.iter().zip(&requested).all(|(expected, actual)| {
                         expected == actual || (expected.starts_with('{') && !actual.is_empty())
                     })
+            })
+            .max_by_key(|(template, _)| {
+                template
+                    .iter()
+                    .filter(|segment| !segment.starts_with('{'))
+                    .count()
             })
             .map(|(_, allow)| allow)
     }
@@ -116,14 +118,16 @@ mod tests {
     use super::AllowHeader;
 
     #[test]
-    fn methods_come_from_the_document_with_head_beside_get() {
-        let allow = AllowHeader::from_document(
-            r#"{"paths": {
-                "/api/tasks": {"get": {}, "post": {}, "parameters": []},
-                "/api/tasks/{id}": {"get": {}, "put": {}, "delete": {}},
-                "/api/tasks/{id}/complete": {"patch": {}}
-            }}"#,
-        );
+    fn methods_come_from_the_route_table_with_head_beside_get() {
+        let allow = AllowHeader::new([
+            ("GET", "/api/tasks"),
+            ("POST", "/api/tasks"),
+            ("GET", "/api/tasks/{id}"),
+            ("PUT", "/api/tasks/{id}"),
+            ("DELETE", "/api/tasks/{id}"),
+            ("PATCH", "/api/tasks/{id}/complete"),
+            ("GET", "/api/tasks/changes"),
+        ]);
         let value = |path| allow.for_path(path).map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(value("/api/tasks").as_deref(), Some("GET, HEAD, POST"));
         assert_eq!(
@@ -131,6 +135,7 @@ mod tests {
             Some("DELETE, GET, HEAD, PUT")
         );
         assert_eq!(value("/api/tasks/x/complete").as_deref(), Some("PATCH"));
+        assert_eq!(value("/api/tasks/changes").as_deref(), Some("GET, HEAD"));
         assert_eq!(value("/api/tasks/7/other"), None);
         assert_eq!(value("/api/tasks//complete"), None);
         let allow = allow.with_get_only(&["/docs"]);

@@ -1,15 +1,20 @@
 //! [`ApiError`]: every error the service answers with, and the one table
 //! that gives each its status, its detail and its description in the
-//! OpenAPI document.
+//! OpenAPI document. [`into_problem_response`] is the one place where any
+//! error, ours or the framework's, becomes a response: framework errors are
+//! first named as an [`ApiError`], so their status and wording come from
+//! the same table.
 
 use const_format::concatcp;
 use poem::Response;
 use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
 
-use super::json_body::MAX_BODY_KIB;
+use super::limits::{MAX_BODY_KIB, MAX_HEAD_BYTES};
 use super::problem::{FieldError, Problem};
-use super::request_limits::MAX_HEAD_BYTES;
 
 /// What a request can fail with, whether a handler or the framework found
 /// the problem. Each variant maps to one status here and nowhere else.
@@ -223,93 +228,47 @@ pub fn documented(status: u16) -> &'static str {
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
-    /// Connection trouble is a 503 the client may retry; anything else is a
-    /// bug, logged here and reported without detail.
-    fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::sqlx::Error as Sqlx;
-        use sea_orm::{DbErr, RuntimeErr};
-        if let Some(advice) = crate::database::transaction_pooling::explain(&err) {
-            // A deployment mistake, not an outage: say what to change.
-            tracing::error!(error = %err, "{advice}");
-            return Self::Internal;
-        }
-        crate::metrics::count_database_error(&err);
-        if crate::database::storage::refuses_writes(&err) {
-            tracing::warn!(error = %err, "the database cannot store a write");
-            return Self::InsufficientStorage;
-        }
-        let unreachable = match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-            DbErr::Exec(RuntimeErr::SqlxError(sqlx))
-            | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match &**sqlx {
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) => true,
-                Sqlx::Protocol(_) => true,
-                Sqlx::Database(db) => is_transient(db.as_ref()),
-                _ => false,
-            },
-            _ => false,
-        };
-        if unreachable {
-            tracing::warn!(error = %err, "database unavailable");
-            Self::Unavailable
-        } else {
-            tracing::error!(error = %err, "database error");
-            Self::Internal
-        }
+impl poem_openapi::types::Example for Problem {
+    fn example() -> Self {
+        ApiError::invalid("title", "must not be blank").problem()
     }
 }
 
-/// A database error worth retrying, by the code of the backend that raised it.
-pub(crate) fn is_transient(db: &dyn sea_orm::sqlx::error::DatabaseError) -> bool {
-    use sea_orm::sqlx::sqlite::SqliteError;
-    db.code().is_some_and(|code| {
-        if db.try_downcast_ref::<SqliteError>().is_some() {
-            is_transient_sqlite(&code)
-        } else {
-            is_transient_postgres(&code)
-        }
-    })
-}
-
-/// SQLite result codes worth retrying: busy or locked, extended codes
-/// included (`SQLITE_BUSY_SNAPSHOT` is 517: its low byte is the primary code),
-/// and a statement interrupted at its request's deadline.
-fn is_transient_sqlite(code: &str) -> bool {
-    code.parse::<i32>()
-        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 9))
-}
-
-/// PostgreSQL SQLSTATEs worth retrying: connection exceptions (08),
-/// insufficient resources (53) and operator intervention such as a shutdown
-/// (57).
-fn is_transient_postgres(code: &str) -> bool {
-    ["08", "53", "57"]
-        .iter()
-        .any(|class| code.starts_with(class))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{is_transient_postgres, is_transient_sqlite};
-
-    #[test]
-    fn sqlite_busy_and_locked_are_retryable_extended_codes_included() {
-        for code in ["5", "6", "261", "517", "773", "262", "518", "9"] {
-            assert!(is_transient_sqlite(code), "{code}");
-        }
-        for code in ["19", "2067", "1", "11"] {
-            assert!(!is_transient_sqlite(code), "{code}");
-        }
+/// Turns any error that reached the edge of the service into problem+json.
+pub async fn into_problem_response(err: poem::Error) -> Response {
+    match err.downcast_ref::<ApiError>() {
+        Some(api_error) => api_error.as_response(),
+        None => name_framework_error(&err).as_response(),
     }
+}
 
-    #[test]
-    fn postgres_connection_resource_and_shutdown_classes_are_retryable() {
-        for code in ["08006", "53300", "57P01"] {
-            assert!(is_transient_postgres(code), "{code}");
+/// The [`ApiError`] a framework error stands for.
+fn name_framework_error(err: &poem::Error) -> ApiError {
+    if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::InvalidParameter(FieldError::new(param.name, param.reason.clone()));
+    }
+    if err.is::<ParsePathError>() {
+        // poem-openapi reports path parameters by an internal placeholder
+        // name; the only path parameter of this API is a task's `id`.
+        return ApiError::InvalidParameter(FieldError::new("id", "must be a 64-bit integer"));
+    }
+    if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::invalid("body", payload.reason.clone());
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::NotJson;
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::MissingToken;
+    }
+    match err.status() {
+        StatusCode::NOT_FOUND => ApiError::NoSuchRoute,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        status if status.is_server_error() => {
+            tracing::error!(error = %err, "unhandled error");
+            ApiError::Internal
         }
-        for code in ["23505", "22021", "42P01"] {
-            assert!(!is_transient_postgres(code), "{code}");
-        }
+        status => ApiError::Other(status, err.to_string()),
     }
 }

@@ -13,10 +13,9 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::limits::MAX_BODY_KIB;
 use super::problem::FieldError;
 
-/// The largest body read; a larger one is a 413.
-pub const MAX_BODY_KIB: usize = 64;
 const MAX_BODY_BYTES: usize = MAX_BODY_KIB * 1024;
 
 /// A request body type: its schema for the document, and how to read it.

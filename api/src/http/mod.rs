@@ -1,16 +1,16 @@
 //! HTTP plumbing shared by every resource, and the wire types it speaks.
 //!
-//! Errors: `error` (what can go wrong, with its status and wording),
-//! `problem` (the RFC 9457 body, and the one mapping of any error to it),
+//! Errors: `error` (what can go wrong, with its status and wording, and the
+//! one mapping of any error to a response), `problem` (the RFC 9457 body),
 //! `documented_errors` (which error statuses each operation lists).
 //! Inputs: `json_body` (the body reader), `lenient` (query parameters), `query_encoding` (UTF-8 query strings),
 //! `text` (the text rule), `idempotency` (the `Idempotency-Key` header),
 //! `conditional` (`ETag`, `If-Match`, `If-None-Match`). Responses:
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
 //! `scalar_type!` macro behind them. `request_id` names each request;
-//! `request_limits` bounds a request's head and running time; `cors` lets
-//! the browser frontend in. `rate_limit` is the optional per-caller request
-//! limit. `allow` names the methods of a path on a 405;
+//! `request_limits` bounds a request's head and running time (`limits` has
+//! the sizes); `cors` lets
+//! the browser frontend in. `allow` names the methods of a path on a 405;
 //! `unreadable_headers` refuses request headers the framework would
 //! otherwise drop unread.
 
@@ -22,10 +22,10 @@ pub mod error;
 pub mod idempotency;
 pub mod json_body;
 pub mod lenient;
+pub mod limits;
 pub mod nullable;
 pub mod problem;
 pub mod query_encoding;
-pub mod rate_limit;
 pub mod rendered_json;
 pub mod request_id;
 pub mod request_limits;

@@ -1,18 +1,11 @@
 //! Every error leaves the service as an RFC 9457 `application/problem+json`
-//! body. [`into_problem_response`] is the one place where any error, ours or
-//! the framework's, becomes a response: framework errors are first named as
-//! an [`ApiError`], so their status and wording come from the same table.
+//! body: [`Problem`], and the [`FieldError`]s of a 422. Which body an error
+//! gets is `error.rs`'s table.
 
 use poem::Response;
-use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
 use poem_openapi::Object;
-use poem_openapi::error::{
-    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
-};
 use poem_openapi::types::ToJSON;
-
-use super::error::ApiError;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -35,12 +28,6 @@ pub struct Problem {
     /// Each invalid field (422 only).
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<Vec<FieldError>>,
-}
-
-impl poem_openapi::types::Example for Problem {
-    fn example() -> Self {
-        ApiError::invalid("title", "must not be blank").problem()
-    }
 }
 
 /// One invalid input, named by its field (body) or parameter (query, path).
@@ -96,44 +83,5 @@ impl Problem {
                 .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
         }
         response
-    }
-}
-
-/// Turns any error that reached the edge of the service into problem+json.
-pub async fn into_problem_response(err: poem::Error) -> Response {
-    match err.downcast_ref::<ApiError>() {
-        Some(api_error) => api_error.as_response(),
-        None => name_framework_error(&err).as_response(),
-    }
-}
-
-/// The [`ApiError`] a framework error stands for.
-fn name_framework_error(err: &poem::Error) -> ApiError {
-    if let Some(param) = err.downcast_ref::<ParseParamError>() {
-        return ApiError::InvalidParameter(FieldError::new(param.name, param.reason.clone()));
-    }
-    if err.is::<ParsePathError>() {
-        // poem-openapi reports path parameters by an internal placeholder
-        // name; the only path parameter of this API is a task's `id`.
-        return ApiError::InvalidParameter(FieldError::new("id", "must be a 64-bit integer"));
-    }
-    if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
-        return ApiError::invalid("body", payload.reason.clone());
-    }
-    if err.is::<ContentTypeError>() {
-        return ApiError::NotJson;
-    }
-    if err.is::<AuthorizationError>() {
-        return ApiError::MissingToken;
-    }
-    match err.status() {
-        StatusCode::NOT_FOUND => ApiError::NoSuchRoute,
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
-        status if status.is_server_error() => {
-            tracing::error!(error = %err, "unhandled error");
-            ApiError::Internal
-        }
-        status => ApiError::Other(status, err.to_string()),
     }
 }

@@ -5,10 +5,7 @@ use std::time::Duration;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
-
-/// The largest request head (request line and headers) served, as the
-/// contract sets it; bigger heads are a 431.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+use super::limits::MAX_HEAD_BYTES;
 
 /// Middleware: a 431 problem for a head over [`MAX_HEAD_BYTES`], before
 /// anything else reads it.

@@ -1,9 +1,9 @@
 //! `/api/me`: the caller as the token names them, and erasing their account.
 //!
-//! `routes` holds the handlers; `repository` every SQL statement on `users`,
-//! including the owner row every task write records.
+//! `routes` holds the handlers; `repository` erasure, in steps, through the
+//! change log (which owns the `users` row every write takes).
 
-pub(crate) mod repository;
+mod repository;
 mod routes;
 
 pub use routes::{Me, MeApi};

@@ -10,12 +10,12 @@ use sea_orm::DatabaseConnection;
 
 use super::repository;
 use crate::auth::BearerAuth;
-use crate::changes::hub::ChangeHub;
+use crate::change_log::ChangeHub;
 use crate::http::documented_errors::OperationError;
 use crate::http::documented_errors::statuses::{Authenticated, Erasing};
 use crate::http::error::ApiError;
 use crate::http::nullable::Nullable;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 
 pub struct MeApi;
 

@@ -9,7 +9,7 @@ use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON};
 use serde_json::Value;
 
 use super::text_fields::Search;
-use crate::changes::repository::Position;
+use crate::change_log::Position;
 use crate::http::error::ApiError;
 use crate::http::lenient::Lenient;
 use crate::http::scalar_type::scalar_type;

@@ -1,11 +1,11 @@
 //! Every query on `tasks`. Each one is scoped by the owner, so a task that
 //! belongs to someone else is simply not found. Every write runs in a
-//! transaction with the owner's `users` row ([`users::record_change`]),
+//! transaction with the owner's `users` row ([`change_log::record_change`]),
 //! which it records on a first task and refreshes from the token on later
 //! writes, and from which it takes the change number it stamps on the task
 //! (or on the tombstone a deletion leaves) for the change feed. Each write
 //! is announced to the owner's event streams as it commits
-//! ([`changes::commit`]).
+//! ([`change_log::commit`]).
 
 use chrono::{DateTime, Utc};
 use entity::{idempotency_key, task, user};
@@ -22,13 +22,11 @@ use sea_orm::{
 use super::bodies::{CreateTask, UpdateTask};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use crate::auth::Identity;
-use crate::changes::hub::ChangeHub;
-use crate::changes::repository::{self as changes, Position};
+use crate::change_log::{self, ChangeHub, Position};
 use crate::configuration::Quotas;
 use crate::http::conditional::IfMatch;
 use crate::http::text::Text;
 use crate::http::timestamp;
-use crate::me::repository as users;
 use crate::metrics::WriteKind;
 
 /// One page of tasks, how many match the filters in all, and where the
@@ -255,14 +253,14 @@ pub async fn create(
     new: CreateTask,
 ) -> Result<Result<task::Model, OverQuota>, DbErr> {
     let now = timestamp::now();
-    let txn = changes::begin(db, WriteKind::Task).await?;
-    let seq = users::record_change(&txn, owner, now).await?;
+    let txn = change_log::begin(db, WriteKind::Task).await?;
+    let seq = change_log::record_change(&txn, owner, now).await?;
     if let Some(over) = over_task_quota(&txn, &owner.user_id, quotas).await? {
         txn.rollback().await?;
         return Ok(Err(over));
     }
     let task = insert_task(&txn, owner, new, now, seq).await?;
-    changes::commit(txn, &owner.user_id, hub).await?;
+    change_log::commit(txn, &owner.user_id, hub).await?;
     Ok(Ok(task))
 }
 
@@ -313,8 +311,8 @@ pub async fn create_once(
     render: impl FnOnce(&task::Model) -> String,
 ) -> Result<KeyedCreate, DbErr> {
     let now = timestamp::now();
-    let txn = changes::begin(db, WriteKind::Task).await?;
-    let seq = users::record_change(&txn, owner, now).await?;
+    let txn = change_log::begin(db, WriteKind::Task).await?;
+    let seq = change_log::record_change(&txn, owner, now).await?;
     let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         user_id: Set(owner.user_id.clone()),
         key: Set(key.to_owned()),
@@ -366,7 +364,7 @@ pub async fn create_once(
         .filter(idempotency_key::Column::Key.eq(key))
         .exec(&*txn)
         .await?;
-    changes::commit(txn, &owner.user_id, hub).await?;
+    change_log::commit(txn, &owner.user_id, hub).await?;
     Ok(KeyedCreate::Created(task, response))
 }
 
@@ -423,7 +421,7 @@ pub async fn purge_expired_keys(db: &DatabaseConnection, batch: u64) -> Result<u
         .order_by(idempotency_key::Column::CreatedAt, Order::Asc)
         .limit(batch)
         .to_owned();
-    let txn = changes::begin(db, WriteKind::KeyPurge).await?;
+    let txn = change_log::begin(db, WriteKind::KeyPurge).await?;
     let purged = idempotency_key::Entity::delete_many()
         .filter(
             Expr::tuple([
@@ -479,7 +477,7 @@ pub async fn forget_some_keys(
 }
 
 /// Inserts the task as change `seq`; its owner's row must already exist
-/// ([`users::record_change`]).
+/// ([`change_log::record_change`]).
 async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
@@ -578,14 +576,14 @@ pub async fn delete(
         if matching(scoped, expected).exec(txn).await?.rows_affected == 0 {
             return Ok(None);
         }
-        changes::record_deletion(txn, &owner.user_id, id, seq, timestamp::now()).await?;
+        change_log::record_deletion(txn, &owner.user_id, id, seq, timestamp::now()).await?;
         Ok(Some(()))
     })
     .await
 }
 
 /// Runs `write` on the owner's task `id` in one transaction with the
-/// owner's row ([`users::record_change`], first, the order every write
+/// owner's row ([`change_log::record_change`], first, the order every write
 /// takes), passing it the change number to stamp. When `write` finds
 /// nothing to change (`None`), the transaction rolls back, so a 404 or 412
 /// changes nothing, the owner's row included.
@@ -596,11 +594,11 @@ async fn as_owner<T>(
     id: i64,
     write: impl AsyncFnOnce(&DatabaseTransaction, i64) -> Result<Option<T>, DbErr>,
 ) -> Result<Written<T>, DbErr> {
-    let txn = changes::begin(db, WriteKind::Task).await?;
-    let seq = users::record_change(&txn, owner, timestamp::now()).await?;
+    let txn = change_log::begin(db, WriteKind::Task).await?;
+    let seq = change_log::record_change(&txn, owner, timestamp::now()).await?;
     match write(&txn, seq).await? {
         Some(written) => {
-            changes::commit(txn, &owner.user_id, hub).await?;
+            change_log::commit(txn, &owner.user_id, hub).await?;
             Ok(Written::Done(written))
         }
         None => {
@@ -665,7 +663,7 @@ async fn missing_or_stale<T>(
 fn owned_by(owner: &str) -> Select<task::Entity> {
     task::Entity::find()
         .filter(task::Column::UserId.eq(owner))
-        .filter(users::visible(owner))
+        .filter(change_log::visible(owner))
 }
 
 /// Scopes any statement to task `id` of `owner`: another user's task is
@@ -674,5 +672,5 @@ fn one_owned<Q: QueryFilter>(query: Q, owner: &str, id: i64) -> Q {
     query
         .filter(task::Column::Id.eq(id))
         .filter(task::Column::UserId.eq(owner))
-        .filter(users::visible(owner))
+        .filter(change_log::visible(owner))
 }

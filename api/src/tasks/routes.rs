@@ -17,8 +17,7 @@ use super::repository::{self, KeyedCreate, OverQuota, Written};
 use super::task::Task;
 use super::text_fields::Search;
 use crate::auth::BearerAuth;
-use crate::changes::hub::ChangeHub;
-use crate::changes::repository::Position;
+use crate::change_log::{ChangeHub, Position};
 use crate::configuration::Quotas;
 use crate::http::conditional::{IfMatch, etag, none_match};
 use crate::http::documented_errors::OperationError;
@@ -31,7 +30,7 @@ use crate::http::json_body::JsonBody;
 use crate::http::lenient::Lenient;
 use crate::http::rendered_json::RenderedJson;
 use crate::http::text::Text;
-use crate::openapi::ApiTags;
+use crate::route_table::ApiTags;
 
 pub struct TasksApi;
 

@@ -1,6 +1,6 @@
 //! Starts the real service on a random port against a fresh database.
 
-use api::auth::{TokenRequest, mint_hs256};
+use api::auth::{Clock, TokenRequest, mint_hs256};
 use api::configuration::{AuthSettings, Settings};
 use api::startup::Application;
 use std::fmt::Display;
@@ -109,12 +109,12 @@ pub async fn fresh_database(backend: Backend) -> TestDatabase {
 
 pub fn test_settings(database_url: &str, secret: &str) -> Settings {
     Settings {
-        database_url: database_url.to_owned(),
+        database_url: database_url.into(),
         database_max_connections: None,
         host: [127, 0, 0, 1].into(),
         port: 0,
         auth: AuthSettings {
-            secret: Some(secret.to_owned()),
+            secret: Some(secret.into()),
             ..AuthSettings::default()
         },
         cors_origins: vec!["http://localhost:3000".to_owned()],
@@ -135,11 +135,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], after `configure` adjusts the settings.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on_clock(backend, Clock::default(), configure).await
+}
+
+/// Like [`spawn_app_with`], with the key-set cache going by `clock`.
+pub async fn spawn_app_on_clock(
+    backend: Backend,
+    clock: Clock,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let database = fresh_database(backend).await;
     let secret = format!("test-secret-{}", uuid::Uuid::new_v4());
     let mut settings = test_settings(&database.url, &secret);
     configure(&mut settings);
-    let application = Application::build(settings)
+    let application = Application::build_with_clock(settings, clock)
         .await
         .expect("the service starts");
     let address = format!("http://127.0.0.1:{}", application.port());

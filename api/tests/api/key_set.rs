@@ -18,7 +18,7 @@ use libtest_mimic::Trial;
 use api::auth::Clock;
 use api::configuration::AuthSettings;
 
-use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_on_clock, spawn_app_with};
 
 pub fn tests() -> Vec<Trial> {
     crate::standalone![
@@ -172,10 +172,9 @@ async fn app_trusting(server: &KeySetServer, clock: &Clock) -> TestApp {
 async fn app_trusting_origin(origin: &str, clock: &Clock) -> TestApp {
     let origin = origin.to_owned();
     let clock = clock.clone();
-    spawn_app_with(Backend::Sqlite, move |settings| {
+    spawn_app_on_clock(Backend::Sqlite, clock, move |settings| {
         settings.auth.secret = None;
         settings.auth.better_auth_url = Some(origin.parse().unwrap());
-        settings.auth.clock = clock;
     })
     .await
 }

@@ -748,7 +748,7 @@ async fn listener_backends(app: &TestApp) -> Vec<i32> {
             sea_orm::DbBackend::Postgres,
             format!(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = '{}' AND datname = current_database()",
-                api::changes::listener::APPLICATION_NAME
+                api::change_log::listener::APPLICATION_NAME
             ),
         ))
         .await

@@ -23,6 +23,7 @@ mod health;
 mod http_rules;
 mod isolation;
 mod key_set;
+mod layers;
 mod listing;
 mod live;
 mod logging;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         http_rules::tests(),
         isolation::tests(),
         key_set::tests(),
+        layers::tests(),
         listing::tests(),
         live::tests(),
         logging::tests(),

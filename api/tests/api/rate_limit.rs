@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use api::auth::{TokenRequest, mint_hs256};
-use api::http::rate_limit::Quota;
+use api::configuration::Quota;
 use libtest_mimic::Trial;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};

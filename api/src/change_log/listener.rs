@@ -1,5 +1,5 @@
 //! The one PostgreSQL connection per instance that `LISTEN`s for commits
-//! announced by any instance ([`super::repository::commit`]) and wakes this
+//! announced by any instance ([`super::write::commit`]) and wakes this
 //! instance's streams of the user named.
 //!
 //! Notifications sent while the connection is down are lost, so every
@@ -14,7 +14,7 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use super::hub::ChangeHub;
-use super::repository::CHANNEL;
+use super::write::CHANNEL;
 
 /// How the listening connection names itself in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "todo-api-listener";

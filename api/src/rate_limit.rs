@@ -15,65 +15,22 @@
 //! and at most [`MAX_CALLERS`] per generation under a flood of new ones.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use poem::http::{HeaderMap, HeaderName, HeaderValue};
 use poem::{Addr, Endpoint, IntoResponse, Middleware, Request, Response};
 
-use super::error::ApiError;
-use super::problem::into_problem_response;
 use crate::auth::verify_and_remember;
+use crate::configuration::Quota;
+use crate::http::error::{ApiError, into_problem_response};
+use crate::route_table::is_probe;
 
 /// The callers one generation tracks before it is swapped out early. A
 /// flood of distinct addresses then costs at most two generations of
 /// memory; the cost is that callers dropped early start afresh.
 pub const MAX_CALLERS: usize = 100_000;
-
-/// Requests allowed per period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Quota {
-    pub requests: u32,
-    pub period: Duration,
-}
-
-impl FromStr for Quota {
-    type Err = String;
-
-    /// `N/s`, `N/min` or `N/h`, `N` at least 1.
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let expected = || format!("expected REQUESTS/s, /min or /h (such as 600/min), got {raw:?}");
-        let (requests, unit) = raw.trim().split_once('/').ok_or_else(expected)?;
-        let requests: u32 = requests.trim().parse().map_err(|_| expected())?;
-        let period = match unit.trim().to_ascii_lowercase().as_str() {
-            "s" => Duration::from_secs(1),
-            "min" => Duration::from_secs(60),
-            "h" => Duration::from_secs(60 * 60),
-            _ => return Err(expected()),
-        };
-        if requests == 0 {
-            return Err(format!("{raw:?} allows no requests at all"));
-        }
-        if (period / requests).is_zero() {
-            return Err(format!("{raw:?} is more than one request per nanosecond"));
-        }
-        Ok(Self { requests, period })
-    }
-}
-
-impl fmt::Display for Quota {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.period.as_secs() {
-            1 => "s",
-            60 => "min",
-            _ => "h",
-        };
-        write!(f, "{}/{unit}", self.requests)
-    }
-}
 
 /// Who a request counts against.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -260,7 +217,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let limiter = match &self.limiter {
-            Some(limiter) if !crate::health::is_probe(req.uri().path()) => limiter,
+            Some(limiter) if !is_probe(req.uri().path()) => limiter,
             _ => return self.inner.call(req).await.map(IntoResponse::into_response),
         };
         let caller = match verify_and_remember(&mut req).await {
@@ -295,39 +252,6 @@ mod tests {
 
     fn user(name: &str) -> Caller {
         Caller::User(name.to_owned())
-    }
-
-    #[test]
-    fn quotas_parse_per_second_minute_and_hour() {
-        assert_eq!(
-            quota("600/min"),
-            Quota {
-                requests: 600,
-                period: Duration::from_secs(60)
-            }
-        );
-        assert_eq!(
-            quota(" 5 / s "),
-            Quota {
-                requests: 5,
-                period: Duration::from_secs(1)
-            }
-        );
-        assert_eq!(
-            quota("1000/H"),
-            Quota {
-                requests: 1000,
-                period: Duration::from_secs(3600)
-            }
-        );
-        for raw in ["600/min", "5/s", "1000/h"] {
-            assert_eq!(quota(raw).to_string(), raw);
-        }
-        for bad in [
-            "", "600", "600/", "/min", "0/min", "-1/s", "1.5/s", "600/day", "600/m", "x/s",
-        ] {
-            assert!(bad.parse::<Quota>().is_err(), "{bad:?} is refused");
-        }
     }
 
     #[test]

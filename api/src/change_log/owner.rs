@@ -1,0 +1,162 @@
+//! The owner row: each user's `users` row is the lock every write of theirs
+//! takes first, the counter their changes are numbered by, and where their
+//! feed stands (`sync_epoch`, `change_seq`, `purged_seq`), and whether
+//! their account is being erased (`erasing`). Every statement on `users`
+//! is here.
+
+use chrono::{DateTime, Utc};
+use entity::user;
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Set, Statement,
+};
+
+use crate::auth::Identity;
+
+/// Records the caller's row on their first write, and on later writes
+/// brings its `email` and `name` up to the token's, in the write's own
+/// transaction; either way takes the user's next change number, which the
+/// write stamps on what it changes. One statement. A claim the token leaves
+/// out keeps the stored value: it says nothing new.
+///
+/// Every write takes this row first (and erasure deletes it first), so
+/// writes of one user queue on its lock in the same order and never
+/// deadlock, and their change numbers follow the order they commit in: the
+/// change feed relies on that to never skip one.
+pub async fn record_change(
+    txn: &DatabaseTransaction,
+    owner: &Identity,
+    now: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let stored = |column: user::Column| Expr::col((user::Entity, column));
+    let offered = |column: user::Column| Expr::col((Alias::new("excluded"), column));
+    // The token's value where it has one, else the stored one.
+    let refreshed =
+        |column: user::Column| Expr::expr(Func::coalesce([offered(column), stored(column)]));
+    let user = user::Entity::insert(user::ActiveModel {
+        id: Set(owner.user_id.clone()),
+        email: Set(owner.email.clone()),
+        name: Set(owner.name.clone()),
+        created_at: Set(now),
+        change_seq: Set(1),
+        sync_epoch: Set(rand::random()),
+        purged_seq: Set(0),
+        erasing: Set(false),
+    })
+    .on_conflict(
+        OnConflict::column(user::Column::Id)
+            .value(user::Column::Email, refreshed(user::Column::Email))
+            .value(user::Column::Name, refreshed(user::Column::Name))
+            .value(
+                user::Column::ChangeSeq,
+                stored(user::Column::ChangeSeq).add(1),
+            )
+            .to_owned(),
+    )
+    .exec_with_returning(txn)
+    .await?;
+    Ok(user.change_seq)
+}
+
+/// Raises each user's `purged_seq` to the change number given (never
+/// lowers it: another sweeper may have gone further), in one statement
+/// joining a `VALUES` list, so a batch spanning many users costs one pass,
+/// for the tombstone purge. Users with no row are skipped: erased meanwhile.
+pub async fn advance_purged(
+    txn: &DatabaseTransaction,
+    purged: &BTreeMap<String, i64>,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values = Vec::with_capacity(purged.len() * 2);
+    let mut rows = Vec::with_capacity(purged.len());
+    for (user_id, seq) in purged {
+        let placeholder = |n: usize| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        rows.push(format!(
+            "({}, {})",
+            placeholder(values.len() + 1),
+            placeholder(values.len() + 2)
+        ));
+        values.push(user_id.as_str().into());
+        values.push((*seq).into());
+    }
+    // `VALUES` names its columns column1, column2 on both databases.
+    let sql = format!(
+        r#"UPDATE "users" SET "purged_seq" = "raised"."column2" FROM (VALUES {}) AS "raised" WHERE "users"."id" = "raised"."column1" AND "users"."purged_seq" < "raised"."column2""#,
+        rows.join(", ")
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// The user's change-feed position: `None` for a user with no row (who
+/// never wrote anything, or was erased).
+pub async fn feed_position(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(user_id).one(db).await
+}
+
+/// Takes the user's row and a change number for a step of erasing them, recorded
+/// as purged so every cursor issued before it is refused; `false` when the
+/// user has no row.
+pub async fn take_for_erasure(txn: &DatabaseTransaction, user_id: &str) -> Result<bool, DbErr> {
+    let next = Expr::col(user::Column::ChangeSeq).add(1);
+    let taken = user::Entity::update_many()
+        .col_expr(user::Column::ChangeSeq, next.clone())
+        .col_expr(user::Column::PurgedSeq, next)
+        .col_expr(user::Column::Erasing, Expr::value(true))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    Ok(taken.rows_affected > 0)
+}
+
+/// A condition on task (and tombstone) reads: true unless `user_id`'s
+/// account is being erased ([`take_for_erasure`] marked it). One
+/// primary-key lookup.
+pub fn visible(user_id: &str) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::value(1))
+            .from(user::Entity)
+            .and_where(user::Column::Id.eq(user_id))
+            .and_where(user::Column::Erasing.eq(true))
+            .to_owned(),
+    )
+    .not()
+}
+
+/// Users whose erasure began and has not finished (at most `limit`), for
+/// the sweeper to finish: their erasing instance stopped half-way. One
+/// still running elsewhere is harmless to join: each step holds the row.
+pub async fn unfinished_erasures(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Erasing.eq(true))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deletes the user's row, the last step of erasing them, once nothing
+/// refers to it any more (its cascades have nothing to do).
+pub async fn forget(txn: &DatabaseTransaction, user_id: &str) -> Result<(), DbErr> {
+    user::Entity::delete_many()
+        .filter(user::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

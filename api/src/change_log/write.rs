@@ -1,0 +1,95 @@
+//! Write transactions: how every write begins (timed), and how it commits
+//! and tells the writer's open streams, on every instance.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+use super::hub::ChangeHub;
+use crate::metrics::{WriteKind, WriteTimer};
+
+/// The PostgreSQL channel a commit is announced on. The payload is the user
+/// id, never task data: every listener reads the changes itself.
+pub const CHANNEL: &str = "task_changes";
+
+/// A write transaction, timed from BEGIN until it commits or rolls back
+/// (`db_write_transaction_seconds`): on SQLite, how long it keeps every
+/// other writer waiting. Every write begins here.
+pub struct Write {
+    txn: DatabaseTransaction,
+    _timer: WriteTimer,
+}
+
+impl std::ops::Deref for Write {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl Write {
+    /// Commits a write that changed nothing a stream follows.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+/// Begins a write transaction of `kind`. On SQLite it begins `IMMEDIATE`:
+/// the write lock is taken (or waited for) by the `BEGIN` itself, not by a
+/// later statement, so the timer, started once `BEGIN` returns, measures
+/// how long the lock is held, and a transaction never fails to upgrade a
+/// read snapshot to a write. (Every write's first statement writes anyway.)
+pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    Ok(Write {
+        txn,
+        _timer: WriteTimer::start(kind),
+    })
+}
+
+/// Commits a write of `user_id`'s and tells their open streams, on every
+/// instance. On PostgreSQL the announcement is a `NOTIFY` in the same
+/// transaction, which the server delivers only once it commits; each
+/// instance's listener ([`super::listener`]) passes it on. SQLite has no
+/// such thing and one instance per file: the hub is told after the commit.
+pub async fn commit(write: Write, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
+    let Write { txn, _timer } = write;
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), user_id.into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    if backend != DbBackend::Postgres {
+        hub.wake(user_id);
+    }
+    Ok(())
+}
+
+/// Runs `write` in a transaction of `kind` and commits it with [`commit`].
+pub async fn announced<T>(
+    db: &DatabaseConnection,
+    kind: WriteKind,
+    user_id: &str,
+    hub: &ChangeHub,
+    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    let txn = begin(db, kind).await?;
+    let written = write(&txn).await?;
+    commit(txn, user_id, hub).await?;
+    Ok(written)
+}
