@@ -16,7 +16,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::change_log::{self, ChangeHub};
 use crate::configuration::SweeperSettings;
-use crate::me::repository as me;
+use crate::me;
 use crate::metrics::{Metrics, reporting_to};
 use crate::tasks::repository as tasks;
 

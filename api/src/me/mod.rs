@@ -6,4 +6,5 @@
 mod repository;
 mod routes;
 
+pub use repository::erase;
 pub use routes::{Me, MeApi};
