@@ -6,7 +6,9 @@
 //! their limits), `sweeper` (purging what has expired, in the background).
 //! The layers under it: `http`
 //! (plumbing and wire types), `auth` (identity from the bearer token), and
-//! one module per resource: `tasks`, `me`, `health`. `ARCHITECTURE.md` at
+//! one module per resource: `tasks`, `me`, `health`, over what they share:
+//! `changes` (the change log) and `idempotent` (writes made at most once
+//! per `Idempotency-Key`). `ARCHITECTURE.md` at
 //! the workspace root has the map and the invariants.
 
 pub mod auth;
@@ -17,6 +19,7 @@ pub mod deadline;
 pub mod fair_share;
 pub mod health;
 pub mod http;
+pub mod idempotent;
 pub mod me;
 pub mod metrics;
 pub mod openapi;

@@ -14,6 +14,7 @@ use sea_orm::{
 use crate::auth::Identity;
 use crate::changes::hub::ChangeHub;
 use crate::changes::repository as changes;
+use crate::idempotent;
 use crate::metrics::WriteKind;
 use crate::tasks::repository as tasks;
 
@@ -154,7 +155,7 @@ async fn erase_step(txn: &DatabaseTransaction, user_id: &str) -> Result<bool, Db
         left -= changes::delete_some_tombstones(txn, user_id, left).await?;
     }
     if left > 0 {
-        left -= tasks::forget_some_keys(txn, user_id, left).await?;
+        left -= idempotent::forget_some(txn, user_id, left).await?;
     }
     if left == 0 {
         return Ok(false);
