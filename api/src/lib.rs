@@ -4,7 +4,8 @@
 //! their limits), `telemetry`, `preflight` (`api check`), `openapi` (the
 //! document and Swagger UI). The resources: `tasks`, `me`, `changes` (live
 //! sync), `health`, and beside them `sweeper` (purging what has expired, in
-//! the background), `fair_share` and `rate_limit`. Below them: `change_log`
+//! the background), `fair_share` and `rate_limit`; `idempotent` (writes
+//! made at most once per `Idempotency-Key`) serves the routes that take one. Below them: `change_log`
 //! (numbered changes and the per-user write lock), `auth` (identity from the
 //! bearer token), `database`, `metrics` (Prometheus), `http` (plumbing and
 //! wire types), and on the ground floor `configuration`, `deadline` and
@@ -21,6 +22,7 @@ pub mod deadline;
 pub mod fair_share;
 pub mod health;
 pub mod http;
+pub mod idempotent;
 pub mod me;
 pub mod metrics;
 pub mod openapi;

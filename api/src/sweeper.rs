@@ -16,9 +16,9 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::change_log::{self, ChangeHub};
 use crate::configuration::SweeperSettings;
+use crate::idempotent;
 use crate::me;
 use crate::metrics::{Metrics, reporting_to};
-use crate::tasks::repository as tasks;
 
 /// Rows one transaction purges.
 pub const BATCH: u64 = 500;
@@ -72,7 +72,7 @@ pub async fn sweep(db: &DatabaseConnection) {
         change_log::purge_expired_tombstones(db, BATCH)
     })
     .await;
-    drain("idempotency keys", || tasks::purge_expired_keys(db, BATCH)).await;
+    drain("idempotency keys", || idempotent::purge_expired(db, BATCH)).await;
 }
 
 async fn drain<F: Future<Output = Result<u64, DbErr>>>(what: &str, mut purge: impl FnMut() -> F) {

@@ -1,6 +1,6 @@
-//! A remembered `POST /api/tasks` made with an `Idempotency-Key`: the
-//! request it was made with and the response it got, so a retry with the
-//! same key gets the same answer and creates nothing.
+//! A remembered write made with an `Idempotency-Key` (`POST /api/tasks`,
+//! so far): the request it was made with and the response it got, so a
+//! retry with the same key gets the same answer and writes nothing.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,6 +13,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub key: String,
     /// The validated request, as canonical JSON: a retry must match it.
+    /// Any route but `POST /api/tasks` puts its name first, so a key is
+    /// also scoped to its route (`api::idempotent::Operation`).
     #[sea_orm(column_type = "Text")]
     pub request: String,
     /// The response body the first request got.

@@ -38,8 +38,8 @@ impl<T> RenderedJson<T> {
     }
 
     /// The body as sent, to be remembered and replayed.
-    pub fn into_string(self) -> String {
-        self.body
+    pub fn as_str(&self) -> &str {
+        &self.body
     }
 }
 

@@ -3,6 +3,7 @@
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::change_log::{self, ChangeHub};
+use crate::idempotent;
 use crate::metrics::WriteKind;
 use crate::tasks::repository as tasks;
 
@@ -60,7 +61,7 @@ async fn erase_step(txn: &DatabaseTransaction, user_id: &str) -> Result<bool, Db
         left -= change_log::delete_some_tombstones(txn, user_id, left).await?;
     }
     if left > 0 {
-        left -= tasks::forget_some_keys(txn, user_id, left).await?;
+        left -= idempotent::forget_some(txn, user_id, left).await?;
     }
     if left == 0 {
         return Ok(false);

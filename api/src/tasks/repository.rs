@@ -8,11 +8,9 @@
 //! ([`change_log::commit`]).
 
 use chrono::{DateTime, Utc};
-use entity::{idempotency_key, task, user};
+use entity::{task, user};
 use poem_openapi::types::MaybeUndefined;
-use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, OnConflict, Query,
-};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Order,
@@ -21,12 +19,15 @@ use sea_orm::{
 
 use super::bodies::{CreateTask, UpdateTask};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
+use super::task::Task;
 use crate::auth::Identity;
 use crate::change_log::{self, ChangeHub, Position};
 use crate::configuration::Quotas;
 use crate::http::conditional::IfMatch;
+use crate::http::rendered_json::RenderedJson;
 use crate::http::text::Text;
 use crate::http::timestamp;
+use crate::idempotent::{Keyed, KeysExhausted, Once};
 use crate::metrics::WriteKind;
 
 /// One page of tasks, how many match the filters in all, and where the
@@ -232,13 +233,8 @@ pub enum Written<T> {
 pub enum OverQuota {
     /// The owner already holds `limit` tasks.
     Tasks { limit: u64 },
-    /// The owner already holds `limit` live idempotency keys: the oldest
-    /// expires in `first_free`, the newest in `all_free`.
-    Keys {
-        limit: u64,
-        first_free: chrono::TimeDelta,
-        all_free: chrono::TimeDelta,
-    },
+    /// The owner already holds as many live idempotency keys as allowed.
+    Keys(KeysExhausted),
 }
 
 /// Records the owner on their first task (refreshes them on later ones), in
@@ -276,165 +272,48 @@ async fn over_task_quota(
     }))
 }
 
-/// What a create with an `Idempotency-Key` came to.
-pub enum KeyedCreate {
-    /// The first request with this key: the task, and the response body
-    /// rendered for it (now remembered with the key).
-    Created(task::Model, String),
-    /// A retry: the first request's response body, and nothing created.
-    Replayed(String),
-    /// The key was first used with another request.
-    KeyReused,
-    /// Nothing stored, the key included, so a retry once there is room
-    /// creates the task.
-    Refused(OverQuota),
-}
-
-/// How long a key is remembered.
-pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// A create that happens at most once per (owner, key). The key is claimed,
-/// the task inserted and the response remembered in one transaction: a
-/// concurrent retry's claim waits on the first one's row (PostgreSQL) or on
-/// the write lock (SQLite), then finds the remembered response. A failed
-/// first request, or one over a quota, leaves no claim behind. A retry is
-/// replayed without counting quotas: it creates nothing.
-#[allow(clippy::too_many_arguments)]
+/// A create that happens at most once per (owner, key): [`create`] as a
+/// keyed write ([`crate::idempotent`]), the task's rendered body remembered with
+/// the key. A retry is answered without counting quotas: it creates
+/// nothing.
 pub async fn create_once(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
     quotas: &Quotas,
     new: CreateTask,
-    key: &str,
-    request: &str,
-    render: impl FnOnce(&task::Model) -> String,
-) -> Result<KeyedCreate, DbErr> {
+    keyed: &Keyed,
+) -> Result<Once<Task, OverQuota>, DbErr> {
     let now = timestamp::now();
     let txn = change_log::begin(db, WriteKind::Task).await?;
     let seq = change_log::record_change(&txn, owner, now).await?;
-    let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
-        user_id: Set(owner.user_id.clone()),
-        key: Set(key.to_owned()),
-        request: Set(request.to_owned()),
-        response: Set(String::new()),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            idempotency_key::Column::UserId,
-            idempotency_key::Column::Key,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(&*txn)
-    .await?;
-    if claimed == 0 {
-        let first = idempotency_key::Entity::find_by_id((owner.user_id.clone(), key.to_owned()))
-            .one(&*txn)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("the idempotency key just seen".into()))?;
-        // Nothing was written: no change to announce (its number is
-        // simply never used).
-        txn.commit().await?;
-        return Ok(if first.request == request {
-            KeyedCreate::Replayed(first.response)
-        } else {
-            KeyedCreate::KeyReused
-        });
-    }
-    // The task quota first: waiting for a key to expire would not help.
-    let over = match over_task_quota(&txn, &owner.user_id, quotas).await? {
-        Some(over) => Some(over),
-        None => over_key_quota(&txn, &owner.user_id, key, quotas, now).await?,
+    let ticket = match keyed.claim(&txn, &owner.user_id).await?.fresh() {
+        Ok(ticket) => ticket,
+        Err(answer) => {
+            // Nothing was written: no change to announce (its number is
+            // simply never used).
+            txn.commit().await?;
+            return Ok(answer);
+        }
     };
-    if let Some(over) = over {
+    // The task quota first: waiting for a key to expire would not help.
+    if let Some(over) = over_task_quota(&txn, &owner.user_id, quotas).await? {
         txn.rollback().await?;
-        return Ok(KeyedCreate::Refused(over));
+        return Ok(Once::Refused(over));
     }
+    let admitted = match ticket.admit(quotas.idempotency_keys_per_user).await? {
+        Ok(admitted) => admitted,
+        Err(exhausted) => {
+            txn.rollback().await?;
+            return Ok(Once::Refused(OverQuota::Keys(exhausted)));
+        }
+    };
     let task = insert_task(&txn, owner, new, now, seq).await?;
-    let response = render(&task);
-    idempotency_key::Entity::update_many()
-        .col_expr(
-            idempotency_key::Column::Response,
-            Expr::value(response.as_str()),
-        )
-        .filter(idempotency_key::Column::UserId.eq(owner.user_id.as_str()))
-        .filter(idempotency_key::Column::Key.eq(key))
-        .exec(&*txn)
+    let body = admitted
+        .remember(RenderedJson::render(&Task::from(task)))
         .await?;
     change_log::commit(txn, &owner.user_id, hub).await?;
-    Ok(KeyedCreate::Created(task, response))
-}
-
-/// Whether the owner, whose row the transaction holds and who just claimed
-/// one more key in it, now holds more live keys than allowed. Expired keys
-/// not yet swept do not count.
-async fn over_key_quota(
-    txn: &DatabaseTransaction,
-    owner: &str,
-    claimed: &str,
-    quotas: &Quotas,
-    now: DateTime<Utc>,
-) -> Result<Option<OverQuota>, DbErr> {
-    let live = || {
-        idempotency_key::Entity::find()
-            .filter(idempotency_key::Column::UserId.eq(owner))
-            .filter(idempotency_key::Column::CreatedAt.gte(now - IDEMPOTENCY_KEY_LIFETIME))
-    };
-    if live().count(txn).await? <= quotas.idempotency_keys_per_user {
-        return Ok(None);
-    }
-    let created = |order: Order| async {
-        // The key just claimed is about to be rolled back.
-        let key = live()
-            .filter(idempotency_key::Column::Key.ne(claimed))
-            .order_by(idempotency_key::Column::CreatedAt, order)
-            .one(txn)
-            .await?;
-        Ok::<_, DbErr>(key.map_or(now, |key| key.created_at))
-    };
-    let oldest = created(Order::Asc).await?;
-    let newest = created(Order::Desc).await?;
-    Ok(Some(OverQuota::Keys {
-        limit: quotas.idempotency_keys_per_user,
-        first_free: oldest + IDEMPOTENCY_KEY_LIFETIME - now,
-        all_free: newest + IDEMPOTENCY_KEY_LIFETIME - now,
-    }))
-}
-
-/// Forgets at most `batch` keys past their lifetime, oldest first (from any
-/// users), in one short transaction; returns how many. The sweeper calls
-/// it, off the request path. It takes no user's row: it holds only the
-/// expired keys it deletes, and waits for nothing a user's write holds
-/// (a keyed create reusing such a key waits for the purge, then claims it
-/// afresh).
-pub async fn purge_expired_keys(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
-    let expired = Query::select()
-        .column(idempotency_key::Column::UserId)
-        .column(idempotency_key::Column::Key)
-        .from(idempotency_key::Entity)
-        .and_where(
-            idempotency_key::Column::CreatedAt.lt(timestamp::now() - IDEMPOTENCY_KEY_LIFETIME),
-        )
-        .order_by(idempotency_key::Column::CreatedAt, Order::Asc)
-        .limit(batch)
-        .to_owned();
-    let txn = change_log::begin(db, WriteKind::KeyPurge).await?;
-    let purged = idempotency_key::Entity::delete_many()
-        .filter(
-            Expr::tuple([
-                Expr::col(idempotency_key::Column::UserId),
-                Expr::col(idempotency_key::Column::Key),
-            ])
-            .in_subquery(expired),
-        )
-        .exec(&*txn)
-        .await?
-        .rows_affected;
-    txn.commit().await?;
-    Ok(purged)
+    Ok(Once::Answered(body))
 }
 
 /// Deletes at most `limit` of the user's tasks, for erasure (whose caller
@@ -450,27 +329,6 @@ pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> 
     Ok(task::Entity::delete_many()
         .filter(task::Column::Id.in_subquery(some))
         .filter(task::Column::UserId.eq(owner))
-        .exec(txn)
-        .await?
-        .rows_affected)
-}
-
-/// Forgets at most `limit` of the user's idempotency keys, for erasure
-/// (whose caller holds the user's row); returns how many.
-pub async fn forget_some_keys(
-    txn: &DatabaseTransaction,
-    owner: &str,
-    limit: u64,
-) -> Result<u64, DbErr> {
-    let some = Query::select()
-        .column(idempotency_key::Column::Key)
-        .from(idempotency_key::Entity)
-        .and_where(idempotency_key::Column::UserId.eq(owner))
-        .limit(limit)
-        .to_owned();
-    Ok(idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::UserId.eq(owner))
-        .filter(idempotency_key::Column::Key.in_subquery(some))
         .exec(txn)
         .await?
         .rows_affected)

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
 
@@ -13,7 +12,7 @@ use super::bodies::{CreateTask, SetCompletion, UpdateTask};
 use super::list_query::{
     ListParams, PageLimit, PageOffset, SortKey, SortOrder, StatusFilter, default_limit,
 };
-use super::repository::{self, KeyedCreate, OverQuota, Written};
+use super::repository::{self, OverQuota, Written};
 use super::task::Task;
 use super::text_fields::Search;
 use crate::auth::BearerAuth;
@@ -25,11 +24,12 @@ use crate::http::documented_errors::statuses::{
     ChangingOneTask, Creating, DeletingOneTask, Listing, OneTask,
 };
 use crate::http::error::ApiError;
-use crate::http::idempotency::{HEADER as IDEMPOTENCY_KEY_HEADER, IdempotencyKey};
+use crate::http::idempotency::IdempotencyKey;
 use crate::http::json_body::JsonBody;
 use crate::http::lenient::Lenient;
 use crate::http::rendered_json::RenderedJson;
 use crate::http::text::Text;
+use crate::idempotent::{Keyed, Operation};
 use crate::route_table::ApiTags;
 
 pub struct TasksApi;
@@ -75,24 +75,25 @@ pub enum CreateTaskResponse {
 
 impl CreateTaskResponse {
     fn created(task: &entity::task::Model) -> Self {
-        Self::rendered(task, RenderedJson::render(&Task::from(task.clone())))
+        Self::Created(
+            RenderedJson::render(&Task::from(task.clone())),
+            format!("/api/tasks/{}", task.id),
+            etag(task.version),
+        )
     }
 
-    /// The response for `task`, whose body is already rendered.
-    fn rendered(task: &entity::task::Model, body: RenderedJson<Task>) -> Self {
-        Self::Created(body, format!("/api/tasks/{}", task.id), etag(task.version))
-    }
-
-    /// The response a first request with the same key got, as it was sent.
-    fn replayed(body: String) -> Result<Self, ApiError> {
-        let task: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    /// The response to a keyed create, built from its remembered body
+    /// alone, the same way for the first request and for every retry, so
+    /// they get the same status, headers and bytes.
+    fn remembered(body: RenderedJson<Task>) -> Result<Self, ApiError> {
+        let task: serde_json::Value = serde_json::from_str(body.as_str()).unwrap_or_default();
         let version = task["version"].as_i64().and_then(|v| i32::try_from(v).ok());
         let (Some(id), Some(version)) = (task["id"].as_i64(), version) else {
             tracing::error!("a remembered response is not a task");
             return Err(ApiError::Internal);
         };
         Ok(Self::Created(
-            RenderedJson::from_rendered(body),
+            body,
             format!("/api/tasks/{id}"),
             etag(version),
         ))
@@ -146,24 +147,12 @@ pub enum DeleteTaskResponse {
 }
 
 /// A create over a quota, as the client sees it.
-fn refused(over: OverQuota) -> ApiError {
-    // Whole seconds, rounded up, so a client waiting that long finds room.
-    let seconds = |delta: chrono::TimeDelta| {
-        u64::try_from((delta.num_milliseconds() + 999) / 1000)
-            .unwrap_or(0)
-            .max(1)
-    };
-    match over {
-        OverQuota::Tasks { limit } => ApiError::TaskQuotaExceeded { limit },
-        OverQuota::Keys {
-            limit,
-            first_free,
-            all_free,
-        } => ApiError::TooManyIdempotencyKeys {
-            limit,
-            retry_after_secs: seconds(first_free),
-            reset_secs: seconds(all_free),
-        },
+impl From<OverQuota> for ApiError {
+    fn from(over: OverQuota) -> Self {
+        match over {
+            OverQuota::Tasks { limit } => Self::TaskQuotaExceeded { limit },
+            OverQuota::Keys(exhausted) => exhausted.into(),
+        }
     }
 }
 
@@ -266,37 +255,12 @@ impl TasksApi {
         let Some(key) = idempotency_key.0 else {
             let task = repository::create(&db, &hub, &auth.0, &quotas, body.0)
                 .await?
-                .map_err(refused)?;
+                .map_err(ApiError::from)?;
             return Ok(CreateTaskResponse::created(&task));
         };
-        let request = body.0.to_json().unwrap_or_default().to_string();
-        let render = |task: &entity::task::Model| {
-            RenderedJson::render(&Task::from(task.clone())).into_string()
-        };
-        let created = repository::create_once(
-            &db,
-            &hub,
-            &auth.0,
-            &quotas,
-            body.0,
-            key.as_str(),
-            &request,
-            render,
-        )
-        .await?;
-        match created {
-            KeyedCreate::Created(task, body) => Ok(CreateTaskResponse::rendered(
-                &task,
-                RenderedJson::from_rendered(body),
-            )),
-            KeyedCreate::Replayed(response) => Ok(CreateTaskResponse::replayed(response)?),
-            KeyedCreate::KeyReused => Err(ApiError::invalid(
-                IDEMPOTENCY_KEY_HEADER,
-                "was already used with a different request body",
-            )
-            .into()),
-            KeyedCreate::Refused(over) => Err(refused(over).into()),
-        }
+        let keyed = Keyed::new(Operation::CreateTask, key, &body.0);
+        let once = repository::create_once(&db, &hub, &auth.0, &quotas, body.0, &keyed).await?;
+        Ok(CreateTaskResponse::remembered(once.into_answer()?)?)
     }
 
     /// Get a task

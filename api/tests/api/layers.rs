@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["me", "changes", "health", "fair_share", "rate_limit"],
     ),
     ("the tasks resource", &["tasks"]),
+    ("idempotent writes", &["idempotent"]),
     ("the change log", &["change_log"]),
     ("auth", &["auth"]),
     ("the database", &["database"]),
