@@ -14,6 +14,7 @@ pub mod instance_lock;
 mod migrations;
 pub mod storage;
 pub mod transaction_pooling;
+pub mod write_turns;
 
 pub use instance_lock::InstanceLock;
 pub use migrations::migrate;

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 
 use super::hub::ChangeHub;
+use crate::database::write_turns::{self, Turn};
 use crate::metrics::{WriteKind, WriteTimer};
 
 /// The PostgreSQL channel a commit is announced on. The payload is the user
@@ -19,6 +20,8 @@ pub const CHANNEL: &str = "task_changes";
 pub struct Write {
     txn: DatabaseTransaction,
     _timer: WriteTimer,
+    /// On SQLite, this writer's turn; released after the transaction ends.
+    _turn: Option<Turn>,
 }
 
 impl std::ops::Deref for Write {
@@ -45,7 +48,11 @@ impl Write {
 /// later statement, so the timer, started once `BEGIN` returns, measures
 /// how long the lock is held, and a transaction never fails to upgrade a
 /// read snapshot to a write. (Every write's first statement writes anyway.)
+///
+/// On SQLite the writer first waits for its turn ([`write_turns`]), so
+/// writers queue in arrival order rather than poll for the lock.
 pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, DbErr> {
+    let turn = write_turns::take(db).await?;
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
@@ -54,6 +61,7 @@ pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, Db
     Ok(Write {
         txn,
         _timer: WriteTimer::start(kind),
+        _turn: turn,
     })
 }
 
@@ -63,7 +71,7 @@ pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, Db
 /// instance's listener ([`super::listener`]) passes it on. SQLite has no
 /// such thing and one instance per file: the hub is told after the commit.
 pub async fn commit(write: Write, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
-    let Write { txn, _timer } = write;
+    let Write { txn, _timer, _turn } = write;
     let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(

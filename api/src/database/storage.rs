@@ -111,6 +111,11 @@ fn sqlite_busy(err: &DbErr) -> bool {
 }
 
 async fn probe_sqlite(db: &DatabaseConnection) -> Result<(), DbErr> {
+    // In line with the other writers. A queue too long to wait through
+    // means writes are being stored, just not this one: ready.
+    let Ok(_turn) = super::write_turns::take(db).await else {
+        return Ok(());
+    };
     let txn = db.begin().await?;
     let row = txn
         .query_one_raw(sea_orm::Statement::from_string(
