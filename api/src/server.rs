@@ -32,7 +32,6 @@ use tokio_util::task::TaskTracker;
 use self::admission::{Admission, Admitted};
 use crate::configuration::ServerLimits;
 use crate::http::error::ApiError;
-use crate::http::limits::MAX_HEAD_BYTES;
 use crate::route_table::is_probe;
 
 /// The most hyper buffers while reading a request head. Heads over
@@ -40,12 +39,15 @@ use crate::route_table::is_probe;
 /// the middleware; only heads beyond it get hyper's own bare 431.
 const HEAD_BUFFER_BYTES: usize = 256 * 1024;
 
-/// The most header lines hyper parses in one head: as many as fit in
-/// `MAX_HEAD_BYTES` (the shortest line, `a:` and CRLF, is 4 bytes), so the
-/// 16 KiB limit alone decides and answers problem+json. Past hyper's
-/// default of 100 it allocates its header buffers per parse (2 × 32 bytes
-/// a line, 256 KiB here) instead of using the stack, freed once parsed.
-const MAX_HEADERS: usize = MAX_HEAD_BYTES / 4;
+/// The most header lines hyper parses in one head, past its default of
+/// 100 (whose refusal is a bare 431): a browser sends a few dozen, a proxy
+/// chain a few more. Past 100 hyper sets up its header buffers for this
+/// many lines at every parse, of every request (2 × 32 bytes a line), so
+/// the bound stays small: at 4,096 lines, enough for any 16 KiB head, the
+/// 256 KiB set-up per request cost a third of a `GET`'s CPU. A head over
+/// 16 KiB in fewer lines gets the problem+json 431 of
+/// [`crate::http::request_limits`]; one of more lines, hyper's bare 431.
+const MAX_HEADERS: usize = 256;
 
 /// The longest a connection over a cap may take to send its one request
 /// head, so refused clients cannot sit on the reserve.

@@ -1,14 +1,17 @@
 //! What every pooled connection goes through as it is handed out and given
 //! back.
 //!
-//! - **Bounded statements.** A request's statements stop at its deadline
-//!   ([`crate::deadline`]), so a query a client no longer waits for does not
-//!   keep the database busy: on PostgreSQL through `statement_timeout`, set
-//!   to the time the request has left each time it takes a connection; on
-//!   SQLite through a progress handler that interrupts the statement once
-//!   the deadline has passed. Outside a request (an event stream's later
-//!   reads, background work) PostgreSQL statements get the whole
-//!   `REQUEST_TIMEOUT`, SQLite's none.
+//! - **Bounded statements.** No statement outlives its request by much, so
+//!   a query a client no longer waits for does not keep the database busy.
+//!   On SQLite a progress handler interrupts the statement once the
+//!   request's deadline ([`crate::deadline`]) has passed, set each time the
+//!   request takes a connection (no round trip: SQLite is in the process).
+//!   On PostgreSQL every statement is limited to `REQUEST_TIMEOUT` by
+//!   `statement_timeout`, set once per connection: a request's statements
+//!   start after the request did, so the server stops one that has run that
+//!   long within moments of the request's own deadline, and no extra round
+//!   trip is paid per request. Outside a request (an event stream's later
+//!   reads, background work) PostgreSQL's limit still holds, SQLite's none.
 //! - **Never back inside a transaction.** A connection whose `COMMIT` or
 //!   `ROLLBACK` failed (a full disk, a read-only file) still counts itself
 //!   inside the transaction; handed out again, its next `BEGIN` would open a
@@ -19,7 +22,7 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::pool::PoolOptions;
-use sea_orm::sqlx::postgres::{PgConnection, Postgres};
+use sea_orm::sqlx::postgres::Postgres;
 use sea_orm::sqlx::sqlite::{Sqlite, SqliteConnection};
 use sea_orm::sqlx::{Connection, Error, Executor};
 use tokio::time::Instant;
@@ -31,33 +34,42 @@ use crate::deadline;
 /// and a statement overruns its deadline by no more than that.
 const SQLITE_STEPS_PER_CHECK: i32 = 4096;
 
+/// SQLite's pool: each new connection bounded as it opens (an idle one is
+/// bounded by [`bound_sqlite`] as it is handed out), and never given back
+/// inside a transaction.
 pub fn sqlite(pool: PoolOptions<Sqlite>) -> PoolOptions<Sqlite> {
-    pool.after_connect(|conn, _| Box::pin(bound_sqlite(conn)))
-        .before_acquire(|conn, _| {
-            Box::pin(async move {
-                bound_sqlite(conn).await?;
-                Ok(true)
-            })
+    pool.after_connect(|conn, _| {
+        Box::pin(async move {
+            bound_sqlite(conn).await?;
+            Ok(())
         })
-        .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn, "SQLite")) }))
+    })
+    .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn, "SQLite")) }))
 }
 
+/// PostgreSQL's pool: each connection's statements limited to
+/// `statement_timeout` once, as it opens (a simple-protocol `SET`, which
+/// prepares nothing a pooler would have to track), and never given back
+/// inside a transaction.
 pub fn postgres(pool: PoolOptions<Postgres>, statement_timeout: Duration) -> PoolOptions<Postgres> {
-    pool.after_connect(move |conn, _| Box::pin(bound_postgres(conn, statement_timeout)))
-        .before_acquire(move |conn, _| {
-            Box::pin(async move {
-                bound_postgres(conn, statement_timeout).await?;
-                Ok(true)
-            })
+    let set = format!(
+        "SET statement_timeout = {}",
+        statement_timeout.as_millis().clamp(1, i32::MAX as u128)
+    );
+    pool.after_connect(move |conn, _| {
+        let set = set.clone();
+        Box::pin(async move {
+            conn.execute(sea_orm::sqlx::AssertSqlSafe(set)).await?;
+            Ok(())
         })
-        .after_release(|conn, _| {
-            Box::pin(async move { Ok(outside_transaction(conn, "PostgreSQL")) })
-        })
+    })
+    .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn, "PostgreSQL")) }))
 }
 
 /// Interrupts the connection's statements once the current request's
-/// deadline has passed; none without a request.
-async fn bound_sqlite(conn: &mut SqliteConnection) -> Result<(), Error> {
+/// deadline has passed; none without a request. Run as a connection is
+/// handed out; always hands it out.
+pub async fn bound_sqlite(conn: &mut SqliteConnection) -> Result<bool, Error> {
     let mut handle = conn.lock_handle().await?;
     match deadline::current() {
         Some(deadline) => {
@@ -66,21 +78,7 @@ async fn bound_sqlite(conn: &mut SqliteConnection) -> Result<(), Error> {
         }
         None => handle.remove_progress_handler(),
     }
-    Ok(())
-}
-
-/// Sets `statement_timeout` to the time the current request has left, or
-/// to `default` without one. A simple-protocol statement, so it prepares
-/// nothing a pooler would have to track.
-async fn bound_postgres(conn: &mut PgConnection, default: Duration) -> Result<(), Error> {
-    let limit = deadline::remaining().unwrap_or(default);
-    // Zero would turn the timeout off: a request out of time gets 1 ms.
-    let millis = limit.as_millis().clamp(1, i32::MAX as u128);
-    conn.execute(sea_orm::sqlx::AssertSqlSafe(format!(
-        "SET statement_timeout = {millis}"
-    )))
-    .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// `true` for a connection fit to hand out again.
