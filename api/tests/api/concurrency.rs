@@ -182,15 +182,6 @@ async fn of_fifty_concurrent_conditional_updates_exactly_one_wins(app: TestApp) 
     assert_eq!(stored["version"], 2);
 }
 
-async fn post_with_key(app: &TestApp, sub: &str, key: &str, body: &Value) -> Response {
-    app.request(Method::POST, "/api/tasks", sub)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Status, `Location`, `ETag` and body of a create.
 async fn answer(response: Response) -> (u16, String, String, String) {
     let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
@@ -204,20 +195,20 @@ async fn answer(response: Response) -> (u16, String, String, String) {
 
 async fn a_retried_create_gets_the_first_response_and_creates_nothing(app: TestApp) {
     let body = json!({"title": "Buy milk", "description": "Oat"});
-    let first = answer(post_with_key(&app, "alice", "key-1", &body).await).await;
+    let first = answer(app.create_with_key("alice", "key-1", &body).await).await;
     assert_eq!(first.0, 201);
     // The task changes after the first answer; a retry still gets that answer.
     let task: Value = serde_json::from_str(&first.3).unwrap();
     app.updated("alice", id_of(&task), json!({"title": "Changed"}))
         .await;
     for _ in 0..3 {
-        let retry = answer(post_with_key(&app, "alice", "key-1", &body).await).await;
+        let retry = answer(app.create_with_key("alice", "key-1", &body).await).await;
         assert_eq!(retry, first);
     }
     assert_eq!(app.count_rows("tasks").await, 1);
     // Without a key, or with another one, the same body creates again.
     app.create_task("alice", body.clone()).await;
-    let other = post_with_key(&app, "alice", "key-2", &body).await;
+    let other = app.create_with_key("alice", "key-2", &body).await;
     assert_eq!(other.status(), 201);
     assert_eq!(app.count_rows("tasks").await, 3);
 }
@@ -225,14 +216,14 @@ async fn a_retried_create_gets_the_first_response_and_creates_nothing(app: TestA
 async fn idempotency_keys_are_per_user_and_per_request(app: TestApp) {
     let body = json!({"title": "A"});
     let alices = json_with_status(
-        post_with_key(&app, "alice", "shared", &body).await,
+        app.create_with_key("alice", "shared", &body).await,
         201,
         "alice",
     )
     .await;
     // Another user's identical key is their own.
     let bobs = json_with_status(
-        post_with_key(&app, "bob", "shared", &body).await,
+        app.create_with_key("bob", "shared", &body).await,
         201,
         "bob",
     )
@@ -241,12 +232,14 @@ async fn idempotency_keys_are_per_user_and_per_request(app: TestApp) {
     assert_eq!(bobs["user_id"], "bob");
 
     // The same key with another body is refused, and creates nothing.
-    let reused = post_with_key(&app, "alice", "shared", &json!({"title": "B"})).await;
+    let reused = app
+        .create_with_key("alice", "shared", &json!({"title": "B"}))
+        .await;
     let problem = assert_problem(reused, 422).await;
     assert_eq!(error_fields(&problem), vec!["Idempotency-Key"]);
     // Malformed keys are refused before anything happens.
     for key in ["", &"k".repeat(256), "with space"] {
-        let response = post_with_key(&app, "alice", key, &body).await;
+        let response = app.create_with_key("alice", key, &body).await;
         let problem = assert_problem(response, 422).await;
         assert_eq!(error_fields(&problem), vec!["Idempotency-Key"], "{key:?}");
     }
@@ -284,7 +277,7 @@ async fn twenty_concurrent_retries_leave_one_task(app: TestApp) {
 async fn expired_idempotency_keys_are_purged(app: TestApp) {
     let body = json!({"title": "A"});
     json_with_status(
-        post_with_key(&app, "alice", "old", &body).await,
+        app.create_with_key("alice", "old", &body).await,
         201,
         "first",
     )
@@ -304,10 +297,12 @@ async fn expired_idempotency_keys_are_purged(app: TestApp) {
         .await
         .unwrap();
     // The sweeper purges it; the old key then names a new request.
-    json_with_status(post_with_key(&app, "bob", "other", &body).await, 201, "bob").await;
+    json_with_status(app.create_with_key("bob", "other", &body).await, 201, "bob").await;
     api::sweeper::sweep(&app.db).await;
     assert_eq!(app.count_rows("idempotency_keys").await, 1);
-    let again = post_with_key(&app, "alice", "old", &json!({"title": "B"})).await;
+    let again = app
+        .create_with_key("alice", "old", &json!({"title": "B"}))
+        .await;
     assert_eq!(json_with_status(again, 201, "reused").await["title"], "B");
     assert_eq!(app.count_rows("tasks").await, 3);
 }

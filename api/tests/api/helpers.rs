@@ -415,6 +415,48 @@ impl TestApp {
         ))
     }
 
+    /// `POST /api/tasks` as `sub` with `Idempotency-Key: key`, whatever it
+    /// answers.
+    pub async fn create_with_key(&self, sub: &str, key: &str, body: &Value) -> Response {
+        self.request(Method::POST, "/api/tasks", sub)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET /api/tasks/changes?query` as `sub`, whatever it answers.
+    pub async fn feed(&self, sub: &str, query: &str) -> Response {
+        self.send(
+            Method::GET,
+            &format!("/api/tasks/changes?{query}"),
+            sub,
+            None,
+        )
+        .await
+    }
+
+    /// `sub`'s latest change number, read from their `users` row; `None`
+    /// without one.
+    pub async fn change_seq(&self, sub: &str) -> Option<i64> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => "SELECT change_seq FROM users WHERE id = $1",
+            _ => "SELECT change_seq FROM users WHERE id = ?",
+        };
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [sub.into()],
+            ))
+            .await
+            .unwrap();
+        row.map(|row| row.try_get("", "change_seq").unwrap())
+    }
+
     pub async fn count_rows(&self, table: &str) -> i64 {
         let row = self
             .db

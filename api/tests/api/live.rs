@@ -58,16 +58,6 @@ impl Fixture for Live {
 
 // --- the feed ---------------------------------------------------------------
 
-async fn feed(app: &TestApp, sub: &str, query: &str) -> Response {
-    app.send(
-        Method::GET,
-        &format!("/api/tasks/changes?{query}"),
-        sub,
-        None,
-    )
-    .await
-}
-
 /// One page of `sub`'s feed after `since` (from the start without one).
 async fn page(app: &TestApp, sub: &str, since: Option<&str>, limit: u32) -> Value {
     let query = match since {
@@ -75,7 +65,7 @@ async fn page(app: &TestApp, sub: &str, since: Option<&str>, limit: u32) -> Valu
         None => format!("limit={limit}"),
     };
     json_with_status(
-        feed(app, sub, &query).await,
+        app.feed(sub, &query).await,
         200,
         &format!("the feed ?{query}"),
     )
@@ -154,8 +144,7 @@ async fn a_forged_foreign_or_erased_cursor_is_410(app: TestApp) {
     app.create_task("ada", json!({"title": "one"})).await;
     let ada = cursor(&page(&app, "ada", None, 100).await);
     for forged in ["nonsense", "AAAAAAAAAAAAAAAAAAAAAB", &ada[..ada.len() - 1]] {
-        let problem =
-            assert_problem(feed(&app, "ada", &format!("since={forged}")).await, 410).await;
+        let problem = assert_problem(app.feed("ada", &format!("since={forged}")).await, 410).await;
         assert!(
             problem["detail"]
                 .as_str()
@@ -167,12 +156,12 @@ async fn a_forged_foreign_or_erased_cursor_is_410(app: TestApp) {
     for _ in 0..3 {
         app.create_task("bob", json!({"title": "bob's"})).await;
     }
-    assert_problem(feed(&app, "bob", &format!("since={ada}")).await, 410).await;
+    assert_problem(app.feed("bob", &format!("since={ada}")).await, 410).await;
     // Erased, then back: a cursor of the old life is never valid again.
     assert_eq!(app.delete_me("ada").await.status(), 204);
     app.create_task("ada", json!({"title": "again"})).await;
-    assert_problem(feed(&app, "ada", &format!("since={ada}")).await, 410).await;
-    assert_problem(feed(&app, "ada", "limit=0").await, 422).await;
+    assert_problem(app.feed("ada", &format!("since={ada}")).await, 410).await;
+    assert_problem(app.feed("ada", "limit=0").await, 422).await;
 }
 
 async fn a_cursor_older_than_the_purged_tombstones_is_410(app: TestApp) {
@@ -212,7 +201,7 @@ async fn a_cursor_older_than_the_purged_tombstones_is_410(app: TestApp) {
         1,
         "the old one is purged"
     );
-    assert_problem(feed(&app, "ada", &format!("since={before}")).await, 410).await;
+    assert_problem(app.feed("ada", &format!("since={before}")).await, 410).await;
     let recent = page(&app, "ada", Some(&between), 100).await;
     assert_eq!(recent["deleted"][0]["id"], second);
 }

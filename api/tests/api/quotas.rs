@@ -3,9 +3,9 @@
 //! beyond is a 429); either refusal stores nothing.
 
 use libtest_mimic::Trial;
-use reqwest::{Method, Response};
+use reqwest::Response;
 use sea_orm::{ConnectionTrait, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::harness::Fixture;
@@ -39,30 +39,6 @@ impl Fixture for Limited {
     }
 }
 
-async fn post_with_key(app: &TestApp, sub: &str, key: &str, body: &Value) -> Response {
-    app.request(Method::POST, "/api/tasks", sub)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// `sub`'s latest change number, read directly (0 without a row).
-async fn change_seq(app: &TestApp, sub: &str) -> i64 {
-    let backend = app.db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => "SELECT change_seq FROM users WHERE id = $1",
-        _ => "SELECT change_seq FROM users WHERE id = ?",
-    };
-    let row = app
-        .db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [sub.into()]))
-        .await
-        .unwrap();
-    row.map_or(0, |row| row.try_get("", "change_seq").unwrap())
-}
-
 async fn assert_over_task_quota(response: Response) {
     let problem = assert_problem(response, 403).await;
     let detail = problem["detail"].as_str().unwrap();
@@ -79,14 +55,18 @@ async fn a_create_over_the_task_quota_is_403_and_stores_nothing(app: Limited) {
                 .await,
         ));
     }
-    let seq = change_seq(&app, "ada").await;
+    let seq = app.change_seq("ada").await.unwrap_or(0);
     assert_over_task_quota(
         app.try_create("ada", json!({"title": "one too many"}))
             .await,
     )
     .await;
     assert_eq!(app.count_rows("tasks").await, TASKS as i64);
-    assert_eq!(change_seq(&app, "ada").await, seq, "no change number taken");
+    assert_eq!(
+        app.change_seq("ada").await.unwrap_or(0),
+        seq,
+        "no change number taken"
+    );
     // Another user has a quota of their own.
     app.create_task("bob", json!({"title": "bob's"})).await;
     // Deleting one makes room for one.
@@ -138,7 +118,7 @@ async fn an_idempotent_create_over_the_quota_is_not_remembered(app: Limited) {
         ));
     }
     let body = json!({"title": "keyed"});
-    assert_over_task_quota(post_with_key(&app, "ada", "k", &body).await).await;
+    assert_over_task_quota(app.create_with_key("ada", "k", &body).await).await;
     assert_eq!(
         app.count_rows("idempotency_keys").await,
         0,
@@ -148,9 +128,9 @@ async fn an_idempotent_create_over_the_quota_is_not_remembered(app: Limited) {
     // remembered as the key's answer.
     assert_eq!(app.delete_task("ada", ids[0]).await.status(), 204);
     let created =
-        json_with_status(post_with_key(&app, "ada", "k", &body).await, 201, "retry").await;
+        json_with_status(app.create_with_key("ada", "k", &body).await, 201, "retry").await;
     let replayed =
-        json_with_status(post_with_key(&app, "ada", "k", &body).await, 201, "again").await;
+        json_with_status(app.create_with_key("ada", "k", &body).await, 201, "again").await;
     assert_eq!(created, replayed);
     assert_eq!(app.count_rows("tasks").await, TASKS as i64);
 }
@@ -160,7 +140,7 @@ async fn a_keyed_create_over_the_key_bound_is_429_until_the_oldest_expires(app: 
     let body = json!({"title": "keyed"});
     let mut first = None;
     for n in 0..KEYS {
-        let response = post_with_key(&app, "ada", &format!("k{n}"), &body).await;
+        let response = app.create_with_key("ada", &format!("k{n}"), &body).await;
         let task = json_with_status(response, 201, "within the bound").await;
         first.get_or_insert(task);
     }
@@ -170,8 +150,8 @@ async fn a_keyed_create_over_the_key_bound_is_429_until_the_oldest_expires(app: 
     for task in &tasks {
         assert_eq!(app.delete_task("ada", id_of(task)).await.status(), 204);
     }
-    let seq = change_seq(&app, "ada").await;
-    let refused = post_with_key(&app, "ada", "one-more", &body).await;
+    let seq = app.change_seq("ada").await.unwrap_or(0);
+    let refused = app.create_with_key("ada", "one-more", &body).await;
     let header = |name: &str| -> u64 { refused.headers()[name].to_str().unwrap().parse().unwrap() };
     let retry_after = header("retry-after");
     assert!((86_000..=86_400).contains(&retry_after), "{retry_after}");
@@ -188,11 +168,15 @@ async fn a_keyed_create_over_the_key_bound_is_429_until_the_oldest_expires(app: 
     );
     assert_eq!(app.count_rows("idempotency_keys").await, KEYS as i64);
     assert_eq!(app.count_rows("tasks").await, 0, "nothing stored");
-    assert_eq!(change_seq(&app, "ada").await, seq, "no change number taken");
+    assert_eq!(
+        app.change_seq("ada").await.unwrap_or(0),
+        seq,
+        "no change number taken"
+    );
     // A retry of a remembered key is still answered, and a create without
     // a key is not limited by keys.
     let replay =
-        json_with_status(post_with_key(&app, "ada", "k0", &body).await, 201, "replay").await;
+        json_with_status(app.create_with_key("ada", "k0", &body).await, 201, "replay").await;
     assert_eq!(Some(replay), first);
     app.create_task("ada", json!({"title": "unkeyed"})).await;
     // Once the oldest key has expired, there is room for one.
@@ -209,7 +193,7 @@ async fn a_keyed_create_over_the_key_bound_is_429_until_the_oldest_expires(app: 
         .await
         .unwrap();
     json_with_status(
-        post_with_key(&app, "ada", "one-more", &body).await,
+        app.create_with_key("ada", "one-more", &body).await,
         201,
         "room",
     )
@@ -221,7 +205,7 @@ async fn concurrent_keyed_creates_at_the_key_bound_let_exactly_one_through(app: 
     let body = json!({"title": "keyed"});
     for n in 0..KEYS - 1 {
         json_with_status(
-            post_with_key(&app, "ada", &format!("k{n}"), &body).await,
+            app.create_with_key("ada", &format!("k{n}"), &body).await,
             201,
             "fill",
         )
@@ -236,7 +220,7 @@ async fn concurrent_keyed_creates_at_the_key_bound_let_exactly_one_through(app: 
         let app = app.clone();
         let body = body.clone();
         creates.spawn(async move {
-            post_with_key(&app, "ada", &format!("race{n}"), &body)
+            app.create_with_key("ada", &format!("race{n}"), &body)
                 .await
                 .status()
                 .as_u16()

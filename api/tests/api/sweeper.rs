@@ -141,18 +141,8 @@ async fn write_transactions(app: &TestApp, kind: &str) -> (u64, u64, String) {
     (count, within, all_within)
 }
 
-async fn feed(app: &TestApp, sub: &str, query: &str) -> reqwest::Response {
-    app.send(
-        Method::GET,
-        &format!("/api/tasks/changes?{query}"),
-        sub,
-        None,
-    )
-    .await
-}
-
 async fn cursor(app: &TestApp, sub: &str, query: &str) -> String {
-    let page: Value = json_with_status(feed(app, sub, query).await, 200, "the feed").await;
+    let page: Value = json_with_status(app.feed(sub, query).await, 200, "the feed").await;
     page["cursor"].as_str().unwrap().to_owned()
 }
 
@@ -209,9 +199,9 @@ async fn the_sweeper_purges_expired_tombstones_in_batches_and_keeps_the_feed_rig
 
     let purged = scalar(&app, "SELECT purged_seq FROM users WHERE id = 'ada'").await;
     assert_eq!(purged, 2 + ADA as i64, "up to ada's newest purged deletion");
-    assert_problem(feed(&app, "ada", &format!("since={before}")).await, 410).await;
+    assert_problem(app.feed("ada", &format!("since={before}")).await, 410).await;
     let recent: Value = json_with_status(
-        feed(&app, "ada", &format!("since={between}")).await,
+        app.feed("ada", &format!("since={between}")).await,
         200,
         "recent",
     )
@@ -325,7 +315,7 @@ async fn a_large_account_is_erased_in_steps(app: Sweeping) {
 
     let (tasks, total) = app.list("big", "").await;
     assert_eq!((tasks.len(), total), (0, 0));
-    assert_problem(feed(&app, "big", &format!("since={old}")).await, 410).await;
+    assert_problem(app.feed("big", &format!("since={old}")).await, 410).await;
     assert_eq!(app.user_row("big").await, None);
     for table in ["tasks", "task_tombstones", "idempotency_keys"] {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE user_id = 'big'");
@@ -374,7 +364,7 @@ async fn an_erasure_left_half_way_is_hidden_and_the_sweeper_finishes_it(app: Swe
     );
     let one = app.get_task("bob", &ids[0]).await;
     assert_problem(one, 404).await;
-    let snapshot: Value = json_with_status(feed(&app, "bob", "").await, 200, "the feed").await;
+    let snapshot: Value = json_with_status(app.feed("bob", "").await, 200, "the feed").await;
     assert_eq!(
         snapshot["tasks"],
         json!([]),

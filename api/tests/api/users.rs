@@ -4,7 +4,6 @@
 use api::auth::{TokenRequest, mint_hs256};
 use libtest_mimic::Trial;
 use reqwest::{Method, Response};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, id_of, json_with_status};
@@ -206,22 +205,7 @@ async fn a_claim_the_token_leaves_out_keeps_the_stored_value(app: TestApp) {
 
 /// `sub`'s change number, as stored in their row.
 async fn change_number(app: &TestApp, sub: &str) -> i64 {
-    let backend = app.db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => "SELECT change_seq FROM users WHERE id = $1",
-        _ => "SELECT change_seq FROM users WHERE id = ?",
-    };
-    let row = app
-        .db
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            backend,
-            sql,
-            [sub.into()],
-        ))
-        .await
-        .unwrap()
-        .expect("the users row");
-    row.try_get("", "change_seq").unwrap()
+    app.change_seq(sub).await.expect("the users row")
 }
 
 /// Every write takes the row (and its lock) for the next change number,
