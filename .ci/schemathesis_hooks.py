@@ -9,7 +9,19 @@ dropped. Everything else fails the run.
   rightly refused as blank.
 - HTTP strips spaces and tabs around a header value (RFC 9110, section 5.5),
   so an `Idempotency-Key` sent with them arrives without them, valid.
+- A tag is trimmed too, and duplicates (ignoring case) collapse before the
+  limit of 20 counts; a blank tag is refused.
+- `time_zone` takes the names of the IANA database, a list the document
+  does not repeat: any other string is refused.
+- A due time needs a due date on the task as it would be after the write,
+  which for an update depends on what is stored.
+- Due dates run from 0001-01-01 to 9999-12-30 and `due_before`/`due_after`
+  lie within the years 0001 to 9999 in UTC; JSON Schema's `date` and
+  `date-time` formats reach further.
 """
+
+import datetime
+import zoneinfo
 
 import schemathesis
 
@@ -20,6 +32,9 @@ WHITESPACE = (
     + "\u2028\u2029\u202f\u205f\u3000"
 )
 TITLE_MAX_CHARS = 200
+TAG_MAX_CHARS = 40
+TAGS_PER_TASK = 20
+ZONES = zoneinfo.available_timezones()
 
 
 def _title(case):
@@ -43,6 +58,64 @@ def _explained_by_trimming(failure, case, response):
                 return True
     if failure.code == "ST202" and title and not title.strip(WHITESPACE):
         return _refused_fields(response) == ["title"]
+    if failure.code == "ST201" and "tags" in failure.message:
+        tags = _body(case).get("tags")
+        if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags):
+            trimmed = [tag.strip(WHITESPACE) for tag in tags]
+            distinct = {tag.lower() for tag in trimmed}
+            if all(0 < len(tag) <= TAG_MAX_CHARS for tag in trimmed) and len(distinct) <= TAGS_PER_TASK:
+                return True
+    if failure.code == "ST202":
+        refused = _refused_fields(response)
+        return bool(refused) and all(_explained_refusal(field, case) for field in refused)
+    return False
+
+
+def _body(case):
+    return case.body if isinstance(case.body, dict) else {}
+
+
+def _blank_or_long(tag):
+    trimmed = tag.strip(WHITESPACE)
+    return not trimmed or len(trimmed) > TAG_MAX_CHARS
+
+
+def _out_of_range_date(text):
+    try:
+        date = datetime.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return False
+    return date > datetime.date(9999, 12, 30)
+
+
+def _out_of_range_instant(text):
+    try:
+        at = datetime.datetime.fromisoformat(str(text).replace("z", "Z").replace("Z", "+00:00"))
+        return not 1 <= at.astimezone(datetime.timezone.utc).year <= 9999
+    except (OverflowError, ValueError):
+        return True
+
+
+def _explained_refusal(field, case):
+    """Whether refusing `field` of this schema-valid request follows from a
+    rule the document cannot state (see the module's docstring)."""
+    body, query = _body(case), case.query or {}
+    if field == "time_zone":
+        zone = body.get("time_zone")
+        return isinstance(zone, str) and zone not in ZONES
+    if field == "tags":
+        tags = body.get("tags")
+        return isinstance(tags, list) and any(isinstance(t, str) and _blank_or_long(t) for t in tags)
+    if field == "tag":
+        tags = query.get("tag")
+        tags = tags if isinstance(tags, list) else [tags]
+        return any(isinstance(t, str) and _blank_or_long(t) for t in tags)
+    if field == "due_time":
+        return body.get("due_date") is None
+    if field == "due_date":
+        return _out_of_range_date(body.get("due_date"))
+    if field in ("due_before", "due_after"):
+        return _out_of_range_instant(query.get(field))
     return False
 
 

@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn each_template_is_listed_once() {
         let templates: Vec<_> = path_templates().collect();
-        assert_eq!(templates.len(), 8);
+        assert_eq!(templates.len(), 10);
         assert_eq!(templates[0], "/api/tasks");
         assert_eq!(templates[1], "/api/tasks/{id}");
     }

@@ -44,7 +44,7 @@ impl DueDate {
             return Err(wrong());
         }
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) if date.year_ce().1 >= 1 && date <= LAST_DATE => Ok(Self(date)),
+            Ok(date) if date.year() >= 1 && date <= LAST_DATE => Ok(Self(date)),
             _ => Err(wrong()),
         }
     }

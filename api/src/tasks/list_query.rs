@@ -11,7 +11,7 @@ use serde_json::Value;
 use chrono::{DateTime, Utc};
 
 use super::priority::{PRIORITY_WORDS, Priority};
-use super::tag_names::{parse_tag, tag_key};
+use super::tag_names::{parse_tag, tag_key, tag_schema};
 use super::text_fields::Search;
 use crate::change_log::Position;
 use crate::http::error::ApiError;
@@ -135,7 +135,7 @@ pub struct ListParams {
     pub order: Lenient<SortOrder>,
     pub q: Option<Lenient<Text<Search>>>,
     pub priority: Option<Lenient<PriorityFilter>>,
-    pub tag: Vec<String>,
+    pub tag: Vec<TagParam>,
     pub due_before: Option<Lenient<Instant>>,
     pub due_after: Option<Lenient<Instant>>,
     pub overdue: Option<Lenient<Flag>>,
@@ -158,7 +158,7 @@ impl ListParams {
             .map(|p| p.0)
             .unwrap_or_default();
         let mut tags = Vec::new();
-        for tag in &self.tag {
+        for TagParam(tag) in &self.tag {
             match parse_tag(tag) {
                 Ok(tag) => tags.push(tag_key(&tag)),
                 Err(why) => errors.push(FieldError::new("tag", why)),
@@ -319,13 +319,16 @@ scalar_type!(
 
 impl ParseFromParameter for Instant {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        DateTime::parse_from_rfc3339(value)
-            .map(|at| Self(at.to_utc()))
-            .map_err(|_| {
-                ParseError::custom(
-                    "must be an RFC 3339 date-time with an offset, such as 2026-12-24T18:00:00Z",
-                )
-            })
+        use chrono::Datelike;
+        match DateTime::parse_from_rfc3339(value).map(|at| at.to_utc()) {
+            // Within the years a due date can have, so every database
+            // stores the bound as it compares it.
+            Ok(at) if (1..=9999).contains(&at.year()) => Ok(Self(at)),
+            _ => Err(ParseError::custom(
+                "must be an RFC 3339 date-time with an offset, such as 2026-12-24T18:00:00Z, \
+                 in the years 0001 to 9999",
+            )),
+        }
     }
 }
 
@@ -353,5 +356,23 @@ impl ParseFromParameter for Flag {
 impl ToJSON for Flag {
     fn to_json(&self) -> Option<Value> {
         Some(Value::Bool(self.0))
+    }
+}
+
+/// One `tag` value as sent; checked by the tag rules in
+/// [`ListParams::validate`], so every bad one is reported with the rest.
+pub struct TagParam(pub String);
+
+scalar_type!(TagParam, "tag_name", tag_schema());
+
+impl ParseFromParameter for TagParam {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl ToJSON for TagParam {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
     }
 }

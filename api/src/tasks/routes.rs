@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use super::bodies::{CreateTask, SetCompletion, UpdateTask};
 use super::list_query::{
     Flag, Instant, ListParams, PageLimit, PageOffset, PriorityFilter, SortKey, SortOrder,
-    StatusFilter, default_limit,
+    StatusFilter, TagParam, default_limit,
 };
 use super::repository::{self, OverQuota, Written};
 use super::task::Task;
@@ -197,7 +197,7 @@ impl TasksApi {
         priority: Query<Option<Lenient<PriorityFilter>>>,
         /// Only tasks carrying this tag (ignoring case); repeat it for tasks
         /// carrying every one given.
-        tag: Query<Option<Vec<String>>>,
+        tag: Query<Option<Vec<TagParam>>>,
         /// Only tasks due before this instant (`due_at` < it).
         due_before: Query<Option<Lenient<Instant>>>,
         /// Only tasks due at or after this instant.
