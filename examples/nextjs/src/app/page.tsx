@@ -11,7 +11,7 @@ export default async function Home() {
   if (!session) redirect("/sign-in");
   return (
     <>
-      <header className="sticky top-0 z-20 border-b border-slate-200 bg-white/90 backdrop-blur">
+      <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex h-14 max-w-4xl items-center justify-between gap-3 px-4">
           <span className="flex items-center gap-2 text-base font-semibold tracking-tight">
             <LogoIcon className="size-6" /> Todo

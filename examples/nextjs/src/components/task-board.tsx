@@ -80,7 +80,7 @@ export function TaskBoard() {
 
   return (
     <div className="mt-4 space-y-4">
-      <AddTask onSaved={(task) => notices.show(`Added “${task.title}”.`, "success")} />
+      <AddTask />
 
       <section aria-label="Filters and sort" className="card space-y-3 p-3 sm:p-4">
         <div className="flex flex-col gap-3 md:flex-row md:items-center md:justify-between">
@@ -234,10 +234,7 @@ export function TaskBoard() {
         notices={notices.list}
         onDismiss={notices.dismiss}
         pending={deletes.pending}
-        onUndo={(task: Task) => {
-          deletes.undo(task.id);
-          notices.show(`Restored “${task.title}”.`, "success");
-        }}
+        onUndo={(task: Task) => deletes.undo(task.id)}
       />
     </div>
   );

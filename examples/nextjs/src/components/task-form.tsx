@@ -136,7 +136,7 @@ export function TaskFields({
 }
 
 /** The add form: checked as the service would before sending; the service's own 422 messages appear beside their fields. */
-export function AddTask({ onSaved }: { onSaved: (task: Task) => void }) {
+export function AddTask({ onSaved }: { onSaved?: (task: Task) => void }) {
   const { create } = useTaskMutations();
   const [draft, setDraft] = useState<Draft>(emptyDraft);
   const [tried, setTried] = useState(false);
@@ -153,7 +153,7 @@ export function AddTask({ onSaved }: { onSaved: (task: Task) => void }) {
       onSuccess: (task) => {
         setDraft(emptyDraft);
         setTried(false);
-        onSaved(task);
+        onSaved?.(task);
       },
     });
   }

@@ -45,12 +45,20 @@ export function useLiveTasks(enabled: boolean): LiveState {
         void queryClient.invalidateQueries({ queryKey: listKey });
       }, 50);
     };
+    // The count goes down with a task patched out, so the range is right
+    // before the refetch answers.
     const patch = (change: (tasks: Task[]) => Task[]) =>
-      queryClient.setQueriesData<TaskPage>({ queryKey: listKey }, (page) => page && { ...page, tasks: change(page.tasks) });
+      queryClient.setQueriesData<TaskPage>({ queryKey: listKey }, (page) => {
+        if (!page) return page;
+        const tasks = change(page.tasks);
+        return { tasks, total: Math.max(0, page.total - (page.tasks.length - tasks.length)) };
+      });
 
     watchTasks({
       baseUrl: apiUrl,
       signal: controller.signal,
+      // Back within seconds of the service's return, not the default 30.
+      retry: { maxMs: 8_000 },
       // The first connection uses the token in memory; a reconnection (the
       // service closes the stream when the token expires) gets a fresh one.
       getToken: async ({ reconnect }) => {
