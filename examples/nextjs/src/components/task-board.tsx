@@ -4,7 +4,7 @@ import type { Task } from "todo-api-client";
 
 import { describe, describeWrite } from "@/lib/api/errors";
 import { useLiveTasks, type LiveState } from "@/lib/api/use-live-tasks";
-import { Conflict, useTaskList, type ListQuery } from "@/lib/api/use-tasks";
+import { Conflict, useTagList, useTaskList, type ListQuery } from "@/lib/api/use-tasks";
 import { useUndoableDeletes } from "@/lib/api/use-undoable-deletes";
 import { limits } from "@/lib/limits";
 
@@ -18,19 +18,33 @@ type Status = NonNullable<ListQuery["status"]>;
 type Sort = NonNullable<ListQuery["sort"]>;
 type Order = NonNullable<ListQuery["order"]>;
 
+type PriorityFilter = "any" | "high" | "high,medium" | "medium" | "low" | "none";
+
 const sortNames: Record<Sort, string> = {
+  due_at: "Due date",
+  priority: "Priority",
   created_at: "Created",
   updated_at: "Updated",
   title: "Title",
 };
 /** What each order means for each sort, in words. */
 const orderNames: Record<Sort, Record<Order, string>> = {
+  due_at: { asc: "Soonest first", desc: "Latest first" },
+  priority: { desc: "Highest first", asc: "Lowest first" },
   created_at: { desc: "Newest first", asc: "Oldest first" },
   updated_at: { desc: "Recently updated first", asc: "Least recently updated first" },
   title: { asc: "A to Z", desc: "Z to A" },
 };
 /** The order a sort starts in when picked. */
-const naturalOrder: Record<Sort, Order> = { created_at: "desc", updated_at: "desc", title: "asc" };
+const naturalOrder: Record<Sort, Order> = { due_at: "asc", priority: "desc", created_at: "desc", updated_at: "desc", title: "asc" };
+const priorityFilterNames: Record<PriorityFilter, string> = {
+  any: "Any priority",
+  high: "High",
+  "high,medium": "High and medium",
+  medium: "Medium",
+  low: "Low",
+  none: "No priority",
+};
 const statusNames: Record<Status, string> = { all: "All", pending: "Pending", completed: "Completed" };
 
 /** The list with the contract's filters, search, sort and paging, the add form, and undoable deletes. */
@@ -39,8 +53,22 @@ export function TaskBoard() {
   const [q, setQ] = useState("");
   const [sort, setSort] = useState<Sort>("created_at");
   const [order, setOrder] = useState<Order>("desc");
+  const [priority, setPriority] = useState<PriorityFilter>("any");
+  const [tags, setTags] = useState<string[]>([]);
+  const [overdue, setOverdue] = useState(false);
   const [offset, setOffset] = useState(0);
-  const query: ListQuery = { status, sort, order, limit: PAGE_SIZE, offset, ...(q ? { q } : {}) };
+  const query: ListQuery = {
+    status,
+    sort,
+    order,
+    limit: PAGE_SIZE,
+    offset,
+    tag: tags,
+    ...(q ? { q } : {}),
+    ...(priority !== "any" ? { priority } : {}),
+    ...(overdue ? { overdue: true } : {}),
+  };
+  const tagList = useTagList();
   const list = useTaskList(query);
   const notices = useNotices();
   const deletes = useUndoableDeletes((task, error) => {
@@ -63,7 +91,15 @@ export function TaskBoard() {
   const shown = list.data?.tasks.filter((task) => !deletes.hidden.has(task.id)) ?? [];
   const hiddenHere = (list.data?.tasks.length ?? 0) - shown.length;
   const total = Math.max(0, (list.data?.total ?? 0) - hiddenHere);
-  const filtered = status !== "all" || q !== "";
+  const filtered = status !== "all" || q !== "" || priority !== "any" || tags.length > 0 || overdue;
+  const toggleTag = (tag: string) =>
+    reset(() =>
+      setTags((current) =>
+        current.some((t) => t.toLowerCase() === tag.toLowerCase())
+          ? current.filter((t) => t.toLowerCase() !== tag.toLowerCase())
+          : [...current, tag],
+      ),
+    );
   // While the first page has not come yet, or the list keeps failing.
   const trouble = list.failureReason ? describe(list.failureReason) : null;
 
@@ -114,8 +150,41 @@ export function TaskBoard() {
             </button>
           </form>
         </div>
-        <div className="flex flex-wrap items-end gap-3">
-          <label className="min-w-36 flex-1 sm:flex-none">
+        <div className="grid grid-cols-2 gap-3 sm:flex sm:flex-wrap sm:items-end">
+          <label className="sm:w-40">
+            <span className="label">Priority</span>
+            <select
+              className="field"
+              value={priority}
+              onChange={(e) => reset(() => setPriority(e.target.value as PriorityFilter))}
+            >
+              {(Object.keys(priorityFilterNames) as PriorityFilter[]).map((key) => (
+                <option key={key} value={key}>
+                  {priorityFilterNames[key]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="sm:w-40">
+            <span className="label">Tag</span>
+            <select
+              className="field"
+              value=""
+              onChange={(e) => {
+                if (e.target.value) toggleTag(e.target.value);
+              }}
+            >
+              <option value="">{tags.length ? "Add a tag…" : "Any tag"}</option>
+              {tagList.data
+                ?.filter((tag) => !tags.some((t) => t.toLowerCase() === tag.name.toLowerCase()))
+                .map((tag) => (
+                  <option key={tag.name} value={tag.name}>
+                    {tag.name} ({tag.pending})
+                  </option>
+                ))}
+            </select>
+          </label>
+          <label className="sm:w-40">
             <span className="label">Sort by</span>
             <select
               className="field"
@@ -135,7 +204,7 @@ export function TaskBoard() {
               ))}
             </select>
           </label>
-          <label className="min-w-36 flex-1 sm:flex-none">
+          <label className="sm:w-48">
             <span className="label">Order</span>
             <select className="field" value={order} onChange={(e) => reset(() => setOrder(e.target.value as Order))}>
               <option value={naturalOrder[sort]}>{orderNames[sort][naturalOrder[sort]]}</option>
@@ -144,12 +213,23 @@ export function TaskBoard() {
               </option>
             </select>
           </label>
+          <button
+            className="btn-secondary col-span-2 aria-pressed:border-red-300 aria-pressed:bg-red-50 aria-pressed:text-red-700 sm:col-span-1"
+            aria-pressed={overdue}
+            onClick={() => reset(() => setOverdue(!overdue))}
+          >
+            Overdue only
+          </button>
         </div>
       </section>
 
       <Summary
         status={status}
         q={q}
+        priority={priority}
+        tags={tags}
+        overdue={overdue}
+        onRemoveTag={toggleTag}
         sort={sort}
         order={order}
         onClear={
@@ -158,6 +238,9 @@ export function TaskBoard() {
                 reset(() => {
                   setStatus("all");
                   setQ("");
+                  setPriority("any");
+                  setTags([]);
+                  setOverdue(false);
                 })
             : undefined
         }
@@ -192,7 +275,7 @@ export function TaskBoard() {
           <>
             <ul aria-label="Tasks" aria-busy={list.isFetching} className="divide-y divide-slate-100">
               {shown.map((task) => (
-                <TaskItem key={task.id} task={task} onDelete={deletes.schedule} />
+                <TaskItem key={task.id} task={task} onDelete={deletes.schedule} onTag={toggleTag} activeTags={tags} />
               ))}
             </ul>
             {shown.length === 0 && <EmptyState filtered={filtered} />}
@@ -244,24 +327,48 @@ export function TaskBoard() {
 function Summary({
   status,
   q,
+  priority,
+  tags,
+  overdue,
+  onRemoveTag,
   sort,
   order,
   onClear,
 }: {
   status: Status;
   q: string;
+  priority: PriorityFilter;
+  tags: string[];
+  overdue: boolean;
+  onRemoveTag: (tag: string) => void;
   sort: Sort;
   order: Order;
   onClear?: () => void;
 }) {
-  const parts = [status === "all" ? "All tasks" : `${statusNames[status]} tasks`];
+  const parts = [
+    overdue ? (status === "completed" ? "Completed overdue tasks" : "Overdue tasks") : status === "all" ? "All tasks" : `${statusNames[status]} tasks`,
+  ];
+  if (priority !== "any") parts.push(priority === "none" ? "with no priority" : `of ${priorityFilterNames[priority].toLowerCase()} priority`);
+  if (tags.length) parts.push(`tagged ${tags.map((t) => `“${t}”`).join(" and ")}`);
   if (q) parts.push(`matching “${q}”`);
   return (
-    <div className="flex flex-wrap items-center gap-x-3 gap-y-1 px-1 text-sm text-slate-600">
+    <div className="flex flex-wrap items-center gap-x-3 gap-y-1.5 px-1 text-sm text-slate-600">
       <p data-testid="summary" aria-live="polite">
         <span className="font-medium text-slate-900">{parts.join(" ")}</span>
         {" · "}sorted by {sortNames[sort].toLowerCase()}, {orderNames[sort][order].toLowerCase()}
       </p>
+      {tags.map((tag) => (
+        <button
+          key={tag}
+          className="chip bg-brand-600 text-white hover:bg-brand-700"
+          onClick={() => onRemoveTag(tag)}
+          data-testid="active-tag"
+        >
+          <span aria-hidden="true">#{tag}</span>
+          <XIcon className="size-3" />
+          <span className="sr-only">Remove the tag filter {tag}</span>
+        </button>
+      ))}
       {onClear && (
         <button className="inline-flex items-center gap-1 text-sm font-medium text-brand-600 hover:underline" onClick={onClear}>
           <XIcon className="size-3.5" /> Clear filters

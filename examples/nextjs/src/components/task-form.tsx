@@ -3,23 +3,68 @@ import { useId, useState, type FormEvent, type ReactNode } from "react";
 import { fieldErrors, type Task } from "todo-api-client";
 
 import { ApiProblem, describeWrite } from "@/lib/api/errors";
-import { useTaskMutations, type NewTask } from "@/lib/api/use-tasks";
-import { characters, limits } from "@/lib/limits";
+import { useTagList, useTaskMutations, type NewTask, type TaskChanges } from "@/lib/api/use-tasks";
+import { browserTimeZone } from "@/lib/due";
+import { characters, limits, tagProblem } from "@/lib/limits";
 
 import { PlusIcon } from "./icons";
+import { TagInput, withTag } from "./tag-input";
+
+export type Priority = Task["priority"];
+export const priorities: Priority[] = ["none", "low", "medium", "high"];
+export const priorityNames: Record<Priority, string> = { none: "None", low: "Low", medium: "Medium", high: "High" };
 
 /** What the user is editing, as the form holds it. */
-export type Draft = { title: string; description: string };
+export type Draft = {
+  title: string;
+  description: string;
+  priority: Priority;
+  tags: string[];
+  /** A tag typed but not yet added: added on save. */
+  tagText: string;
+  /** `YYYY-MM-DD`, or "" for none. */
+  dueDate: string;
+  /** `HH:MM`, or "" for "some time that day". */
+  dueTime: string;
+};
 
-export const emptyDraft: Draft = { title: "", description: "" };
+export const emptyDraft: Draft = { title: "", description: "", priority: "none", tags: [], tagText: "", dueDate: "", dueTime: "" };
 
 export function draftOf(task: Task): Draft {
-  return { title: task.title, description: task.description ?? "" };
+  return {
+    title: task.title,
+    description: task.description ?? "",
+    priority: task.priority,
+    tags: task.tags,
+    tagText: "",
+    dueDate: task.due_date ?? "",
+    dueTime: task.due_time ?? "",
+  };
 }
 
-/** The request body for a draft: the service's field names and types. */
-export function bodyOf(draft: Draft): NewTask {
-  return { title: draft.title, description: draft.description === "" ? null : draft.description };
+/** The tags with the one still being typed, if it is a valid tag. */
+function tagsOf(draft: Draft): string[] {
+  return draft.tagText.trim() && !tagProblem(draft.tagText) ? withTag(draft.tags, draft.tagText) : draft.tags;
+}
+
+/**
+ * The request body for a draft: the service's field names and types. A due
+ * date and time are meant in the browser's time zone; when editing, the
+ * task keeps its zone unless the date or time changed.
+ */
+export function bodyOf(draft: Draft, base?: Task): NewTask & TaskChanges {
+  const dueDate = draft.dueDate || null;
+  const dueTime = dueDate ? draft.dueTime || null : null;
+  const moved = !base || base.due_date !== dueDate || base.due_time !== dueTime;
+  return {
+    title: draft.title,
+    description: draft.description === "" ? null : draft.description,
+    priority: draft.priority,
+    tags: tagsOf(draft),
+    due_date: dueDate,
+    due_time: dueTime,
+    ...(dueDate && moved ? { time_zone: browserTimeZone() } : {}),
+  };
 }
 
 /**
@@ -31,6 +76,12 @@ export function checkDraft(draft: Draft): Record<string, string> {
   if (draft.title.trim() === "") errors.title = "Give the task a title";
   else if (characters(draft.title.trim()) > limits.title) errors.title = `At most ${limits.title} characters`;
   if (characters(draft.description) > limits.description) errors.description = `At most ${limits.description} characters`;
+  if (draft.tagText.trim() !== "") {
+    const why = tagProblem(draft.tagText);
+    if (why) errors.tags = why;
+  }
+  if (tagsOf(draft).length > limits.tagsPerTask) errors.tags = `A task has at most ${limits.tagsPerTask} tags`;
+  if (draft.dueTime && !draft.dueDate) errors.due_date = "Pick a day for the time";
   return errors;
 }
 
@@ -85,11 +136,14 @@ export function TaskFields({
   onChange,
   errors,
   compact = false,
+  suggestions = [],
 }: {
   draft: Draft;
   onChange: (draft: Draft) => void;
   errors: Record<string, string>;
   compact?: boolean;
+  /** The user's tags, offered as they type one. */
+  suggestions?: string[];
 }) {
   return (
     <>
@@ -98,7 +152,6 @@ export function TaskFields({
         error={errors.title}
         count={characters(draft.title)}
         max={limits.title}
-        className={compact ? "" : "flex-1"}
       >
         {({ id, describedBy }) => (
           <input
@@ -115,7 +168,13 @@ export function TaskFields({
           />
         )}
       </Field>
-      <Field label="Description" error={errors.description} count={characters(draft.description)} max={limits.description}>
+      <Field
+        label="Description"
+        error={errors.description}
+        count={characters(draft.description)}
+        max={limits.description}
+        className="sm:col-span-full"
+      >
         {({ id, describedBy }) => (
           <textarea
             id={id}
@@ -131,6 +190,65 @@ export function TaskFields({
           />
         )}
       </Field>
+      <div className="grid grid-cols-2 gap-3 sm:col-span-full sm:grid-cols-[8rem_10rem_9rem_1fr]">
+        <Field label="Priority">
+          {({ id }) => (
+            <select
+              id={id}
+              name="priority"
+              className="field"
+              value={draft.priority}
+              onChange={(e) => onChange({ ...draft, priority: e.target.value as Priority })}
+            >
+              {priorities.map((p) => (
+                <option key={p} value={p}>
+                  {priorityNames[p]}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Due date" error={errors.due_date}>
+          {({ id, describedBy }) => (
+            <input
+              id={id}
+              type="date"
+              name="due_date"
+              className="field"
+              value={draft.dueDate}
+              aria-invalid={errors.due_date ? true : undefined}
+              aria-describedby={describedBy}
+              onChange={(e) => onChange({ ...draft, dueDate: e.target.value, dueTime: e.target.value ? draft.dueTime : "" })}
+            />
+          )}
+        </Field>
+        <Field label="Time (optional)" error={errors.due_time}>
+          {({ id, describedBy }) => (
+            <input
+              id={id}
+              type="time"
+              name="due_time"
+              className="field"
+              value={draft.dueTime}
+              disabled={!draft.dueDate}
+              title={draft.dueDate ? undefined : "Pick a day first"}
+              aria-invalid={errors.due_time ? true : undefined}
+              aria-describedby={describedBy}
+              onChange={(e) => onChange({ ...draft, dueTime: e.target.value })}
+            />
+          )}
+        </Field>
+        <div className="col-span-2 sm:col-span-1">
+          <TagInput
+            tags={draft.tags}
+            onChange={(tags) => onChange({ ...draft, tags })}
+            pending={draft.tagText}
+            onPending={(tagText) => onChange({ ...draft, tagText })}
+            suggestions={suggestions}
+            error={errors.tags}
+          />
+        </div>
+      </div>
     </>
   );
 }
@@ -138,6 +256,7 @@ export function TaskFields({
 /** The add form: checked as the service would before sending; the service's own 422 messages appear beside their fields. */
 export function AddTask({ onSaved }: { onSaved?: (task: Task) => void }) {
   const { create } = useTaskMutations();
+  const tags = useTagList();
   const [draft, setDraft] = useState<Draft>(emptyDraft);
   const [tried, setTried] = useState(false);
   const local = tried ? checkDraft(draft) : {};
@@ -160,7 +279,7 @@ export function AddTask({ onSaved }: { onSaved?: (task: Task) => void }) {
 
   return (
     <form aria-label="Add a task" onSubmit={submit} noValidate className="card p-4">
-      <div className="grid gap-3 sm:grid-cols-[1fr_1fr_auto] sm:items-start">
+      <div className="grid gap-3 sm:grid-cols-[1fr_auto] sm:items-start">
         <TaskFields
           draft={draft}
           onChange={(next) => {
@@ -168,8 +287,9 @@ export function AddTask({ onSaved }: { onSaved?: (task: Task) => void }) {
             if (create.error) create.reset();
           }}
           errors={errors}
+          suggestions={tags.data?.map((tag) => tag.name)}
         />
-        <div className="sm:pt-5">
+        <div className="order-last sm:order-none sm:col-start-2 sm:row-start-1 sm:pt-5">
           <button type="submit" className="btn-primary w-full sm:w-auto" disabled={create.isPending}>
             <PlusIcon className="size-4" />
             Add

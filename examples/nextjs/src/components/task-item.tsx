@@ -3,14 +3,38 @@ import { useState, type FormEvent } from "react";
 import { fieldErrors, type Task } from "todo-api-client";
 
 import { ApiProblem, describeWrite } from "@/lib/api/errors";
-import { Conflict, useTaskMutations } from "@/lib/api/use-tasks";
+import { Conflict, useTagList, useTaskMutations } from "@/lib/api/use-tasks";
+import { describeDue } from "@/lib/due";
 
-import { PencilIcon, TrashIcon } from "./icons";
-import { TaskFields, bodyOf, checkDraft, draftOf, type Draft } from "./task-form";
+import { CalendarIcon, FlagIcon, PencilIcon, TrashIcon } from "./icons";
+import { TaskFields, bodyOf, checkDraft, draftOf, priorityNames, type Draft } from "./task-form";
 
-/** One task: toggle, edit, delete (undoable, by the board); a 412 shows the newer version. */
-export function TaskItem({ task, onDelete }: { task: Task; onDelete: (task: Task) => void }) {
+const priorityStyle = {
+  high: "bg-red-50 text-red-700 ring-red-200",
+  medium: "bg-amber-50 text-amber-800 ring-amber-200",
+  low: "bg-sky-50 text-sky-700 ring-sky-200",
+  none: "",
+} as const;
+
+/**
+ * One task: toggle, edit, delete (undoable, by the board); a 412 shows the
+ * newer version. Its priority, due date (marked when overdue) and tags show
+ * under the title; a tag is a button that filters the list by it.
+ */
+export function TaskItem({
+  task,
+  onDelete,
+  onTag,
+  activeTags = [],
+}: {
+  task: Task;
+  onDelete: (task: Task) => void;
+  onTag?: (tag: string) => void;
+  activeTags?: string[];
+}) {
   const { update, toggle } = useTaskMutations();
+  const tagList = useTagList();
+  const due = describeDue(task);
   const [editing, setEditing] = useState(false);
   // The version the edit started from: a conflict moves it to the newer one.
   const [base, setBase] = useState<Task>(task);
@@ -45,7 +69,7 @@ export function TaskItem({ task, onDelete }: { task: Task; onDelete: (task: Task
     setTried(true);
     if (Object.keys(checkDraft(draft)).length > 0) return;
     update.mutate(
-      { task: base, changes: bodyOf(draft) },
+      { task: base, changes: bodyOf(draft, base) },
       {
         onSuccess: () => {
           setEditing(false);
@@ -87,7 +111,13 @@ export function TaskItem({ task, onDelete }: { task: Task; onDelete: (task: Task
       <li className="bg-brand-50/40 px-4 py-4" data-testid="task" data-task-id={task.id}>
         {conflictPanel}
         <form aria-label="Edit task" onSubmit={save} noValidate className="grid gap-3">
-          <TaskFields draft={draft} onChange={setDraft} errors={errors} compact />
+          <TaskFields
+            draft={draft}
+            onChange={setDraft}
+            errors={errors}
+            compact
+            suggestions={tagList.data?.map((tag) => tag.name)}
+          />
           {updateFailed && (
             <p role="alert" className="text-sm text-red-700">
               {describeWrite(update.error, "your edit")}
@@ -112,6 +142,8 @@ export function TaskItem({ task, onDelete }: { task: Task; onDelete: (task: Task
       data-testid="task"
       data-task-id={task.id}
       data-completed={task.completed}
+      data-overdue={due?.overdue ?? false}
+      data-priority={task.priority}
     >
       {conflictPanel}
       <div className="flex items-start gap-3">
@@ -132,6 +164,51 @@ export function TaskItem({ task, onDelete }: { task: Task; onDelete: (task: Task
           </p>
           {task.description && (
             <p className="mt-0.5 text-sm break-words whitespace-pre-line text-slate-500">{task.description}</p>
+          )}
+          {(task.priority !== "none" || due || task.tags.length > 0) && (
+            <div className="mt-1.5 flex flex-wrap items-center gap-1.5">
+              {task.priority !== "none" && (
+                <span className={`chip ring-1 ring-inset ${priorityStyle[task.priority]}`} data-testid="priority">
+                  <FlagIcon className="size-3" />
+                  {priorityNames[task.priority]}
+                  <span className="sr-only"> priority</span>
+                </span>
+              )}
+              {due && (
+                <span
+                  data-testid="due"
+                  className={
+                    "chip ring-1 ring-inset " +
+                    (due.overdue
+                      ? "bg-red-600 text-white ring-red-600"
+                      : due.soon
+                        ? "bg-amber-50 text-amber-800 ring-amber-200"
+                        : "bg-slate-50 text-slate-600 ring-slate-200")
+                  }
+                  title={task.due_at ? new Date(task.due_at).toLocaleString() : undefined}
+                >
+                  <CalendarIcon className="size-3" />
+                  {due.overdue ? `Overdue · ${due.label}` : `Due ${due.label}`}
+                </span>
+              )}
+              {task.tags.map((tag) => {
+                const active = activeTags.some((t) => t.toLowerCase() === tag.toLowerCase());
+                return (
+                  <button
+                    key={tag}
+                    type="button"
+                    data-testid="tag"
+                    className="chip bg-slate-100 text-slate-700 hover:bg-brand-50 hover:text-brand-700 aria-pressed:bg-brand-600 aria-pressed:text-white"
+                    aria-pressed={active}
+                    onClick={() => onTag?.(tag)}
+                  >
+                    <span className="sr-only">Filter by tag </span>
+                    <span aria-hidden="true">#</span>
+                    {tag}
+                  </button>
+                );
+              })}
+            </div>
           )}
           {toggleFailed && (
             <p role="alert" className="mt-1 text-xs text-red-700">

@@ -1,6 +1,6 @@
 // What went wrong, in words a user understands, and whether trying again by
 // itself can help.
-import type { Problem } from "todo-api-client";
+import { TodoApiError, type Problem } from "todo-api-client";
 
 import { SessionEndedError } from "./token";
 
@@ -12,6 +12,14 @@ export class ApiProblem extends Error {
   }
 }
 
+/** The client package's helpers (the tag calls) throw its own error type: the same, for `describe`. */
+function asProblem(error: unknown): unknown {
+  if (error instanceof TodoApiError) {
+    return new ApiProblem(error.problem ?? { type: "about:blank", title: error.message, status: error.status, detail: error.message });
+  }
+  return error;
+}
+
 export type Trouble = {
   /** unreachable: no answer at all; busy: 429/503; session: signed out; server: a 5xx; refused: anything else. */
   kind: "unreachable" | "busy" | "session" | "server" | "refused";
@@ -20,7 +28,8 @@ export type Trouble = {
   transient: boolean;
 };
 
-export function describe(error: unknown): Trouble {
+export function describe(failure: unknown): Trouble {
+  const error = asProblem(failure);
   if (error instanceof SessionEndedError || (error instanceof ApiProblem && error.problem.status === 401)) {
     return { kind: "session", message: "Your session ended — sign in again.", transient: false };
   }

@@ -11,7 +11,7 @@ import { watchTasks, type Task } from "todo-api-client";
 import { useApiUrl } from "@/app/providers";
 
 import { currentToken, refreshToken, SessionEndedError } from "./token";
-import { listKey, type TaskPage } from "./use-tasks";
+import { listKey, tagsKey, type TaskPage } from "./use-tasks";
 
 export type LiveState = "connecting" | "live" | "reconnecting" | "stopped" | "signed-out";
 
@@ -43,6 +43,7 @@ export function useLiveTasks(enabled: boolean): LiveState {
       queued ??= setTimeout(() => {
         queued = undefined;
         void queryClient.invalidateQueries({ queryKey: listKey });
+        void queryClient.invalidateQueries({ queryKey: tagsKey });
       }, 50);
     };
     // The count goes down with a task patched out, so the range is right

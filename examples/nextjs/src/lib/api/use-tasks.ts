@@ -4,7 +4,7 @@
 // comes back as a `Conflict` carrying the newer version.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
-import { etagOf, type components, type operations, type Task } from "todo-api-client";
+import { etagOf, listTags, type components, type operations, type Tag, type Task } from "todo-api-client";
 
 import { useApi } from "@/app/providers";
 
@@ -27,6 +27,14 @@ export class Conflict extends Error {
 
 /** Every cached page of the list starts with this key. */
 export const listKey = ["tasks"] as const;
+/** The user's tags with their counts (GET /api/tags). */
+export const tagsKey = ["tags"] as const;
+
+/** The user's tags, for the tag filter and suggestions. */
+export function useTagList() {
+  const api = useApi();
+  return useQuery({ queryKey: tagsKey, queryFn: (): Promise<Tag[]> => listTags(api) });
+}
 
 export function useTaskList(query: ListQuery) {
   const api = useApi();
@@ -46,7 +54,11 @@ export function useTaskList(query: ListQuery) {
 export function useTaskMutations() {
   const api = useApi();
   const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: listKey });
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: listKey }),
+      queryClient.invalidateQueries({ queryKey: tagsKey }),
+    ]);
 
   /** After a 412: the task as it is now, or null when it is gone. */
   async function conflict(id: number): Promise<Conflict> {
