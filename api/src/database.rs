@@ -23,10 +23,6 @@ pub use migrations::migrate;
 /// promises a 503 within a second while the database is away.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// How long a pooled connection may sit idle before it is pinged as it is
-/// handed out.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// How long a SQLite statement waits for another connection's write lock
 /// before it gives up (a 503): under the second the contract allows, where
 /// SQLite's own default would hold the request for five.
@@ -97,10 +93,8 @@ pub async fn connect_with(
     options
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
-        // A connection in steady use proves itself alive with every query;
-        // one idle for a while (the database may have restarted meanwhile)
-        // is pinged before it is handed out.
-        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
+        // Pinged only when it may be dead ([`connection_hooks`]).
+        .test_before_acquire(false)
         // SQLite: with a write-ahead log, readers no longer wait for writers.
         .map_sqlx_sqlite_opts(move |sqlite| {
             let sqlite = sqlite.busy_timeout(SQLITE_LOCK_WAIT);
@@ -110,7 +104,12 @@ pub async fn connect_with(
                 sqlite.journal_mode(SqliteJournalMode::Wal)
             }
         })
-        .map_sqlx_sqlite_before_acquire(|conn, _| Box::pin(connection_hooks::bound_sqlite(conn)))
+        .map_sqlx_sqlite_before_acquire(|conn, meta| {
+            Box::pin(connection_hooks::check_sqlite(conn, meta))
+        })
+        .map_sqlx_postgres_before_acquire(|conn, meta| {
+            Box::pin(connection_hooks::check_postgres(conn, meta))
+        })
         .map_sqlx_sqlite_pool_opts(connection_hooks::sqlite)
         .map_sqlx_postgres_pool_opts(move |pool| {
             connection_hooks::postgres(pool, statement_timeout)

@@ -32,5 +32,6 @@ pub mod route_table;
 pub mod server;
 pub mod startup;
 pub mod sweeper;
+pub mod tags;
 pub mod tasks;
 pub mod telemetry;

@@ -12,6 +12,8 @@ use poem_openapi::Tags;
 pub enum ApiTags {
     /// The caller's tasks.
     Tasks,
+    /// The tags on the caller's tasks.
+    Tags,
     /// The caller's identity.
     Me,
     /// Liveness and readiness probes.
@@ -34,7 +36,7 @@ const fn operation(method: &'static str, path: &'static str, id: &'static str) -
 }
 
 /// Every documented operation.
-pub const OPERATIONS: [Operation; 12] = [
+pub const OPERATIONS: [Operation; 15] = [
     operation("GET", "/api/tasks", "listTasks"),
     operation("POST", "/api/tasks", "createTask"),
     operation("GET", "/api/tasks/{id}", "getTask"),
@@ -43,6 +45,9 @@ pub const OPERATIONS: [Operation; 12] = [
     operation("PATCH", "/api/tasks/{id}/complete", "setTaskCompletion"),
     operation("GET", "/api/tasks/changes", "listTaskChanges"),
     operation("GET", "/api/events", "streamTaskEvents"),
+    operation("GET", "/api/tags", "listTags"),
+    operation("PUT", "/api/tags/{name}", "renameTag"),
+    operation("DELETE", "/api/tags/{name}", "deleteTag"),
     operation("GET", "/api/me", "getMe"),
     operation("DELETE", "/api/me", "deleteMe"),
     operation("GET", "/health/live", "getLiveness"),

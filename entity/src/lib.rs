@@ -4,13 +4,17 @@
 //! definitions, so a column or index is declared here and nowhere else.
 
 pub mod idempotency_key;
+pub mod tag;
 pub mod task;
+pub mod task_tag;
 pub mod task_tombstone;
 pub mod user;
 
 pub mod prelude {
     pub use super::idempotency_key::Entity as IdempotencyKey;
+    pub use super::tag::Entity as Tag;
     pub use super::task::Entity as Task;
+    pub use super::task_tag::Entity as TaskTag;
     pub use super::task_tombstone::Entity as TaskTombstone;
     pub use super::user::Entity as User;
 }

@@ -34,6 +34,29 @@ pub struct Model {
     /// (`users.change_seq`): where it sits in the change feed.
     #[sea_orm(default_value = 0)]
     pub change_seq: i64,
+    /// 0 none, 1 low, 2 medium, 3 high: numbers, so `sort=priority` is an
+    /// index order.
+    #[sea_orm(default_value = 0)]
+    pub priority: i16,
+    /// The task's tags as it answers them: their spellings, sorted
+    /// case-insensitively, joined by commas (a tag holds none). Written in
+    /// the same transaction as its `task_tags` rows, which stay the truth
+    /// every filter and count reads; this copy spares a page of tasks a
+    /// join.
+    #[sea_orm(column_type = "Text", default_value = "")]
+    pub tags: String,
+    /// The day the task is due, in `time_zone`.
+    pub due_date: Option<Date>,
+    /// The time of day it is due (minutes), in `time_zone`; only with a date.
+    pub due_time: Option<Time>,
+    /// The IANA zone `due_date` and `due_time` are meant in.
+    #[sea_orm(column_type = "Text", default_value = "UTC")]
+    pub time_zone: String,
+    /// The instant the task is due, computed from the three above whenever
+    /// one of them changes: what due-date filters and `sort=due_at` read.
+    pub due_at: Option<DateTimeUtc>,
+    /// When the task was last completed; none while pending.
+    pub completed_at: Option<DateTimeUtc>,
 }
 
 /// The case-folded form kept in `title_key` and `description_key`, and the
@@ -58,6 +81,16 @@ pub enum Relation {
 impl Related<super::user::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::User.def()
+    }
+}
+
+impl Related<super::tag::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::task_tag::Relation::Tag.def()
+    }
+
+    fn via() -> Option<RelationDef> {
+        Some(super::task_tag::Relation::Task.def().rev())
     }
 }
 
@@ -133,6 +166,39 @@ pub fn indexes() -> Vec<IndexCreateStatement> {
             .col(Column::UserId)
             .col(Column::Completed)
             .col(Column::TitleKey)
+            .col(Column::Id)
+            .to_owned(),
+        // `sort=due_at`, and the due-date filters: tasks with a due date in
+        // order, and those without (`due_at IS NULL`) by id.
+        Index::create()
+            .name("idx-tasks-user_id-due_at")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::DueAt)
+            .col(Column::Id)
+            .to_owned(),
+        Index::create()
+            .name("idx-tasks-user_id-completed-due_at")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::Completed)
+            .col(Column::DueAt)
+            .col(Column::Id)
+            .to_owned(),
+        // `sort=priority`, and `priority=` filters.
+        Index::create()
+            .name("idx-tasks-user_id-priority")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::Priority)
+            .col(Column::Id)
+            .to_owned(),
+        Index::create()
+            .name("idx-tasks-user_id-completed-priority")
+            .table(Entity)
+            .col(Column::UserId)
+            .col(Column::Completed)
+            .col(Column::Priority)
             .col(Column::Id)
             .to_owned(),
         // The change feed: one user's tasks changed after a cursor, in order.

@@ -15,6 +15,7 @@ mod m20261121_000004_add_task_sort_and_search_keys;
 mod m20261121_000005_add_change_feed;
 mod m20261204_000006_index_tombstones_by_age;
 mod m20261204_000007_hide_accounts_being_erased;
+mod m20261205_000008_organize_tasks;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_add_change_feed::Migration),
             Box::new(m20261204_000006_index_tombstones_by_age::Migration),
             Box::new(m20261204_000007_hide_accounts_being_erased::Migration),
+            Box::new(m20261205_000008_organize_tasks::Migration),
         ]
     }
 }
@@ -37,8 +39,22 @@ impl MigratorTrait for Migrator {
 pub mod columns_added_later {
     /// `version`: m20261121_000002_add_task_version; `title_key` and
     /// `description_key`: m20261121_000004_add_task_sort_and_search_keys;
-    /// `change_seq`: m20261121_000005_add_change_feed.
-    pub const TASKS: &[&str] = &["version", "title_key", "description_key", "change_seq"];
+    /// `change_seq`: m20261121_000005_add_change_feed; `priority`, `tags`,
+    /// `due_date`, `due_time`, `time_zone`, `due_at` and `completed_at`:
+    /// m20261205_000008_organize_tasks.
+    pub const TASKS: &[&str] = &[
+        "version",
+        "title_key",
+        "description_key",
+        "change_seq",
+        "priority",
+        "tags",
+        "due_date",
+        "due_time",
+        "time_zone",
+        "due_at",
+        "completed_at",
+    ];
     /// `change_seq`, `sync_epoch` and `purged_seq`:
     /// m20261121_000005_add_change_feed; `erasing`:
     /// m20261204_000007_hide_accounts_being_erased.
@@ -58,9 +74,19 @@ pub mod indexes_added_later {
     /// Of `entity::task_tombstone::indexes`: m20261204_000006_index_tombstones_by_age.
     pub const TOMBSTONES_BY_AGE: &[&str] = &["idx-task_tombstones-deleted_at"];
 
+    /// m20261205_000008_organize_tasks.
+    pub const ORGANIZE: &[&str] = &[
+        "idx-tasks-user_id-due_at",
+        "idx-tasks-user_id-completed-due_at",
+        "idx-tasks-user_id-priority",
+        "idx-tasks-user_id-completed-priority",
+    ];
+
     /// Whether any later migration adds the index `name`.
     pub fn contains(name: &str) -> bool {
-        TASKS.contains(&name) || CHANGE_FEED.contains(&name) || TOMBSTONES_BY_AGE.contains(&name)
+        [TASKS, CHANGE_FEED, TOMBSTONES_BY_AGE, ORGANIZE]
+            .iter()
+            .any(|later| later.contains(&name))
     }
 }
 

@@ -27,7 +27,9 @@ pub mod write;
 
 pub use cursor::{Cursor, START};
 pub use hub::{ChangeHub, Subscription};
-pub use owner::{forget, record_change, take_for_erasure, unfinished_erasures, visible};
+pub use owner::{
+    forget, record_change, record_more_changes, take_for_erasure, unfinished_erasures, visible,
+};
 pub use position::Position;
 pub use tombstones::{delete_some_tombstones, purge_expired_tombstones, record_deletion};
 pub use write::{Write, announced, begin, commit};

@@ -61,6 +61,29 @@ pub async fn record_change(
     Ok(user.change_seq)
 }
 
+/// Takes `more` change numbers after the one [`record_change`] took, in
+/// the same transaction (which holds the row), for a write that changes
+/// several tasks: each gets a number of its own, so a feed page never
+/// ends between two changes sharing one. Returns the last number taken.
+pub async fn record_more_changes(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    more: i64,
+) -> Result<i64, DbErr> {
+    let taken = user::Entity::update_many()
+        .col_expr(
+            user::Column::ChangeSeq,
+            Expr::col(user::Column::ChangeSeq).add(more),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec_with_returning(txn)
+        .await?;
+    taken
+        .first()
+        .map(|user| user.change_seq)
+        .ok_or_else(|| DbErr::RecordNotFound("the owner's row".into()))
+}
+
 /// Raises each user's `purged_seq` to the change number given (never
 /// lowers it: another sweeper may have gone further), in one statement
 /// joining a `VALUES` list, so a batch spanning many users costs one pass,

@@ -18,11 +18,20 @@
 //!   savepoint of that transaction and its "commit" only release it, so
 //!   writes would be acknowledged that are never stored. Such a connection
 //!   is closed instead, and the pool opens a fresh one.
+//! - **Pinged when it may be dead.** A connection in steady use proves
+//!   itself alive with every query, so it is handed out without a round
+//!   trip. One idle for a second, or idle since any connection was found
+//!   broken (the server restarted, or ended our sessions), is pinged first
+//!   and replaced if it does not answer: after an outage the requests that
+//!   follow get fresh connections instead of one 503 per dead one.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::pool::PoolOptions;
-use sea_orm::sqlx::postgres::Postgres;
+use sea_orm::sqlx::postgres::{PgConnection, Postgres};
 use sea_orm::sqlx::sqlite::{Sqlite, SqliteConnection};
 use sea_orm::sqlx::{Connection, Error, Executor};
 use tokio::time::Instant;
@@ -33,6 +42,47 @@ use crate::deadline;
 /// clock: tens of microseconds of work, so the check costs next to nothing
 /// and a statement overruns its deadline by no more than that.
 const SQLITE_STEPS_PER_CHECK: i32 = 4096;
+
+/// How long a pooled connection may sit idle before it is pinged as it is
+/// handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// When a connection was last found broken, in nanoseconds after
+/// [`origin`] (0: never). Process-wide: a false alarm costs one ping.
+static LAST_BROKEN_CONNECTION: AtomicU64 = AtomicU64::new(0);
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Notes that a connection was found broken: every connection idle since
+/// then is pinged before it is handed out again.
+pub fn note_broken_connection() {
+    let now = origin().elapsed().as_nanos().max(1);
+    LAST_BROKEN_CONNECTION.fetch_max(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// `true` for a connection that may have died while it sat idle.
+fn worth_pinging(meta: &PoolConnectionMetadata) -> bool {
+    if meta.idle_for >= PING_IF_IDLE_FOR {
+        return true;
+    }
+    let broken = LAST_BROKEN_CONNECTION.load(Ordering::Relaxed);
+    let idle_since = origin().elapsed().saturating_sub(meta.idle_for).as_nanos();
+    broken != 0 && idle_since <= u128::from(broken)
+}
+
+/// PostgreSQL, as a connection is handed out: pinged when it may be dead.
+pub async fn check_postgres(
+    conn: &mut PgConnection,
+    meta: PoolConnectionMetadata,
+) -> Result<bool, Error> {
+    if worth_pinging(&meta) {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
 
 /// SQLite's pool: each new connection bounded as it opens (an idle one is
 /// bounded by [`bound_sqlite`] as it is handed out), and never given back
@@ -66,9 +116,20 @@ pub fn postgres(pool: PoolOptions<Postgres>, statement_timeout: Duration) -> Poo
     .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn, "PostgreSQL")) }))
 }
 
+/// SQLite, as a connection is handed out: pinged when it may be dead, and
+/// bounded by [`bound_sqlite`].
+pub async fn check_sqlite(
+    conn: &mut SqliteConnection,
+    meta: PoolConnectionMetadata,
+) -> Result<bool, Error> {
+    if worth_pinging(&meta) {
+        conn.ping().await?;
+    }
+    bound_sqlite(conn).await
+}
+
 /// Interrupts the connection's statements once the current request's
-/// deadline has passed; none without a request. Run as a connection is
-/// handed out; always hands it out.
+/// deadline has passed; none without a request. Always hands it out.
 pub async fn bound_sqlite(conn: &mut SqliteConnection) -> Result<bool, Error> {
     let mut handle = conn.lock_handle().await?;
     match deadline::current() {

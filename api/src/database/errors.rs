@@ -8,9 +8,34 @@ use sea_orm::DbErr;
 
 use crate::http::error::ApiError;
 
-/// Counts `err` in the current request's metrics, by its [`kind`].
+/// Counts `err` in the current request's metrics, by its [`kind`]; one
+/// that says a connection was lost has the pool check its idle ones.
 pub fn count(err: &DbErr) {
     crate::metrics::count_database_error(kind(err));
+    if lost_connection(err) {
+        super::connection_hooks::note_broken_connection();
+    }
+}
+
+/// `true` when `err` says the connection it ran on is gone: an I/O or
+/// protocol failure, or PostgreSQL ending the session (class 08, or 57P0x:
+/// terminated by an administrator, a shutdown, a crash).
+fn lost_connection(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            match &**sqlx {
+                Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::Protocol(_) => true,
+                Sqlx::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// A fixed word for what went wrong: `pool_timeout` (every connection busy),

@@ -154,6 +154,8 @@ pub mod statuses {
     pub struct ChangingOneTask;
     /// The readiness probe: not ready is its only error.
     pub struct Readiness;
+    /// Renames or deletes one of the caller's tags, by name.
+    pub struct ChangingOneTag;
     /// Reads the change feed after a cursor.
     pub struct ReadingChanges;
     /// Opens an event stream after a cursor.
@@ -187,6 +189,16 @@ pub mod statuses {
     }
     impl ErrorStatuses for ChangingOneTask {
         const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503, 507];
+    }
+    impl ErrorStatuses for ChangingOneTag {
+        const STATUSES: &'static [u16] = &[401, 404, 413, 415, 422, 503, 507];
+
+        fn describe(status: u16) -> &'static str {
+            match status {
+                404 => "No task of the caller's carries this tag",
+                _ => super::documented(status),
+            }
+        }
     }
     impl ErrorStatuses for Erasing {
         const STATUSES: &'static [u16] = &[401, 503, 507];

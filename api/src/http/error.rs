@@ -29,6 +29,9 @@ pub enum ApiError {
     /// No such task for this caller (whether or not another user has it).
     #[error("task not found")]
     TaskNotFound,
+    /// No task of the caller's carries the tag.
+    #[error("tag not found: no task of yours carries it")]
+    TagNotFound,
     #[error("no such route")]
     NoSuchRoute,
     #[error("method not allowed on this route")]
@@ -125,7 +128,7 @@ impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::TaskNotFound | Self::NoSuchRoute => StatusCode::NOT_FOUND,
+            Self::TaskNotFound | Self::TagNotFound | Self::NoSuchRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,

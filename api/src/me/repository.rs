@@ -58,6 +58,9 @@ async fn erase_step(txn: &DatabaseTransaction, user_id: &str) -> Result<bool, Db
     let mut left = ERASE_STEP;
     left -= tasks::delete_some(txn, user_id, left).await?;
     if left > 0 {
+        left -= tasks::delete_some_tags(txn, user_id, left).await?;
+    }
+    if left > 0 {
         left -= change_log::delete_some_tombstones(txn, user_id, left).await?;
     }
     if left > 0 {

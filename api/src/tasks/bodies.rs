@@ -6,6 +6,9 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{Example, MaybeUndefined};
 use serde_json::Value;
 
+use super::due::{DueDate, DueTime, Zone};
+use super::priority::Priority;
+use super::tag_names::TagSet;
 use super::text_fields::{Description, Title};
 use crate::http::json_body::{FromJsonBody, ObjectReader};
 use crate::http::problem::FieldError;
@@ -24,6 +27,26 @@ pub struct CreateTask {
     /// Defaults to `false`.
     #[oai(default)]
     pub completed: bool,
+    /// Defaults to `none`.
+    #[oai(default)]
+    pub priority: Priority,
+    /// 0 to 20 tags; each trimmed, 1 to 40 characters, no control
+    /// characters and no comma; duplicates (ignoring case) collapse.
+    #[oai(default)]
+    pub tags: TagSet,
+    /// `YYYY-MM-DD`.
+    #[oai(nullable)]
+    pub due_date: Option<DueDate>,
+    /// `HH:MM`, 24-hour; only with `due_date`.
+    #[oai(nullable)]
+    pub due_time: Option<DueTime>,
+    /// The IANA zone the due date and time are meant in; defaults to `UTC`.
+    #[oai(default = "utc")]
+    pub time_zone: Zone,
+}
+
+fn utc() -> Zone {
+    Zone::UTC
 }
 
 impl Example for CreateTask {
@@ -32,7 +55,24 @@ impl Example for CreateTask {
             title: example_text("Buy milk"),
             description: Some(example_text("Oat, 2 litres")),
             completed: false,
+            priority: Priority::High,
+            tags: TagSet::sorted(vec!["errands".to_owned()]),
+            due_date: DueDate::parse("2026-12-24").ok(),
+            due_time: DueTime::parse("18:00").ok(),
+            time_zone: Zone::parse("Europe/Berlin").unwrap_or(Zone::UTC),
         }
+    }
+}
+
+/// A due time needs a due date: the rule on a task as it would be after a
+/// write, naming the field at fault.
+pub fn check_due(date: Option<&DueDate>, time: Option<&DueTime>) -> Result<(), FieldError> {
+    match (date, time) {
+        (None, Some(_)) => Err(FieldError::new(
+            "due_time",
+            "needs a due_date; clear it (null) together with the date",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -46,10 +86,33 @@ impl FromJsonBody for CreateTask {
         let completed = reader
             .optional("completed", "must be true or false; omit it for false")
             .unwrap_or(false);
+        let priority = reader
+            .optional("priority", "cannot be null; send \"none\"")
+            .unwrap_or_default();
+        let tags = reader
+            .optional("tags", "cannot be null; send []")
+            .unwrap_or_default();
+        let due_date = reader.nullable("due_date").take();
+        let due_time = reader.nullable("due_time").take();
+        let time_zone = reader
+            .optional("time_zone", "cannot be null; send \"UTC\"")
+            .unwrap_or(Zone::UTC);
+        // Only between fields that were themselves valid.
+        if let (true, Err(error)) = (
+            reader.is_valid(),
+            check_due(due_date.as_ref(), due_time.as_ref()),
+        ) {
+            reader.reject(&error.field, error.message);
+        }
         reader.finish(title.map(|title| CreateTask {
             title,
             description,
             completed,
+            priority,
+            tags,
+            due_date,
+            due_time,
+            time_zone,
         }))
     }
 }
@@ -69,6 +132,21 @@ pub struct UpdateTask {
     /// Cannot be null.
     #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
+    /// Cannot be null; `none` clears it.
+    #[oai(skip_serializing_if_is_none)]
+    pub priority: Option<Priority>,
+    /// Replaces the whole set; cannot be null (`[]` clears it).
+    #[oai(skip_serializing_if_is_none)]
+    pub tags: Option<TagSet>,
+    /// `null` clears it (clear `due_time` with it).
+    #[oai(nullable)]
+    pub due_date: MaybeUndefined<DueDate>,
+    /// `null`: some time that day.
+    #[oai(nullable)]
+    pub due_time: MaybeUndefined<DueTime>,
+    /// Cannot be null; `UTC` is the default.
+    #[oai(skip_serializing_if_is_none)]
+    pub time_zone: Option<Zone>,
 }
 
 impl Example for UpdateTask {
@@ -77,6 +155,11 @@ impl Example for UpdateTask {
             title: Some(example_text("Buy oat milk")),
             description: MaybeUndefined::Null,
             completed: None,
+            priority: Some(Priority::Medium),
+            tags: None,
+            due_date: MaybeUndefined::Undefined,
+            due_time: MaybeUndefined::Undefined,
+            time_zone: None,
         }
     }
 }
@@ -90,11 +173,17 @@ impl FromJsonBody for UpdateTask {
             title: reader.optional("title", "cannot be null"),
             description: reader.nullable("description"),
             completed: reader.optional("completed", "cannot be null"),
+            priority: reader.optional("priority", "cannot be null; send \"none\""),
+            tags: reader.optional("tags", "cannot be null; send []"),
+            due_date: reader.nullable("due_date"),
+            due_time: reader.nullable("due_time"),
+            time_zone: reader.optional("time_zone", "cannot be null; send \"UTC\""),
         };
         if reader.is_valid() && update.changes_nothing() {
             reader.reject(
                 "body",
-                "send at least one of `title`, `description`, `completed`",
+                "send at least one of `title`, `description`, `completed`, `priority`, \
+                 `tags`, `due_date`, `due_time`, `time_zone`",
             );
         }
         reader.finish(Some(update))
@@ -120,7 +209,14 @@ impl FromJsonBody for UpdateTask {
 
 impl UpdateTask {
     fn changes_nothing(&self) -> bool {
-        self.title.is_none() && self.description.is_undefined() && self.completed.is_none()
+        self.title.is_none()
+            && self.description.is_undefined()
+            && self.completed.is_none()
+            && self.priority.is_none()
+            && self.tags.is_none()
+            && self.due_date.is_undefined()
+            && self.due_time.is_undefined()
+            && self.time_zone.is_none()
     }
 }
 

@@ -2,15 +2,23 @@
 //!
 //! `routes` holds the handlers; `task` the response type; `bodies` and
 //! `list_query` the inputs and their validation, with the text limits in
-//! `text_fields`; `repository` every SQL statement on tasks.
+//! `text_fields`, the tag rules in `tag_names`, priorities in `priority`
+//! and due dates in `due`; `repository` every SQL statement on tasks, and
+//! `tag_store` every one on the tags they carry.
 
 mod bodies;
+mod due;
 mod list_query;
+mod priority;
 pub(crate) mod repository;
 mod routes;
+mod tag_names;
+mod tag_store;
 mod task;
 mod text_fields;
 
 pub(crate) use list_query::{PageLimit, default_limit};
 pub use routes::TasksApi;
+pub(crate) use tag_names::TagName;
+pub(crate) use tag_store::TagCount;
 pub(crate) use task::Task;

@@ -10,20 +10,26 @@
 use chrono::{DateTime, Utc};
 use entity::{task, user};
 use poem_openapi::types::MaybeUndefined;
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Query, UnionType,
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
 };
 
-use super::bodies::{CreateTask, UpdateTask};
+use super::bodies::{CreateTask, UpdateTask, check_due};
+use super::due::{self, DueDate, DueTime, Zone};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
+use super::tag_names::{TagSet, parse_tag, tag_key};
+use super::tag_store::{self, TagCount};
 use super::task::Task;
 use crate::auth::Identity;
 use crate::change_log::{self, ChangeHub, Position};
 use crate::configuration::Quotas;
 use crate::http::conditional::IfMatch;
+use crate::http::problem::FieldError;
 use crate::http::rendered_json::RenderedJson;
 use crate::http::text::Text;
 use crate::http::timestamp;
@@ -55,15 +61,7 @@ pub struct Page {
 /// over the page's rows), so it can be answered from an index, and the
 /// outer joins always leave one row, even for an empty page.
 pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Result<Page, DbErr> {
-    let mut matching = owned_by(owner);
-    matching = match query.status {
-        StatusFilter::All => matching,
-        StatusFilter::Pending => matching.filter(task::Column::Completed.eq(false)),
-        StatusFilter::Completed => matching.filter(task::Column::Completed.eq(true)),
-    };
-    if let Some(text) = query.text.as_deref() {
-        matching = matching.filter(containing(text, db.get_database_backend()));
-    }
+    let matching = filtered(owner, query, db.get_database_backend());
     let order = match query.order {
         SortOrder::Asc => Order::Asc,
         SortOrder::Desc => Order::Desc,
@@ -72,14 +70,20 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
         SortKey::CreatedAt => task::Column::CreatedAt,
         SortKey::UpdatedAt => task::Column::UpdatedAt,
         SortKey::Title => task::Column::TitleKey,
+        SortKey::DueAt => task::Column::DueAt,
+        SortKey::Priority => task::Column::Priority,
     };
-    let page = matching
-        .clone()
-        .order_by(key, order.clone())
-        .order_by(task::Column::Id, order.clone())
-        .limit(query.limit)
-        .offset(query.offset)
-        .into_query();
+    let page = if query.sort == SortKey::DueAt {
+        due_page(&matching, &order, query.limit, query.offset)
+    } else {
+        matching
+            .clone()
+            .order_by(key, order.clone())
+            .order_by(task::Column::Id, order.clone())
+            .limit(query.limit)
+            .offset(query.offset)
+            .into_query()
+    };
     // `COUNT(*)` straight over the filtered rows: SeaORM's own `count()`
     // wraps the whole select in a subquery.
     let count = matching
@@ -114,6 +118,10 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
             list_columns::PAGE,
             Expr::cust("TRUE"),
         )
+        .order_by_expr(
+            Expr::col((list_columns::PAGE, task::Column::DueAt)).is_null(),
+            Order::Asc,
+        )
         .order_by((list_columns::PAGE, key), order.clone())
         .order_by((list_columns::PAGE, task::Column::Id), order)
         .to_owned();
@@ -147,12 +155,112 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
     })
 }
 
+/// The owner's tasks the query's filters let through.
+fn filtered(owner: &str, query: &ListQuery, backend: DbBackend) -> Select<task::Entity> {
+    let mut matching = match query.status {
+        StatusFilter::All => owned_by(owner),
+        StatusFilter::Pending => owned_by(owner).filter(task::Column::Completed.eq(false)),
+        StatusFilter::Completed => owned_by(owner).filter(task::Column::Completed.eq(true)),
+    };
+    if let Some(text) = query.text.as_deref() {
+        matching = matching.filter(containing(text, backend));
+    }
+    if !query.priorities.is_empty() {
+        matching = matching
+            .filter(task::Column::Priority.is_in(query.priorities.iter().map(|p| p.rank())));
+    }
+    for key in &query.tags {
+        matching = matching.filter(task::Column::Id.in_subquery(tag_store::carrying(owner, key)));
+    }
+    if let Some(before) = query.due_before {
+        matching = matching.filter(task::Column::DueAt.lt(before));
+    }
+    if let Some(after) = query.due_after {
+        matching = matching.filter(task::Column::DueAt.gte(after));
+    }
+    match query.has_due {
+        Some(true) => matching = matching.filter(task::Column::DueAt.is_not_null()),
+        Some(false) => matching = matching.filter(task::Column::DueAt.is_null()),
+        None => {}
+    }
+    let now = timestamp::now();
+    match query.overdue {
+        Some(true) => {
+            matching = matching
+                .filter(task::Column::Completed.eq(false))
+                .filter(task::Column::DueAt.lt(now));
+        }
+        // Spelled out, so a task without a due date (whose comparison is
+        // NULL) counts as not overdue.
+        Some(false) => {
+            matching = matching.filter(
+                Condition::any()
+                    .add(task::Column::Completed.eq(true))
+                    .add(task::Column::DueAt.is_null())
+                    .add(task::Column::DueAt.gte(now)),
+            );
+        }
+        None => {}
+    }
+    matching
+}
+
+/// A page sorted by `due_at` with the tasks that have none last in both
+/// orders, read as two index-ordered runs: the first `offset + limit`
+/// tasks with a due date, and as many without (by id), from which the page
+/// is cut. So either direction reads an index in order on both databases,
+/// where a "nulls last" order over one index would sort every match.
+fn due_page(
+    matching: &Select<task::Entity>,
+    order: &Order,
+    limit: u64,
+    offset: u64,
+) -> sea_orm::sea_query::SelectStatement {
+    let enough = Ord::min(offset.saturating_add(limit), i64::MAX as u64);
+    let dated = matching
+        .clone()
+        .filter(task::Column::DueAt.is_not_null())
+        .order_by(task::Column::DueAt, order.clone())
+        .order_by(task::Column::Id, order.clone())
+        .limit(enough)
+        .into_query();
+    let undated = matching
+        .clone()
+        .filter(task::Column::DueAt.is_null())
+        .order_by(task::Column::Id, order.clone())
+        .limit(enough)
+        .into_query();
+    let both = Query::select()
+        .column(Asterisk)
+        .from_subquery(dated, list_columns::DATED)
+        .union(
+            UnionType::All,
+            Query::select()
+                .column(Asterisk)
+                .from_subquery(undated, list_columns::UNDATED)
+                .to_owned(),
+        )
+        .to_owned();
+    Query::select()
+        .column(Asterisk)
+        .from_subquery(both, list_columns::EITHER)
+        .order_by_expr(Expr::col(task::Column::DueAt).is_null(), Order::Asc)
+        .order_by(task::Column::DueAt, order.clone())
+        .order_by(task::Column::Id, order.clone())
+        .limit(limit)
+        .offset(offset)
+        .to_owned()
+}
+
 /// The names the list statement gives its parts and extra columns; a task
 /// column is never one of them.
 mod list_columns {
     pub const COUNTED: &str = "counted";
     pub const OWNER: &str = "owner";
     pub const PAGE: &str = "page";
+    pub const DATED: &str = "dated";
+    pub const UNDATED: &str = "undated";
+    pub const EITHER: &str = "either";
     pub const TOTAL: &str = "total";
     pub const FEED_EPOCH: &str = "feed_epoch";
     pub const FEED_HEAD: &str = "feed_head";
@@ -223,6 +331,9 @@ pub enum Written<T> {
     NotFound,
     /// `If-Match` named no current version; nothing was written.
     Stale,
+    /// The task as it would be after the write breaks a rule; nothing was
+    /// written.
+    Invalid(Vec<FieldError>),
 }
 
 /// Why a create stored nothing: the owner is at one of their [`Quotas`].
@@ -334,8 +445,8 @@ pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> 
         .rows_affected)
 }
 
-/// Inserts the task as change `seq`; its owner's row must already exist
-/// ([`change_log::record_change`]).
+/// Inserts the task as change `seq`, with its tags; its owner's row must
+/// already exist ([`change_log::record_change`]).
 async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
@@ -343,7 +454,12 @@ async fn insert_task(
     now: DateTime<Utc>,
     seq: i64,
 ) -> Result<task::Model, DbErr> {
-    task::ActiveModel {
+    let tags = tag_store::resolve(txn, &owner.user_id, &new.tags).await?;
+    let names = TagSet::sorted(tags.iter().map(|(_, name)| name.clone()).collect());
+    let due_at = new
+        .due_date
+        .map(|date| due::due_at(date.0, new.due_time.map(|time| time.0), new.time_zone));
+    let task = task::ActiveModel {
         id: NotSet,
         user_id: Set(owner.user_id.clone()),
         title_key: Set(task::fold_case(new.title.as_str())),
@@ -358,12 +474,22 @@ async fn insert_task(
         updated_at: Set(now),
         version: Set(1),
         change_seq: Set(seq),
+        priority: Set(new.priority.rank()),
+        tags: Set(names.joined()),
+        due_date: Set(new.due_date.map(|date| date.0)),
+        due_time: Set(new.due_time.map(|time| time.0)),
+        time_zone: Set(new.time_zone.name().to_owned()),
+        due_at: Set(due_at),
+        completed_at: Set(new.completed.then_some(now)),
     }
     .insert(txn)
-    .await
+    .await?;
+    tag_store::link(txn, task.id, &tags).await?;
+    Ok(task)
 }
 
-/// Applies `changes` if `expected` allows.
+/// Applies `changes` if `expected` allows and the task as it would be
+/// after them keeps the rules (a due time needs a due date).
 pub async fn update(
     db: &DatabaseConnection,
     hub: &ChangeHub,
@@ -372,36 +498,96 @@ pub async fn update(
     expected: Option<&IfMatch>,
     changes: UpdateTask,
 ) -> Result<Written<task::Model>, DbErr> {
-    change(db, hub, owner, id, expected, |mut update| {
-        if let Some(title) = changes.title {
-            update = update
-                .col_expr(
-                    task::Column::TitleKey,
-                    Expr::value(task::fold_case(title.as_str())),
-                )
-                .col_expr(task::Column::Title, Expr::value(title.into_string()));
-        }
-        let description = match changes.description {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(text) => Some(Some(text.into_string())),
-        };
-        if let Some(description) = description {
-            let folded = description.as_deref().map(task::fold_case);
-            update = update
-                .col_expr(task::Column::DescriptionKey, Expr::value(folded))
-                .col_expr(task::Column::Description, Expr::value(description));
-        }
-        if let Some(completed) = changes.completed {
-            update = update.col_expr(task::Column::Completed, Expr::value(completed));
-        }
-        update
-    })
+    change(
+        db,
+        hub,
+        owner,
+        id,
+        expected,
+        async |txn, current, mut update| {
+            let due_date = merged(changes.due_date, current.due_date.map(DueDate));
+            let due_time = merged(changes.due_time, current.due_time.map(DueTime));
+            if let Err(error) = check_due(due_date.as_ref(), due_time.as_ref()) {
+                return Ok(Err(vec![error]));
+            }
+            let zone = changes
+                .time_zone
+                .unwrap_or_else(|| Zone::stored(&current.time_zone));
+            if let Some(title) = changes.title {
+                update = update
+                    .col_expr(
+                        task::Column::TitleKey,
+                        Expr::value(task::fold_case(title.as_str())),
+                    )
+                    .col_expr(task::Column::Title, Expr::value(title.into_string()));
+            }
+            let description = match changes.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(text) => Some(Some(text.into_string())),
+            };
+            if let Some(description) = description {
+                let folded = description.as_deref().map(task::fold_case);
+                update = update
+                    .col_expr(task::Column::DescriptionKey, Expr::value(folded))
+                    .col_expr(task::Column::Description, Expr::value(description));
+            }
+            if let Some(completed) = changes.completed {
+                update = completion(update, &current, completed);
+            }
+            if let Some(priority) = changes.priority {
+                update = update.col_expr(task::Column::Priority, Expr::value(priority.rank()));
+            }
+            let schedule_changed = !changes.due_date.is_undefined()
+                || !changes.due_time.is_undefined()
+                || changes.time_zone.is_some();
+            if schedule_changed {
+                let due_at = due_date.map(|date| due::due_at(date.0, due_time.map(|t| t.0), zone));
+                update = update
+                    .col_expr(task::Column::DueDate, Expr::value(due_date.map(|d| d.0)))
+                    .col_expr(task::Column::DueTime, Expr::value(due_time.map(|t| t.0)))
+                    .col_expr(task::Column::TimeZone, Expr::value(zone.name()))
+                    .col_expr(task::Column::DueAt, Expr::value(due_at));
+            }
+            if let Some(tags) = changes.tags {
+                let names = tag_store::replace(txn, &owner.user_id, id, &tags).await?;
+                update = update.col_expr(task::Column::Tags, Expr::value(names.joined()));
+            }
+            Ok(Ok(update))
+        },
+    )
     .await
 }
 
-/// Sets `completed`, or flips it in the database when `None`, so two
-/// concurrent toggles never read the same old value.
+/// A nullable field of an update over the stored value.
+fn merged<T>(sent: MaybeUndefined<T>, stored: Option<T>) -> Option<T> {
+    match sent {
+        MaybeUndefined::Undefined => stored,
+        MaybeUndefined::Null => None,
+        MaybeUndefined::Value(value) => Some(value),
+    }
+}
+
+/// Sets `completed`, and `completed_at` with it: the time of this write
+/// when the task becomes completed, kept while it stays so, cleared when
+/// it is reopened.
+fn completion(
+    update: UpdateMany<task::Entity>,
+    current: &task::Model,
+    completed: bool,
+) -> UpdateMany<task::Entity> {
+    let completed_at = match (completed, current.completed) {
+        (true, true) => current.completed_at,
+        (true, false) => Some(timestamp::now()),
+        (false, _) => None,
+    };
+    update
+        .col_expr(task::Column::Completed, Expr::value(completed))
+        .col_expr(task::Column::CompletedAt, Expr::value(completed_at))
+}
+
+/// Sets `completed`, or flips it when `None`. The task is read under its
+/// owner's row lock, so two concurrent toggles flip it twice.
 pub async fn set_completion(
     db: &DatabaseConnection,
     hub: &ChangeHub,
@@ -410,18 +596,15 @@ pub async fn set_completion(
     expected: Option<&IfMatch>,
     completed: Option<bool>,
 ) -> Result<Written<task::Model>, DbErr> {
-    let value = match completed {
-        Some(completed) => Expr::value(completed),
-        None => Expr::col(task::Column::Completed).not(),
-    };
-    change(db, hub, owner, id, expected, |update| {
-        update.col_expr(task::Column::Completed, value)
+    change(db, hub, owner, id, expected, async |_, current, update| {
+        let completed = completed.unwrap_or(!current.completed);
+        Ok(Ok(completion(update, &current, completed)))
     })
     .await
 }
 
 /// Deletes the task if `expected` allows, leaving a tombstone for the
-/// change feed.
+/// change feed; a tag no other task carries goes with it.
 pub async fn delete(
     db: &DatabaseConnection,
     hub: &ChangeHub,
@@ -429,93 +612,231 @@ pub async fn delete(
     id: i64,
     expected: Option<&IfMatch>,
 ) -> Result<Written<()>, DbErr> {
-    let scoped = one_owned(task::Entity::delete_many(), &owner.user_id, id);
-    as_owner(db, hub, owner, id, async |txn, seq| {
-        if matching(scoped, expected).exec(txn).await?.rows_affected == 0 {
-            return Ok(None);
+    as_owner(db, hub, owner, async |txn, seq| {
+        let current = match current_version(txn, &owner.user_id, id, expected).await? {
+            Ok(current) => current,
+            Err(refused) => return Ok(refused),
+        };
+        one_owned(task::Entity::delete_many(), &owner.user_id, id)
+            .exec(txn)
+            .await?;
+        if !current.tags.is_empty() {
+            tag_store::drop_unused(txn, &owner.user_id).await?;
         }
         change_log::record_deletion(txn, &owner.user_id, id, seq, timestamp::now()).await?;
-        Ok(Some(()))
+        Ok(Written::Done(()))
     })
     .await
 }
 
-/// Runs `write` on the owner's task `id` in one transaction with the
-/// owner's row ([`change_log::record_change`], first, the order every write
-/// takes), passing it the change number to stamp. When `write` finds
-/// nothing to change (`None`), the transaction rolls back, so a 404 or 412
-/// changes nothing, the owner's row included.
+/// Runs `write` in one transaction with the owner's row
+/// ([`change_log::record_change`], first, the order every write takes),
+/// passing it the change number to stamp. Unless `write` is done, the
+/// transaction rolls back, so a 404, 412 or 422 changes nothing, the
+/// owner's row included.
 async fn as_owner<T>(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
-    id: i64,
-    write: impl AsyncFnOnce(&DatabaseTransaction, i64) -> Result<Option<T>, DbErr>,
+    write: impl AsyncFnOnce(&DatabaseTransaction, i64) -> Result<Written<T>, DbErr>,
 ) -> Result<Written<T>, DbErr> {
     let txn = change_log::begin(db, WriteKind::Task).await?;
     let seq = change_log::record_change(&txn, owner, timestamp::now()).await?;
     match write(&txn, seq).await? {
-        Some(written) => {
+        Written::Done(written) => {
             change_log::commit(txn, &owner.user_id, hub).await?;
             Ok(Written::Done(written))
         }
-        None => {
+        refused => {
             txn.rollback().await?;
-            missing_or_stale(db, &owner.user_id, id).await
+            Ok(refused)
         }
     }
 }
 
-/// One `UPDATE … RETURNING` of the owner's task `id`, if its version is one
-/// `expected` names: the columns `set` adds, `updated_at`, and the next
-/// version. Checking the version in the statement that writes means two
-/// writers holding the same version can never both succeed.
+/// The owner's task `id` as stored, read under the owner's row lock, if
+/// `expected` allows writing it: the 404 or 412 otherwise.
+async fn current_version<T>(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    id: i64,
+    expected: Option<&IfMatch>,
+) -> Result<Result<task::Model, Written<T>>, DbErr> {
+    let Some(current) = one_owned(task::Entity::find(), owner, id).one(txn).await? else {
+        return Ok(Err(Written::NotFound));
+    };
+    let allowed = match expected {
+        None | Some(IfMatch::Any) => true,
+        Some(IfMatch::OneOf(versions)) => versions.contains(&current.version),
+    };
+    Ok(if allowed {
+        Ok(current)
+    } else {
+        Err(Written::Stale)
+    })
+}
+
+/// One `UPDATE … RETURNING` of the owner's task `id`, read first under the
+/// owner's row lock, if its version is one `expected` names: the columns
+/// `set` adds (or the rules it finds broken), `updated_at`, the next
+/// version and the change number. The statement names the version it read,
+/// so it can never overwrite a write it did not see.
 async fn change(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
     id: i64,
     expected: Option<&IfMatch>,
-    set: impl FnOnce(UpdateMany<task::Entity>) -> UpdateMany<task::Entity>,
+    set: impl AsyncFnOnce(
+        &DatabaseTransaction,
+        task::Model,
+        UpdateMany<task::Entity>,
+    ) -> Result<Result<UpdateMany<task::Entity>, Vec<FieldError>>, DbErr>,
 ) -> Result<Written<task::Model>, DbErr> {
-    let update = matching(
-        one_owned(task::Entity::update_many(), &owner.user_id, id),
-        expected,
-    )
-    .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
-    .col_expr(
-        task::Column::Version,
-        Expr::col(task::Column::Version).add(1),
-    );
-    let update = set(update);
-    as_owner(db, hub, owner, id, async |txn, seq| {
-        let update = update.col_expr(task::Column::ChangeSeq, Expr::value(seq));
-        Ok(update.exec_with_returning(txn).await?.into_iter().next())
+    as_owner(db, hub, owner, async |txn, seq| {
+        let current = match current_version(txn, &owner.user_id, id, expected).await? {
+            Ok(current) => current,
+            Err(refused) => return Ok(refused),
+        };
+        let version = current.version;
+        let update = one_owned(task::Entity::update_many(), &owner.user_id, id)
+            .filter(task::Column::Version.eq(version))
+            .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
+            .col_expr(task::Column::Version, Expr::value(version + 1))
+            .col_expr(task::Column::ChangeSeq, Expr::value(seq));
+        let update = match set(txn, current, update).await? {
+            Ok(update) => update,
+            Err(errors) => return Ok(Written::Invalid(errors)),
+        };
+        Ok(
+            match update.exec_with_returning(txn).await?.into_iter().next() {
+                Some(task) => Written::Done(task),
+                None => Written::Stale,
+            },
+        )
     })
     .await
 }
 
-/// Scopes a write to the versions `expected` names.
-fn matching<Q: QueryFilter>(query: Q, expected: Option<&IfMatch>) -> Q {
-    match expected {
-        None | Some(IfMatch::Any) => query,
-        Some(IfMatch::OneOf(versions)) => {
-            query.filter(task::Column::Version.is_in(versions.iter().copied()))
-        }
-    }
+/// The caller's tags with their counts.
+pub async fn list_tags(db: &DatabaseConnection, owner: &str) -> Result<Vec<TagCount>, DbErr> {
+    tag_store::counts(db, owner, None).await
 }
 
-/// Why a scoped write touched no row: the task is not the owner's, or its
-/// version did not match.
-async fn missing_or_stale<T>(
+/// The outcome of a rename or deletion of a tag.
+pub enum Retagged<T> {
+    Done(T),
+    /// No task of the caller's carries the tag.
+    NotFound,
+}
+
+/// Renames the caller's tag `name` to `to` on every task carrying it,
+/// merging into `to` where that tag exists; each task that carried it gets
+/// a new version and change number. Answers the tag as listed after.
+pub async fn rename_tag(
     db: &DatabaseConnection,
-    owner: &str,
-    id: i64,
-) -> Result<Written<T>, DbErr> {
-    Ok(match find(db, owner, id).await? {
-        Some(_) => Written::Stale,
-        None => Written::NotFound,
+    hub: &ChangeHub,
+    owner: &Identity,
+    name: &str,
+    to: &str,
+) -> Result<Retagged<TagCount>, DbErr> {
+    retag(db, hub, owner, name, async |txn, tag| {
+        let target = tag_store::find(txn, &owner.user_id, &tag_key(to)).await?;
+        match target {
+            Some(target) if target.id != tag.id => tag_store::merge(txn, tag.id, target.id).await?,
+            _ => tag_store::rename(txn, tag.id, to).await?,
+        }
+        let after = tag_store::counts(txn, &owner.user_id, Some(&tag_key(to))).await?;
+        after
+            .into_iter()
+            .next()
+            .ok_or_else(|| DbErr::RecordNotFound("the renamed tag".into()))
     })
+    .await
+}
+
+/// Removes the caller's tag `name` from every task carrying it; each gets
+/// a new version and change number.
+pub async fn delete_tag(
+    db: &DatabaseConnection,
+    hub: &ChangeHub,
+    owner: &Identity,
+    name: &str,
+) -> Result<Retagged<()>, DbErr> {
+    retag(db, hub, owner, name, async |txn, tag| {
+        tag_store::delete(txn, tag.id).await
+    })
+    .await
+}
+
+/// A change to tag `name` (`change_tag`), in one transaction with the
+/// owner's row: the tasks that carried it are then re-read, and each
+/// stamped with a new version, its tag names as they now are, and a change
+/// number of its own.
+async fn retag<T>(
+    db: &DatabaseConnection,
+    hub: &ChangeHub,
+    owner: &Identity,
+    name: &str,
+    change_tag: impl AsyncFnOnce(&DatabaseTransaction, entity::tag::Model) -> Result<T, DbErr>,
+) -> Result<Retagged<T>, DbErr> {
+    let Ok(name) = parse_tag(name) else {
+        return Ok(Retagged::NotFound);
+    };
+    let now = timestamp::now();
+    let txn = change_log::begin(db, WriteKind::Task).await?;
+    let first = change_log::record_change(&txn, owner, now).await?;
+    let tag = tag_store::find(&*txn, &owner.user_id, &tag_key(&name)).await?;
+    let carriers = match &tag {
+        Some(tag) => {
+            owned_by(&owner.user_id)
+                .filter(
+                    task::Column::Id
+                        .in_subquery(tag_store::carrying(&owner.user_id, &tag.name_key)),
+                )
+                .order_by_asc(task::Column::Id)
+                .select_only()
+                .column(task::Column::Id)
+                .into_tuple::<i64>()
+                .all(&*txn)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let (Some(tag), false) = (tag, carriers.is_empty()) else {
+        txn.rollback().await?;
+        return Ok(Retagged::NotFound);
+    };
+    let answer = change_tag(&txn, tag).await?;
+    let more = i64::try_from(carriers.len()).unwrap_or(i64::MAX) - 1;
+    if more > 0 {
+        change_log::record_more_changes(&txn, &owner.user_id, more).await?;
+    }
+    for (seq, id) in (first..).zip(carriers) {
+        let names = tag_store::names_of(&*txn, id).await?;
+        one_owned(task::Entity::update_many(), &owner.user_id, id)
+            .col_expr(task::Column::Tags, Expr::value(names.joined()))
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                task::Column::Version,
+                Expr::col(task::Column::Version).add(1),
+            )
+            .col_expr(task::Column::ChangeSeq, Expr::value(seq))
+            .exec(&*txn)
+            .await?;
+    }
+    change_log::commit(txn, &owner.user_id, hub).await?;
+    Ok(Retagged::Done(answer))
+}
+
+/// Deletes at most `limit` of the user's tags, for erasure, after their
+/// tasks; returns how many.
+pub async fn delete_some_tags(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    tag_store::delete_some(txn, owner, limit).await
 }
 
 fn owned_by(owner: &str) -> Select<task::Entity> {

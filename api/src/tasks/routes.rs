@@ -10,7 +10,8 @@ use sea_orm::DatabaseConnection;
 
 use super::bodies::{CreateTask, SetCompletion, UpdateTask};
 use super::list_query::{
-    ListParams, PageLimit, PageOffset, SortKey, SortOrder, StatusFilter, default_limit,
+    Flag, Instant, ListParams, PageLimit, PageOffset, PriorityFilter, SortKey, SortOrder,
+    StatusFilter, default_limit,
 };
 use super::repository::{self, OverQuota, Written};
 use super::task::Task;
@@ -162,6 +163,7 @@ fn written<T>(outcome: Written<T>) -> Result<T, ApiError> {
         Written::Done(value) => Ok(value),
         Written::NotFound => Err(ApiError::TaskNotFound),
         Written::Stale => Err(ApiError::PreconditionFailed),
+        Written::Invalid(errors) => Err(ApiError::Validation(errors)),
     }
 }
 
@@ -191,6 +193,20 @@ impl TasksApi {
         order: Query<Lenient<SortOrder>>,
         /// Text found anywhere in the title or description, ignoring case.
         q: Query<Option<Lenient<Text<Search>>>>,
+        /// Only these priorities: levels separated by commas.
+        priority: Query<Option<Lenient<PriorityFilter>>>,
+        /// Only tasks carrying this tag (ignoring case); repeat it for tasks
+        /// carrying every one given.
+        tag: Query<Option<Vec<String>>>,
+        /// Only tasks due before this instant (`due_at` < it).
+        due_before: Query<Option<Lenient<Instant>>>,
+        /// Only tasks due at or after this instant.
+        due_after: Query<Option<Lenient<Instant>>>,
+        /// `true`: only pending tasks whose due time has passed; `false`:
+        /// all others.
+        overdue: Query<Option<Lenient<Flag>>>,
+        /// Only tasks with (`true`) or without (`false`) a due date.
+        has_due: Query<Option<Lenient<Flag>>>,
         /// Page size.
         #[oai(default = "default_limit")]
         limit: Query<Lenient<PageLimit>>,
@@ -206,21 +222,41 @@ impl TasksApi {
             sort: sort.0,
             order: order.0,
             q: q.0,
+            priority: priority.0,
+            tag: tag.0.unwrap_or_default(),
+            due_before: due_before.0,
+            due_after: due_after.0,
+            overdue: overdue.0,
+            has_due: has_due.0,
             limit: limit.0,
             offset: offset.0,
         }
         .validate()?;
         let user_id = &auth.0.user_id;
         // A poll reads the owner's position alone first: when the tag still
-        // matches, that one primary-key read is all the answer costs.
-        if let Some(tags) = if_none_match.0.as_deref() {
-            let etag = query.etag(user_id, &Position::of(&db, user_id).await?);
+        // matches, that one primary-key read is all the answer costs. An
+        // `overdue` answer changes with the clock too, so its tag is made
+        // from the page read.
+        let clocked = query.overdue.is_some();
+        if let (Some(tags), false) = (if_none_match.0.as_deref(), clocked) {
+            let etag = query.etag(user_id, &Position::of(&db, user_id).await?, None);
             if none_match(Some(tags), &etag) {
                 return Ok(ListTasksResponse::NotModified(etag));
             }
         }
         let page = repository::list(&db, user_id, &query).await?;
-        let etag = query.etag(user_id, &page.position);
+        let read = clocked.then(|| {
+            let ids: Vec<String> = page
+                .tasks
+                .iter()
+                .map(|task| format!("{}.{}", task.id, task.version))
+                .collect();
+            format!("{}:{}", page.total, ids.join(","))
+        });
+        let etag = query.etag(user_id, &page.position, read);
+        if clocked && none_match(if_none_match.0.as_deref(), &etag) {
+            return Ok(ListTasksResponse::NotModified(etag));
+        }
         let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
         Ok(ListTasksResponse::Ok(
             RenderedJson::render(&tasks),

@@ -3,6 +3,9 @@
 use poem_openapi::Object;
 use poem_openapi::types::Example;
 
+use super::due::{DueDate, DueTime, Zone};
+use super::priority::Priority;
+use super::tag_names::TagSet;
 use crate::http::nullable::Nullable;
 use crate::http::timestamp::Timestamp;
 
@@ -31,6 +34,23 @@ pub struct Task {
     /// number in quotes; send it back in `If-Match` to update safely.
     #[oai(read_only)]
     pub version: i32,
+    pub priority: Priority,
+    /// Sorted case-insensitively, each spelled as the caller's tag list
+    /// spells it.
+    pub tags: Vec<String>,
+    /// The day the task is due, in `time_zone`.
+    pub due_date: Nullable<DueDate>,
+    /// The time of day it is due, in `time_zone`; null: some time that day.
+    pub due_time: Nullable<DueTime>,
+    /// The IANA zone the due date and time are meant in.
+    pub time_zone: Zone,
+    /// The instant the task is due: the due date at the due time in the
+    /// zone, or without a time the end of that day there.
+    #[oai(read_only)]
+    pub due_at: Nullable<Timestamp>,
+    /// When the task was last completed.
+    #[oai(read_only)]
+    pub completed_at: Nullable<Timestamp>,
 }
 
 impl From<entity::task::Model> for Task {
@@ -44,6 +64,13 @@ impl From<entity::task::Model> for Task {
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
             version: row.version,
+            priority: Priority::from_rank(row.priority),
+            tags: TagSet::split(&row.tags),
+            due_date: row.due_date.map(DueDate).into(),
+            due_time: row.due_time.map(DueTime).into(),
+            time_zone: Zone::stored(&row.time_zone),
+            due_at: row.due_at.map(Timestamp).into(),
+            completed_at: row.completed_at.map(Timestamp).into(),
         }
     }
 }
@@ -62,6 +89,24 @@ impl Example for Task {
             created_at: at.into(),
             updated_at: at.into(),
             version: 1,
+            priority: Priority::High,
+            tags: vec!["errands".to_owned(), "home".to_owned()],
+            due_date: Some(DueDate(
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("valid example date"),
+            ))
+            .into(),
+            due_time: Some(DueTime(
+                chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("valid example time"),
+            ))
+            .into(),
+            time_zone: Zone::parse("Europe/Berlin").expect("a known zone"),
+            due_at: Some(Timestamp(
+                chrono::DateTime::parse_from_rfc3339("2026-11-22T17:00:00Z")
+                    .expect("valid example time")
+                    .to_utc(),
+            ))
+            .into(),
+            completed_at: None.into(),
         }
     }
 }
@@ -80,6 +125,10 @@ mod tests {
             task.to_json().unwrap()
         );
         task.description = None.into();
+        task.due_date = None.into();
+        task.due_time = None.into();
+        task.due_at = None.into();
+        task.completed_at = Some(task.created_at).into();
         assert_eq!(
             serde_json::to_value(&task).unwrap(),
             task.to_json().unwrap()

@@ -21,6 +21,9 @@ pub fn tests() -> Vec<Trial> {
 
 type Schema = Map<String, Value>;
 
+/// The tag the target task carries, for `{name}`.
+const TARGET_TAG: &str = "target";
+
 /// The schema with every `$ref` and `allOf` merged in. (`anyOf` is read
 /// only where a body says which of its fields it needs at least one of.)
 fn resolve(doc: &Value, schema: &Value) -> Schema {
@@ -78,7 +81,12 @@ fn valid(schema: &Schema) -> Value {
     if let Some(first) = schema.get("enum").and_then(|values| values.get(0)) {
         return first.clone();
     }
+    // A formatted or patterned string (a date, a zone) says what it takes.
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
     match kind(schema) {
+        "array" => json!([]),
         "string" => {
             let length = number(schema, "minLength").unwrap_or(0).max(1);
             json!("x".repeat(length as usize))
@@ -100,7 +108,16 @@ fn violations(schema: &Schema, textual: bool) -> Vec<(&'static str, Option<Value
         "string" => {}
         "boolean" => bad.push(("type", json!("yes"))),
         "integer" => bad.push(("type", json!("ten"))),
+        "array" if !textual => bad.push(("type", json!(42))),
+        "array" => {}
         other => panic!("a `{other}` input: teach this test about it"),
+    }
+    if let Some(max) = number(schema, "maxItems") {
+        let distinct: Vec<String> = (0..=max).map(|i| format!("x{i}")).collect();
+        bad.push(("maxItems", json!(distinct)));
+    }
+    if let Some("date" | "date-time") = schema.get("format").and_then(Value::as_str) {
+        bad.push(("format", json!("not-a-date")));
     }
     if !textual && schema.get("nullable") != Some(&json!(true)) {
         bad.push(("nullable", Value::Null));
@@ -211,6 +228,9 @@ impl Request {
                 let value = value.expect("a path parameter is always present");
                 self.path.insert(name, as_text(&value));
             }
+            (Place::Query, Some(Value::Array(items))) if items.is_empty() => {
+                self.query.remove(&name);
+            }
             (Place::Query, Some(value)) => {
                 self.query.insert(name, as_text(&value));
             }
@@ -278,6 +298,7 @@ impl Operation {
             }
             let value = match (input.place, input.name.as_str()) {
                 (Place::Path, "id") => json!(task_id),
+                (Place::Path, "name") => json!(TARGET_TAG),
                 (Place::Path, other) => panic!("teach this test about `{{{other}}}`"),
                 _ => valid(&input.schema),
             };
@@ -388,7 +409,10 @@ async fn refused_for(response: reqwest::Response, field: &str) -> Result<(), Str
 
 async fn every_documented_input_constraint_is_enforced(app: TestApp) {
     let doc = served_document(&app).await;
-    let task_id = id_of(&app.create_task("alice", json!({"title": "target"})).await);
+    let task_id = id_of(
+        &app.create_task("alice", json!({"title": "target", "tags": [TARGET_TAG]}))
+            .await,
+    );
     let mut checked: BTreeMap<(Place, &str), usize> = BTreeMap::new();
     let mut mismatches = Vec::new();
 

@@ -231,12 +231,24 @@ async fn the_update_body_documents_at_least_one_field(app: TestApp) {
         .iter()
         .map(|alternative| &alternative["required"][0])
         .collect();
-    assert_eq!(needed, ["title", "description", "completed"]);
+    assert_eq!(
+        needed,
+        [
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "tags",
+            "due_date",
+            "due_time",
+            "time_zone"
+        ]
+    );
 
     // What the schema now refuses, the service refuses: unknown fields alone
     // change nothing.
     let task = app.create_task("alice", json!({"title": "kept"})).await;
-    for body in [json!({}), json!({"priority": 3, "user_id": "mallory"})] {
+    for body in [json!({}), json!({"importance": 3, "user_id": "mallory"})] {
         let response = app.update_task("alice", id_of(&task), body.clone()).await;
         let problem = assert_problem(response, 422).await;
         assert_eq!(error_fields(&problem), ["body"], "{body}");

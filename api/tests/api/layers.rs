@@ -27,7 +27,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("background work", &["sweeper"]),
     (
         "resources",
-        &["me", "changes", "health", "fair_share", "rate_limit"],
+        &[
+            "me",
+            "changes",
+            "tags",
+            "health",
+            "fair_share",
+            "rate_limit",
+        ],
     ),
     ("the tasks resource", &["tasks"]),
     ("idempotent writes", &["idempotent"]),

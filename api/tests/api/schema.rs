@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use entity::{idempotency_key, task, task_tombstone, user};
+use entity::{idempotency_key, tag, task, task_tag, task_tombstone, user};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityName, IdenStatic,
@@ -95,6 +95,41 @@ fn declared_by_entities(backend: DbBackend) -> SchemaSnapshot {
         "CASCADE".into(),
     ));
     for index in task_tombstone::indexes() {
+        let spec = index.get_index_spec();
+        snapshot
+            .indexes
+            .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
+    }
+    for (table, columns) in [
+        (
+            tag::Entity.table_name(),
+            tag::Column::iter()
+                .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+                .collect(),
+        ),
+        (
+            task_tag::Entity.table_name(),
+            task_tag::Column::iter()
+                .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+                .collect(),
+        ),
+    ] {
+        snapshot.columns.insert(table.to_owned(), columns);
+    }
+    for (table, column, target) in [
+        ("tags", "user_id", "users"),
+        ("task_tags", "task_id", "tasks"),
+        ("task_tags", "tag_id", "tags"),
+    ] {
+        snapshot.foreign_keys.insert((
+            table.into(),
+            column.into(),
+            target.into(),
+            "id".into(),
+            "CASCADE".into(),
+        ));
+    }
+    for index in tag::indexes().into_iter().chain(task_tag::indexes()) {
         let spec = index.get_index_spec();
         snapshot
             .indexes

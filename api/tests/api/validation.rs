@@ -153,7 +153,7 @@ async fn bad_query_values_are_422(app: TestApp) {
     let cases = [
         ("status=foo", "status"),
         ("status=", "status"),
-        ("sort=priority", "sort"),
+        ("sort=importance", "sort"),
         ("order=up", "order"),
         ("limit=0", "limit"),
         ("limit=501", "limit"),
@@ -175,7 +175,7 @@ async fn bad_query_values_are_422(app: TestApp) {
 }
 
 async fn every_bad_query_parameter_is_reported_at_once(app: TestApp) {
-    let query = "status=done&sort=priority&order=up&q=a%00b&limit=0&offset=-3";
+    let query = "status=done&sort=importance&order=up&q=a%00b&limit=0&offset=-3";
     let problem = assert_problem(app.try_list("alice", query).await, 422).await;
     assert_eq!(
         error_fields(&problem),
