@@ -108,6 +108,9 @@ async function addTask(page, title, description = "") {
   await taskRow(page, title).waitFor();
 }
 
+/** The tags a task's row shows, in order. */
+const shownTags = (row) => row.getByTestId("tag").evaluateAll((chips) => chips.map((chip) => chip.dataset.tag));
+
 /** The error message shown beside a form's field (named by its aria-describedby), or null. */
 async function fieldMessage(field) {
   if ((await field.getAttribute("aria-invalid")) !== "true") return null;
@@ -323,11 +326,19 @@ test("two users use the app side by side in Chromium", async () => {
   await taskRow(a1, "Buy oat milk").waitFor();
   await a1.unroute(tokenRoute);
   assert.equal(await a1.locator("main").getByRole("alert").count(), 0, "no error shown");
+  // The page's two first calls (the list and the tags) each got one 401,
+  // for the expired token, and were retried with one fresh token.
   await eventually(() =>
     assert.deepEqual(
-      alice.seen.responses.filter((r) => r.line.startsWith("401")).map((r) => [r.line, r.authorization]),
-      [["401 GET /api/tasks", `Bearer ${expired}`]],
-      "exactly one 401, for the expired token",
+      alice.seen.responses
+        .filter((r) => r.line.startsWith("401"))
+        .map((r) => [r.line, r.authorization])
+        .sort(),
+      [
+        ["401 GET /api/tags", `Bearer ${expired}`],
+        ["401 GET /api/tasks", `Bearer ${expired}`],
+      ],
+      "one 401 per call, for the expired token only",
     ),
   );
 
@@ -356,11 +367,11 @@ test("two users use the app side by side in Chromium", async () => {
 
   // Nothing failed but what the test provoked, and nothing loaded from outside.
   const provoked = alice.seen.responses.map((r) => r.line.replace(/\/\d+$/, "/{id}")).sort();
-  assert.deepEqual(provoked, ["401 GET /api/tasks", "412 PUT /api/tasks/{id}"]);
+  assert.deepEqual(provoked, ["401 GET /api/tags", "401 GET /api/tasks", "412 PUT /api/tasks/{id}"]);
   assert.deepEqual(bob.seen.responses, []);
   assert.deepEqual([...alice.seen.failed, ...bob.seen.failed], [], "no failed request");
   assert.deepEqual(bob.seen.console, [], "no console error for Bob");
-  assert.equal(alice.seen.console.length, 2, `console errors: ${alice.seen.console.join("\n")}`);
+  assert.equal(alice.seen.console.length, 3, `console errors: ${alice.seen.console.join("\n")}`);
   for (const message of alice.seen.console) assert.match(message, /status of (401|412)/);
   assert.deepEqual([...alice.seen.foreign, ...bob.seen.foreign], [], "nothing loaded from outside");
   await alice.context.close();
@@ -640,4 +651,175 @@ test("the app refuses to start without BETTER_AUTH_SECRET, naming it, before tou
   assert.match(lines[0], /^BETTER_AUTH_SECRET is not set: /);
   // Its database (port 1) was never tried: no connection error was printed.
   assert.doesNotMatch(stderr, /ECONNREFUSED|connect/);
+});
+
+test("organize like a task app: priority, tags, due dates in the browser's zone, overdue, sorts and filters", async () => {
+  const zone = "America/New_York";
+  const heidi = await userContext("Heidi", { timezoneId: zone });
+  const h1 = await signUp(heidi.context, "Heidi");
+  const asHeidi = await stack.sign({ sub: await userId(h1) });
+  // Days as the browser (in New York) counts them.
+  const day = (offset) =>
+    h1.evaluate((offset) => {
+      const d = new Date();
+      d.setDate(d.getDate() + offset);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+    }, offset);
+  const [yesterday, tomorrow] = [await day(-1), await day(1)];
+
+  const form = h1.getByRole("form", { name: "Add a task" });
+  const tagField = form.getByLabel("Tags", { exact: true });
+  /** Fills the add form's organizing fields and adds the task. */
+  async function add(title, { priority = "none", due = "", time = "", tags = [] } = {}) {
+    await form.getByLabel("Title").fill(title);
+    await form.getByLabel("Priority").selectOption(priority);
+    await form.getByLabel("Due date").fill(due);
+    if (time) await form.getByLabel("Time (optional)").fill(time);
+    for (const tag of tags) {
+      await tagField.fill(tag);
+      await tagField.press("Enter");
+    }
+    await form.getByRole("button", { name: "Add" }).click();
+    await taskRow(h1, title).waitFor();
+  }
+
+  // The time field waits for a day; a tag is limited to 40 characters and
+  // can be removed before saving.
+  assert.ok(await form.getByLabel("Time (optional)").isDisabled());
+  await tagField.fill("x".repeat(50));
+  assert.equal((await tagField.inputValue()).length, 40);
+  await tagField.fill("urgent");
+  await tagField.press("Enter");
+  assert.deepEqual(await form.getByTestId("tag-chip").allInnerTexts(), ["urgent"]);
+  await form.getByRole("button", { name: "Remove tag urgent" }).click();
+  assert.equal(await form.getByTestId("tag-chip").count(), 0);
+  await tagField.fill("bad,tag");
+  await tagField.press("Enter");
+  assert.equal(await fieldMessage(tagField), "A tag cannot contain a comma");
+  await tagField.fill("");
+
+  await add("File taxes", { priority: "high", due: yesterday, tags: ["finance", "home"] });
+  await add("Book flights", { priority: "medium", due: tomorrow, time: "09:30", tags: ["travel"] });
+  // A tag typed but not added with Enter is added on save.
+  await form.getByLabel("Title").fill("Buy stamps");
+  await form.getByLabel("Priority").selectOption("low");
+  await tagField.fill("errands");
+  await tagField.press("Enter");
+  await tagField.fill("Home");
+  await form.getByRole("button", { name: "Add" }).click();
+  await taskRow(h1, "Buy stamps").waitFor();
+  await add("Read a book");
+
+  // Stored as the contract has it, the due date and time meant in the
+  // browser's zone (New York's, not the machine's).
+  const flights = (await stack.service.call("GET", "/api/tasks?q=flights", asHeidi)).body[0];
+  assert.deepEqual(
+    [flights.priority, flights.tags, flights.due_date, flights.due_time, flights.time_zone],
+    ["medium", ["travel"], tomorrow, "09:30", zone],
+  );
+  const stampsTags = (await stack.service.call("GET", "/api/tasks?q=stamps", asHeidi)).body[0].tags;
+  assert.deepEqual(stampsTags, ["errands", "home"], "the typed tag was added on save, spelled as first used");
+  assert.equal(new Date(flights.due_at).getTime(), new Date(`${tomorrow}T09:30:00${await h1.evaluate(() => {
+    const m = -new Date(Date.now() + 86400000).getTimezoneOffset();
+    return `${m < 0 ? "-" : "+"}${String(Math.floor(Math.abs(m) / 60)).padStart(2, "0")}:${String(Math.abs(m) % 60).padStart(2, "0")}`;
+  })}`).getTime(), "09:30 in New York");
+
+  // Each row shows its priority, its due date (overdue marked) and its tags.
+  const taxes = taskRow(h1, "File taxes");
+  assert.equal(await taxes.getAttribute("data-overdue"), "true");
+  assert.match(await taxes.getByTestId("due").innerText(), /^Overdue · Yesterday$/);
+  assert.match(await taxes.getByTestId("priority").innerText(), /^High\s+priority$/, "“High priority” to a screen reader");
+  assert.deepEqual(await shownTags(taxes), ["finance", "home"]);
+  const flightsRow = taskRow(h1, "Book flights");
+  assert.equal(await flightsRow.getAttribute("data-overdue"), "false");
+  assert.match(await flightsRow.getByTestId("due").innerText(), /^Due Tomorrow, 09:30 AM$/);
+  assert.deepEqual(await shownTags(taskRow(h1, "Buy stamps")), ["errands", "home"], "one spelling per tag");
+  assert.equal(await taskRow(h1, "Read a book").getByTestId("due").count(), 0);
+  assert.equal(await taskRow(h1, "Read a book").getByTestId("priority").count(), 0);
+
+  // The sort menu: due date (soonest first, none last), then priority.
+  await h1.getByLabel("Sort by").selectOption("due_at");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Book flights", "Buy stamps", "Read a book"]));
+  assert.equal(await h1.getByLabel("Order").inputValue(), "asc");
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by due date, soonest first");
+  await h1.getByLabel("Sort by").selectOption("priority");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Book flights", "Buy stamps", "Read a book"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by priority, highest first");
+  // The order menu names each direction for the sort in force.
+  assert.deepEqual(await h1.getByLabel("Order").locator("option").allInnerTexts(), ["Highest first", "Lowest first"]);
+
+  // Filters: by priority, by a tag chip (click one, then another), overdue.
+  await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Priority").selectOption("high,medium");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Book flights"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks of high and medium priority · sorted by priority, highest first");
+  await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Priority").selectOption("any");
+  await taskRow(h1, "Buy stamps").getByRole("button", { name: "Filter by tag home" }).click();
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Buy stamps"]));
+  assert.equal(await taskRow(h1, "Buy stamps").getByRole("button", { name: "Filter by tag home" }).getAttribute("aria-pressed"), "true");
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks tagged “home” · sorted by priority, highest first");
+  await taskRow(h1, "File taxes").getByRole("button", { name: "Filter by tag finance" }).click();
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes"]));
+  await h1.screenshot({ path: path.join(outputDir, "tag-filter.png") });
+  await h1.getByRole("button", { name: "Remove the tag filter home" }).click();
+  await h1.getByRole("button", { name: "Remove the tag filter finance" }).click();
+  await eventually(async () => assert.equal((await titles(h1)).length, 4));
+  await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Tag", { exact: true }).selectOption("travel");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["Book flights"]));
+  await h1.getByRole("button", { name: "Clear filters" }).click();
+  await h1.getByRole("button", { name: "Overdue only" }).click();
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "Overdue tasks · sorted by priority, highest first");
+  await h1.getByRole("button", { name: "Overdue only" }).click();
+  await eventually(async () => assert.equal((await titles(h1)).length, 4));
+
+  // Editing: another priority, a tag removed, the due date cleared.
+  const stamps = await startEditing(h1, "Buy stamps");
+  await stamps.getByLabel("Priority").selectOption("high");
+  await stamps.getByRole("button", { name: "Remove tag errands" }).click();
+  await stamps.getByLabel("Due date").fill(tomorrow);
+  await stamps.getByRole("button", { name: "Save" }).click();
+  await stamps.waitFor({ state: "detached" });
+  await eventually(async () => assert.match(await taskRow(h1, "Buy stamps").getByTestId("priority").innerText(), /^High\s+priority$/));
+  assert.deepEqual(await shownTags(taskRow(h1, "Buy stamps")), ["home"]);
+  assert.match(await taskRow(h1, "Buy stamps").getByTestId("due").innerText(), /^Due Tomorrow$/);
+  const flightsEdit = await startEditing(h1, "Book flights");
+  await flightsEdit.getByRole("button", { name: "Clear the due date" }).click();
+  assert.equal(await flightsEdit.getByLabel("Due date").inputValue(), "");
+  assert.ok(await flightsEdit.getByLabel("Time (optional)").isDisabled(), "the time goes with the day");
+  await flightsEdit.getByRole("button", { name: "Save" }).click();
+  await flightsEdit.waitFor({ state: "detached" });
+  await eventually(async () => assert.equal(await taskRow(h1, "Book flights").getByTestId("due").count(), 0));
+  const stored = (await stack.service.call("GET", "/api/tasks", asHeidi)).body;
+  assert.deepEqual(
+    stored.map((t) => [t.title, t.priority, t.tags, t.due_date, t.due_time]).sort(),
+    [
+      ["Book flights", "medium", ["travel"], null, null],
+      ["Buy stamps", "high", ["home"], tomorrow, null],
+      ["File taxes", "high", ["finance", "home"], yesterday, null],
+      ["Read a book", "none", [], null, null],
+    ],
+  );
+  await h1.getByLabel("Sort by").selectOption("due_at");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Buy stamps", "Book flights", "Read a book"]));
+  await h1.screenshot({ path: path.join(outputDir, "organized.png"), fullPage: true });
+
+  // The same list on a phone.
+  const onPhone = await browser.newContext({ ...phone, timezoneId: zone });
+  const p1 = await onPhone.newPage();
+  await p1.goto(`${stack.origin}/sign-in`);
+  await p1.getByLabel("Email").fill(emailOf("Heidi"));
+  await p1.getByLabel("Password").fill(password);
+  await p1.getByRole("button", { name: "Sign in" }).click();
+  await p1.waitForURL(`${stack.origin}/`);
+  await p1.getByLabel("Sort by").selectOption("due_at");
+  await eventually(async () => assert.deepEqual(await titles(p1), ["File taxes", "Buy stamps", "Book flights", "Read a book"]));
+  assert.equal(await p1.evaluate(() => document.documentElement.scrollWidth), 390, "no sideways scrolling");
+  await p1.screenshot({ path: path.join(outputDir, "phone-organized.png"), fullPage: true });
+  await onPhone.close();
+
+  assert.deepEqual(heidi.seen.responses, [], "no error response");
+  assert.deepEqual(heidi.seen.failed, [], "no failed request");
+  assert.deepEqual(heidi.seen.console, [], "no console error");
+  assert.deepEqual(heidi.seen.foreign, [], "nothing loaded from outside");
+  await heidi.context.close();
 });

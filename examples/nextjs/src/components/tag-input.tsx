@@ -20,16 +20,15 @@ export function withTag(tags: string[], tag: string): string[] {
  */
 export function TagInput({
   tags,
-  onChange,
   pending,
-  onPending,
+  onChange,
   suggestions = [],
   error,
 }: {
   tags: string[];
-  onChange: (tags: string[]) => void;
   pending: string;
-  onPending: (text: string) => void;
+  /** Both at once: adding a tag moves the typed text into the tags. */
+  onChange: (next: { tags: string[]; pending: string }) => void;
   suggestions?: string[];
   error?: string;
 }) {
@@ -49,8 +48,7 @@ export function TagInput({
       setProblem(`A task has at most ${limits.tagsPerTask} tags`);
       return false;
     }
-    onChange(withTag(tags, text));
-    onPending("");
+    onChange({ tags: withTag(tags, text), pending: "" });
     setProblem(null);
     return true;
   }
@@ -60,7 +58,7 @@ export function TagInput({
       if (pending.trim() !== "" || event.key === ",") event.preventDefault();
       add(pending);
     } else if (event.key === "Backspace" && pending === "" && tags.length > 0) {
-      onChange(tags.slice(0, -1));
+      onChange({ tags: tags.slice(0, -1), pending });
     }
   }
 
@@ -83,7 +81,7 @@ export function TagInput({
                 type="button"
                 className="-mr-1 rounded-full p-0.5 hover:bg-brand-100"
                 aria-label={`Remove tag ${tag}`}
-                onClick={() => onChange(tags.filter((t) => t !== tag))}
+                onClick={() => onChange({ tags: tags.filter((t) => t !== tag), pending })}
               >
                 <XIcon className="size-3" />
               </button>
@@ -101,7 +99,7 @@ export function TagInput({
           aria-describedby={message ? `${id}-error` : undefined}
           onChange={(e) => {
             setProblem(null);
-            onPending(e.target.value);
+            onChange({ tags, pending: e.target.value });
           }}
           onKeyDown={onKeyDown}
           onBlur={() => add(pending)}

@@ -151,9 +151,12 @@ export function TaskBoard() {
           </form>
         </div>
         <div className="grid grid-cols-2 gap-3 sm:flex sm:flex-wrap sm:items-end">
-          <label className="sm:w-40">
-            <span className="label">Priority</span>
+          <div className="sm:w-40">
+            <label className="label" htmlFor="filter-priority">
+              Priority
+            </label>
             <select
+              id="filter-priority"
               className="field"
               value={priority}
               onChange={(e) => reset(() => setPriority(e.target.value as PriorityFilter))}
@@ -164,10 +167,13 @@ export function TaskBoard() {
                 </option>
               ))}
             </select>
-          </label>
-          <label className="sm:w-40">
-            <span className="label">Tag</span>
+          </div>
+          <div className="sm:w-40">
+            <label className="label" htmlFor="filter-tag">
+              Tag
+            </label>
             <select
+              id="filter-tag"
               className="field"
               value=""
               onChange={(e) => {
@@ -183,10 +189,13 @@ export function TaskBoard() {
                   </option>
                 ))}
             </select>
-          </label>
-          <label className="sm:w-40">
-            <span className="label">Sort by</span>
+          </div>
+          <div className="sm:w-40">
+            <label className="label" htmlFor="sort-by">
+              Sort by
+            </label>
             <select
+              id="sort-by"
               className="field"
               value={sort}
               onChange={(e) => {
@@ -203,16 +212,20 @@ export function TaskBoard() {
                 </option>
               ))}
             </select>
-          </label>
-          <label className="sm:w-48">
-            <span className="label">Order</span>
-            <select className="field" value={order} onChange={(e) => reset(() => setOrder(e.target.value as Order))}>
+          </div>
+          <div className="sm:w-48">
+            <label className="label" htmlFor="sort-order">
+              Order
+            </label>
+            <select
+              id="sort-order"
+              className="field" value={order} onChange={(e) => reset(() => setOrder(e.target.value as Order))}>
               <option value={naturalOrder[sort]}>{orderNames[sort][naturalOrder[sort]]}</option>
               <option value={naturalOrder[sort] === "asc" ? "desc" : "asc"}>
                 {orderNames[sort][naturalOrder[sort] === "asc" ? "desc" : "asc"]}
               </option>
             </select>
-          </label>
+          </div>
           <button
             className="btn-secondary col-span-2 aria-pressed:border-red-300 aria-pressed:bg-red-50 aria-pressed:text-red-700 sm:col-span-1"
             aria-pressed={overdue}

@@ -7,7 +7,7 @@ import { useTagList, useTaskMutations, type NewTask, type TaskChanges } from "@/
 import { browserTimeZone } from "@/lib/due";
 import { characters, limits, tagProblem } from "@/lib/limits";
 
-import { PlusIcon } from "./icons";
+import { PlusIcon, XIcon } from "./icons";
 import { TagInput, withTag } from "./tag-input";
 
 export type Priority = Task["priority"];
@@ -210,16 +210,28 @@ export function TaskFields({
         </Field>
         <Field label="Due date" error={errors.due_date}>
           {({ id, describedBy }) => (
-            <input
-              id={id}
-              type="date"
-              name="due_date"
-              className="field"
-              value={draft.dueDate}
-              aria-invalid={errors.due_date ? true : undefined}
-              aria-describedby={describedBy}
-              onChange={(e) => onChange({ ...draft, dueDate: e.target.value, dueTime: e.target.value ? draft.dueTime : "" })}
-            />
+            <div className="relative">
+              <input
+                id={id}
+                type="date"
+                name="due_date"
+                className={"field " + (draft.dueDate ? "pr-8" : "")}
+                value={draft.dueDate}
+                aria-invalid={errors.due_date ? true : undefined}
+                aria-describedby={describedBy}
+                onChange={(e) => onChange({ ...draft, dueDate: e.target.value, dueTime: e.target.value ? draft.dueTime : "" })}
+              />
+              {draft.dueDate && (
+                <button
+                  type="button"
+                  className="absolute top-1/2 right-1.5 -translate-y-1/2 rounded p-1 text-slate-400 hover:bg-slate-100 hover:text-slate-700"
+                  onClick={() => onChange({ ...draft, dueDate: "", dueTime: "" })}
+                >
+                  <XIcon className="size-3.5" />
+                  <span className="sr-only">Clear the due date</span>
+                </button>
+              )}
+            </div>
           )}
         </Field>
         <Field label="Time (optional)" error={errors.due_time}>
@@ -241,9 +253,8 @@ export function TaskFields({
         <div className="col-span-2 sm:col-span-1">
           <TagInput
             tags={draft.tags}
-            onChange={(tags) => onChange({ ...draft, tags })}
             pending={draft.tagText}
-            onPending={(tagText) => onChange({ ...draft, tagText })}
+            onChange={({ tags, pending }) => onChange({ ...draft, tags, tagText: pending })}
             suggestions={suggestions}
             error={errors.tags}
           />
@@ -268,12 +279,14 @@ export function AddTask({ onSaved }: { onSaved?: (task: Task) => void }) {
     event.preventDefault();
     setTried(true);
     if (Object.keys(checkDraft(draft)).length > 0) return;
-    create.mutate(bodyOf(draft), {
-      onSuccess: (task) => {
-        setDraft(emptyDraft);
-        setTried(false);
-        onSaved?.(task);
-      },
+    // The form is cleared at once, ready for the next task; if the add
+    // fails, what was typed comes back (unless the user has started anew).
+    const sent = draft;
+    setDraft(emptyDraft);
+    setTried(false);
+    create.mutate(bodyOf(sent), {
+      onSuccess: (task) => onSaved?.(task),
+      onError: () => setDraft((current) => (current === emptyDraft ? sent : current)),
     });
   }
 

@@ -198,6 +198,7 @@ export function TaskItem({
                     key={tag}
                     type="button"
                     data-testid="tag"
+                    data-tag={tag}
                     className="chip bg-slate-100 text-slate-700 hover:bg-brand-50 hover:text-brand-700 aria-pressed:bg-brand-600 aria-pressed:text-white"
                     aria-pressed={active}
                     onClick={() => onTag?.(tag)}
