@@ -24,7 +24,7 @@ use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, m
 use crate::fair_share::{FairShare, share_of};
 use crate::health::note_write_outcomes;
 use crate::http::allow::AllowHeader;
-use crate::http::cors::{cors, skip_for_same_origin};
+use crate::http::cors::{self, cors, log_refused_origins, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::error::into_problem_response;
 use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
@@ -92,6 +92,7 @@ impl Application {
         };
         let verifier = Arc::new(TokenVerifier::new(&settings.auth, handles));
         tracing::info!("accepting {}", verifier.describe());
+        tracing::info!("{}", cors::describe(&settings.cors_origins));
 
         let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port))
             .await
@@ -280,6 +281,7 @@ fn routes(
         // CORS wraps the error mapping so error responses carry its headers
         // too; its own refusals are mapped by the outer catch.
         .with(cors(&settings.cors_origins))
+        .around(log_refused_origins)
         .catch_all_error(into_problem_response)
         // Responses carry one user's data: never cache them, never sniff them.
         .with(

@@ -87,6 +87,13 @@ mod tests {
             title_key: "t".into(),
             description_key: None,
             change_seq: seq,
+            priority: 0,
+            tags: String::new(),
+            due_date: None,
+            due_time: None,
+            time_zone: "UTC".into(),
+            due_at: None,
+            completed_at: None,
         }
     }
 

@@ -24,7 +24,8 @@ const BATCH: u64 = 100;
 /// cursor (where a stream starts without one, so the client has one to
 /// resume from before any change arrives).
 pub enum StreamItem {
-    Change(Cursor, Change),
+    /// Boxed: a task is far larger than a cursor.
+    Change(Cursor, Box<Change>),
     Position(Cursor),
 }
 
@@ -65,12 +66,12 @@ impl StreamItem {
     /// The event's `data:`, rendered with serde as every response is.
     fn data(&self) -> String {
         let rendered = match self {
-            Self::Change(_, Change::Upsert(task)) => {
-                serde_json::to_string(&Task::from(task.clone()))
-            }
-            Self::Change(_, Change::Delete(tombstone)) => {
-                serde_json::to_string(&DeletedTask::from(tombstone.clone()))
-            }
+            Self::Change(_, change) => match &**change {
+                Change::Upsert(task) => serde_json::to_string(&Task::from(task.clone())),
+                Change::Delete(tombstone) => {
+                    serde_json::to_string(&DeletedTask::from(tombstone.clone()))
+                }
+            },
             Self::Position(_) => return String::new(),
         };
         rendered.unwrap_or_default()
@@ -82,7 +83,7 @@ impl StreamItem {
         let data = self.data();
         match self {
             Self::Change(cursor, change) => Event::message(data)
-                .event_type(match change {
+                .event_type(match *change {
                     Change::Upsert(_) => "upsert",
                     Change::Delete(_) => "delete",
                 })
@@ -177,7 +178,8 @@ impl Follower {
         .await?;
         for change in page.changes {
             let at = position.cursor_at(change.seq());
-            self.pending.push_back(StreamItem::Change(at, change));
+            self.pending
+                .push_back(StreamItem::Change(at, Box::new(change)));
         }
         self.cursor = position.cursor_at(page.last_seq);
         Ok(if page.has_more {

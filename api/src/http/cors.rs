@@ -1,8 +1,8 @@
 //! Cross-origin access for the browser frontend.
 
-use poem::http::header;
+use poem::http::{StatusCode, header};
 use poem::middleware::Cors;
-use poem::{Endpoint, Request};
+use poem::{Endpoint, IntoResponse, Request, Response};
 
 /// Lets the configured origins call the API, send the conditional and
 /// idempotency headers, and read the paging, location, version, request id
@@ -35,6 +35,41 @@ pub fn cors(origins: &[String]) -> Cors {
             "ratelimit-reset",
         ])
         .max_age(600)
+}
+
+/// What the start-up log says CORS lets in, so a frontend on another port
+/// than the one configured is a line in the log, not a silent refusal.
+pub fn describe(origins: &[String]) -> String {
+    if origins.iter().any(|origin| origin == "*") {
+        "CORS allows every origin (CORS_ORIGINS=*)".to_owned()
+    } else if origins.is_empty() {
+        "CORS allows no origin: browsers on other origins are refused; set CORS_ORIGINS to \
+         the frontend's origin, such as http://localhost:3000"
+            .to_owned()
+    } else {
+        format!(
+            "CORS allows {} (CORS_ORIGINS); a frontend on any other origin is refused",
+            origins.join(", ")
+        )
+    }
+}
+
+/// Middleware around [`cors`]: logs each request it refuses with the
+/// origin it came from, so a misconfigured frontend shows in the log.
+pub async fn log_refused_origins<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let result = next.call(req).await.map(IntoResponse::into_response);
+    let refused = match &result {
+        Ok(response) => response.status() == StatusCode::FORBIDDEN,
+        Err(err) => err.status() == StatusCode::FORBIDDEN,
+    };
+    if let (true, Some(origin)) = (refused, origin) {
+        tracing::warn!(
+            origin = %String::from_utf8_lossy(origin.as_bytes()),
+            "refused a cross-origin request: its origin is not in CORS_ORIGINS"
+        );
+    }
+    result
 }
 
 /// Browsers send `Origin` on same-origin POSTs too (Swagger UI at `/docs`

@@ -9,6 +9,8 @@
 mod bodies;
 mod due;
 mod list_query;
+#[cfg(test)]
+mod plans;
 mod priority;
 pub(crate) mod repository;
 mod routes;

@@ -61,70 +61,7 @@ pub struct Page {
 /// over the page's rows), so it can be answered from an index, and the
 /// outer joins always leave one row, even for an empty page.
 pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Result<Page, DbErr> {
-    let matching = filtered(owner, query, db.get_database_backend());
-    let order = match query.order {
-        SortOrder::Asc => Order::Asc,
-        SortOrder::Desc => Order::Desc,
-    };
-    let key = match query.sort {
-        SortKey::CreatedAt => task::Column::CreatedAt,
-        SortKey::UpdatedAt => task::Column::UpdatedAt,
-        SortKey::Title => task::Column::TitleKey,
-        SortKey::DueAt => task::Column::DueAt,
-        SortKey::Priority => task::Column::Priority,
-    };
-    let page = if query.sort == SortKey::DueAt {
-        due_page(&matching, &order, query.limit, query.offset)
-    } else {
-        matching
-            .clone()
-            .order_by(key, order.clone())
-            .order_by(task::Column::Id, order.clone())
-            .limit(query.limit)
-            .offset(query.offset)
-            .into_query()
-    };
-    // `COUNT(*)` straight over the filtered rows: SeaORM's own `count()`
-    // wraps the whole select in a subquery.
-    let count = matching
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), list_columns::TOTAL)
-        .into_query();
-    let statement = Query::select()
-        .column((list_columns::COUNTED, list_columns::TOTAL))
-        .expr_as(
-            Expr::col((list_columns::OWNER, user::Column::SyncEpoch)),
-            list_columns::FEED_EPOCH,
-        )
-        .expr_as(
-            Expr::col((list_columns::OWNER, user::Column::ChangeSeq)),
-            list_columns::FEED_HEAD,
-        )
-        .expr_as(
-            Expr::col((list_columns::OWNER, user::Column::PurgedSeq)),
-            list_columns::FEED_PURGED,
-        )
-        .column((list_columns::PAGE, Asterisk))
-        .from_subquery(count, list_columns::COUNTED)
-        .join_as(
-            JoinType::LeftJoin,
-            user::Entity,
-            list_columns::OWNER,
-            Expr::col((list_columns::OWNER, user::Column::Id)).eq(owner),
-        )
-        .join_subquery(
-            JoinType::LeftJoin,
-            page,
-            list_columns::PAGE,
-            Expr::cust("TRUE"),
-        )
-        .order_by_expr(
-            Expr::col((list_columns::PAGE, task::Column::DueAt)).is_null(),
-            Order::Asc,
-        )
-        .order_by((list_columns::PAGE, key), order.clone())
-        .order_by((list_columns::PAGE, task::Column::Id), order)
-        .to_owned();
+    let statement = list_statement(owner, query, db.get_database_backend());
     let rows = db.query_all(&statement).await?;
     let Some(first) = rows.first() else {
         return Err(DbErr::RecordNotFound("the list's count row".into()));
@@ -153,6 +90,83 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
         total: u64::try_from(total).unwrap_or(0),
         position,
     })
+}
+
+/// The one statement [`list`] runs (its plans are checked in `plans`).
+pub(super) fn list_statement(
+    owner: &str,
+    query: &ListQuery,
+    backend: DbBackend,
+) -> sea_orm::sea_query::SelectStatement {
+    let matching = filtered(owner, query, backend);
+    let order = match query.order {
+        SortOrder::Asc => Order::Asc,
+        SortOrder::Desc => Order::Desc,
+    };
+    let key = match query.sort {
+        SortKey::CreatedAt => task::Column::CreatedAt,
+        SortKey::UpdatedAt => task::Column::UpdatedAt,
+        SortKey::Title => task::Column::TitleKey,
+        SortKey::DueAt => task::Column::DueAt,
+        SortKey::Priority => task::Column::Priority,
+    };
+    let page = if query.sort == SortKey::DueAt {
+        due_page(&matching, &order, query.limit, query.offset)
+    } else {
+        matching
+            .clone()
+            .order_by(key, order.clone())
+            .order_by(task::Column::Id, order.clone())
+            .limit(query.limit)
+            .offset(query.offset)
+            .into_query()
+    };
+    // `COUNT(*)` straight over the filtered rows: SeaORM's own `count()`
+    // wraps the whole select in a subquery.
+    let count = matching
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), list_columns::TOTAL)
+        .into_query();
+    let mut statement = Query::select()
+        .column((list_columns::COUNTED, list_columns::TOTAL))
+        .expr_as(
+            Expr::col((list_columns::OWNER, user::Column::SyncEpoch)),
+            list_columns::FEED_EPOCH,
+        )
+        .expr_as(
+            Expr::col((list_columns::OWNER, user::Column::ChangeSeq)),
+            list_columns::FEED_HEAD,
+        )
+        .expr_as(
+            Expr::col((list_columns::OWNER, user::Column::PurgedSeq)),
+            list_columns::FEED_PURGED,
+        )
+        .column((list_columns::PAGE, Asterisk))
+        .from_subquery(count, list_columns::COUNTED)
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            list_columns::OWNER,
+            Expr::col((list_columns::OWNER, user::Column::Id)).eq(owner),
+        )
+        .join_subquery(
+            JoinType::LeftJoin,
+            page,
+            list_columns::PAGE,
+            Expr::cust("TRUE"),
+        )
+        .to_owned();
+    if query.sort == SortKey::DueAt {
+        // Undated tasks last, as the page was cut.
+        statement.order_by_expr(
+            Expr::col((list_columns::PAGE, task::Column::DueAt)).is_null(),
+            Order::Asc,
+        );
+    }
+    statement
+        .order_by((list_columns::PAGE, key), order.clone())
+        .order_by((list_columns::PAGE, task::Column::Id), order);
+    statement
 }
 
 /// The owner's tasks the query's filters let through.

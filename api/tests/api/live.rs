@@ -29,6 +29,7 @@ pub fn tests() -> Vec<Trial> {
             a_stream_sends_keep_alives_and_ends_when_its_token_expires,
             erasure_ends_the_users_streams_and_their_cursors,
             a_bad_last_event_id_is_410,
+            a_tag_rename_streams_every_task_it_changed,
         ],
         crate::postgres_only![
             a_stream_on_one_instance_sees_writes_made_on_another,
@@ -581,6 +582,50 @@ async fn a_stream_opened_without_a_cursor_starts_at_the_present(live: Live) {
     assert_eq!(data, first);
     let from_start = page(&app, "cy", start.as_deref(), 100).await;
     assert_eq!(ids(&from_start["tasks"]), [id_of(&first)]);
+}
+
+async fn a_tag_rename_streams_every_task_it_changed(live: Live) {
+    let app = live.0;
+    let one = app
+        .create_task(
+            "ada",
+            json!({"title": "1", "tags": ["home"], "priority": "low"}),
+        )
+        .await;
+    let two = app
+        .create_task(
+            "ada",
+            json!({"title": "2", "tags": ["Home", "x"], "due_date": "2026-12-24"}),
+        )
+        .await;
+    let mut stream = Stream::open(&app.address, &app.token("ada"), None).await;
+    stream.message(SOON).await;
+    let renamed = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/tags/HOME",
+            "ada",
+            Some(&json!({"name": "house"})),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let (event, id, data) = stream.message(SOON).await;
+        assert_eq!(event.as_deref(), Some("upsert"));
+        assert!(id.is_some());
+        sent.push(data);
+    }
+    sent.sort_by_key(id_of);
+    assert_eq!(sent[0], app.task("ada", id_of(&one)).await);
+    assert_eq!(sent[1], app.task("ada", id_of(&two)).await);
+    assert_eq!(sent[0]["tags"], json!(["house"]));
+    assert_eq!(sent[1]["tags"], json!(["house", "x"]));
+    assert_eq!(
+        sent[1]["due_date"], "2026-12-24",
+        "every field in the event"
+    );
+    stream.assert_quiet(KEEP_ALIVE * 2).await;
 }
 
 async fn streams_are_limited_per_user_with_a_429(live: Live) {

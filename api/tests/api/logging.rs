@@ -20,6 +20,7 @@ pub fn tests() -> Vec<Trial> {
     crate::standalone![
         every_401_is_logged_under_its_request_id_without_secrets,
         request_ids_are_echoed_when_sane_and_made_up_otherwise,
+        the_allowed_origins_are_logged_at_start_and_each_refused_one_when_refused,
     ]
 }
 
@@ -33,6 +34,16 @@ fn hs256(secret: &str, algorithm: Algorithm, claims: Value) -> String {
 /// The binary with `LOG_FORMAT=json` at `RUST_LOG=trace`, trusting
 /// `SECRET` and a key set nobody serves; its log lines and address.
 fn start_logging_service(dir: &std::path::Path) -> (KillOnDrop, mpsc::Receiver<String>, String) {
+    let (child, lines, address, _) = start_logging_service_with(dir, &[]);
+    (child, lines, address)
+}
+
+/// [`start_logging_service`] with `env` set too; also the lines it logged
+/// before its address.
+fn start_logging_service_with(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (KillOnDrop, mpsc::Receiver<String>, String, Vec<String>) {
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -45,6 +56,7 @@ fn start_logging_service(dir: &std::path::Path) -> (KillOnDrop, mpsc::Receiver<S
             .env("LOG_FORMAT", "json")
             .env("BETTER_AUTH_SECRET", SECRET)
             .env("BETTER_AUTH_URL", format!("http://127.0.0.1:{closed_port}"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -64,6 +76,7 @@ fn start_logging_service(dir: &std::path::Path) -> (KillOnDrop, mpsc::Receiver<S
             }
         });
     }
+    let mut before = Vec::new();
     let address = loop {
         let line = lines_rx
             .recv_timeout(Duration::from_secs(30))
@@ -71,8 +84,9 @@ fn start_logging_service(dir: &std::path::Path) -> (KillOnDrop, mpsc::Receiver<S
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
+        before.push(line);
     };
-    (child, lines_rx, address)
+    (child, lines_rx, address, before)
 }
 
 async fn every_401_is_logged_under_its_request_id_without_secrets() {
@@ -150,7 +164,9 @@ async fn every_401_is_logged_under_its_request_id_without_secrets() {
     assert_eq!(panicked.status(), 500);
     drop(child);
 
-    let log: Vec<String> = lines.try_iter().collect();
+    // Every line, up to the end of the output: the readers forward the last
+    // ones after the process is gone.
+    let log: Vec<String> = lines.iter().collect();
     let entries: Vec<Value> = log
         .iter()
         .map(|line| {
@@ -250,4 +266,43 @@ async fn request_ids_are_echoed_when_sane_and_made_up_otherwise() {
         .to_owned();
     let again = app.get_anonymously("/api/tasks").await;
     assert_ne!(first, again.headers()["x-request-id"].to_str().unwrap());
+}
+
+async fn the_allowed_origins_are_logged_at_start_and_each_refused_one_when_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, lines, address, startup) =
+        start_logging_service_with(dir.path(), &[("CORS_ORIGINS", "http://localhost:3000")]);
+    assert!(
+        startup
+            .iter()
+            .any(|line| line.contains("CORS allows http://localhost:3000")),
+        "{startup:#?}"
+    );
+    let client = reqwest::Client::new();
+    let preflight = |origin: &str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{address}/api/tasks"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    assert_eq!(
+        preflight("http://localhost:3000").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        preflight("http://localhost:3001").await.unwrap().status(),
+        403
+    );
+    let refused = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the refusal is logged");
+        if line.contains("refused a cross-origin request") {
+            break line;
+        }
+    };
+    let refused: Value = serde_json::from_str(&refused).unwrap();
+    assert_eq!(refused["level"], "WARN");
+    assert_eq!(refused["fields"]["origin"], "http://localhost:3001");
 }

@@ -29,6 +29,7 @@ mod live;
 mod logging;
 mod metrics;
 mod openapi;
+mod organize;
 mod outage;
 mod pgbouncer;
 mod pooling;
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         logging::tests(),
         metrics::tests(),
         openapi::tests(),
+        organize::tests(),
         outage::tests(),
         pooling::tests(),
         quotas::tests(),

@@ -18,6 +18,7 @@ pub fn tests() -> Vec<Trial> {
         crate::both_backends![
             migrated_schema_matches_the_entities,
             tasks_of_the_first_schema_migrate_to_version_one_and_back,
+            tasks_before_organizing_get_the_defaults_and_survive_going_back,
         ],
         crate::standalone![with_auto_migrate_off_the_service_leaves_the_schema_alone],
     ])
@@ -384,6 +385,85 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
     assert!(!first.columns["users"].contains_key("sync_epoch"));
     assert!(!first.columns.contains_key("idempotency_keys"));
     assert!(!first.columns.contains_key("task_tombstones"));
+    assert_eq!(stored_tasks(&db).await, before);
+    db.close().await.ok();
+}
+
+async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(database: TestDatabase) {
+    let db = Database::connect(&database.url).await.unwrap();
+    // The schema just before priorities, tags and due dates.
+    let before_organizing = Migrator::migrations().len() as u32 - 1;
+    Migrator::up(&db, Some(before_organizing)).await.unwrap();
+    assert!(!snapshot(&db).await.columns["tasks"].contains_key("priority"));
+    let now = "'2026-11-01T09:00:00Z'";
+    db.execute_unprepared(&format!(
+        "INSERT INTO users (id, email, name, created_at, change_seq, sync_epoch, purged_seq, erasing) \
+         VALUES ('u1', NULL, NULL, {now}, 2, 7, 0, false)"
+    ))
+    .await
+    .unwrap();
+    for (title, description, completed, seq) in
+        [("One", "NULL", "false", 1), ("Été", "'Déjà'", "true", 2)]
+    {
+        db.execute_unprepared(&format!(
+            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at, \
+             version, title_key, description_key, change_seq) \
+             VALUES ('u1', '{title}', {description}, {completed}, {now}, {now}, 3, '', NULL, {seq})"
+        ))
+        .await
+        .unwrap();
+    }
+    let before = stored_tasks(&db).await;
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(stored_tasks(&db).await, before, "every task intact");
+    let organized = rows(
+        &db,
+        "SELECT priority, tags, due_date, due_time, time_zone, due_at, version, \
+         completed_at IS NOT NULL AS has_completed_at FROM tasks ORDER BY id",
+    )
+    .await;
+    for (row, completed) in organized.iter().zip([false, true]) {
+        assert_eq!(row.try_get::<i16>("", "priority").unwrap(), 0);
+        assert_eq!(text(row, "tags"), "");
+        assert_eq!(text(row, "time_zone"), "UTC");
+        assert_eq!(
+            row.try_get::<Option<chrono::NaiveDate>>("", "due_date")
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            row.try_get::<Option<chrono::NaiveTime>>("", "due_time")
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            row.try_get::<Option<chrono::DateTime<chrono::Utc>>>("", "due_at")
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            row.try_get::<i32>("", "version").unwrap(),
+            3,
+            "versions kept"
+        );
+        assert_eq!(
+            row.try_get::<bool>("", "has_completed_at").unwrap(),
+            completed
+        );
+    }
+    assert_eq!(
+        snapshot(&db).await,
+        declared_by_entities(db.get_database_backend())
+    );
+
+    // Down again: the new columns and tables go, the tasks stay.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let back = snapshot(&db).await;
+    assert!(!back.columns["tasks"].contains_key("priority"));
+    assert!(!back.columns["tasks"].contains_key("due_at"));
+    assert!(!back.columns.contains_key("tags"));
+    assert!(!back.columns.contains_key("task_tags"));
     assert_eq!(stored_tasks(&db).await, before);
     db.close().await.ok();
 }
