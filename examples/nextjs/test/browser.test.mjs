@@ -747,6 +747,10 @@ test("organize like a task app: priority, tags, due dates in the browser's zone,
   assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by priority, highest first");
   // The order menu names each direction for the sort in force.
   assert.deepEqual(await h1.getByLabel("Order").locator("option").allInnerTexts(), ["Highest first", "Lowest first"]);
+  await h1.getByLabel("Order").selectOption("asc");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["Read a book", "Buy stamps", "Book flights", "File taxes"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by priority, lowest first");
+  await h1.getByLabel("Order").selectOption("desc");
 
   // Filters: by priority, by a tag chip (click one, then another), overdue.
   await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Priority").selectOption("high,medium");
@@ -789,9 +793,9 @@ test("organize like a task app: priority, tags, due dates in the browser's zone,
   await flightsEdit.getByRole("button", { name: "Save" }).click();
   await flightsEdit.waitFor({ state: "detached" });
   await eventually(async () => assert.equal(await taskRow(h1, "Book flights").getByTestId("due").count(), 0));
-  const stored = (await stack.service.call("GET", "/api/tasks", asHeidi)).body;
+  const stored = (await stack.service.call("GET", "/api/tasks?sort=title&order=asc", asHeidi)).body;
   assert.deepEqual(
-    stored.map((t) => [t.title, t.priority, t.tags, t.due_date, t.due_time]).sort(),
+    stored.map((t) => [t.title, t.priority, t.tags, t.due_date, t.due_time]),
     [
       ["Book flights", "medium", ["travel"], null, null],
       ["Buy stamps", "high", ["home"], tomorrow, null],
