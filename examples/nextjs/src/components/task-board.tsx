@@ -293,6 +293,9 @@ export function TaskBoard() {
             </ul>
             {shown.length === 0 && <EmptyState filtered={filtered} />}
           </>
+        ) : list.isError && !trouble?.transient ? (
+          // Retrying cannot help (signed out, say): no endless skeleton.
+          <p className="px-6 py-12 text-center text-sm text-slate-500">Your tasks will show here again once this is sorted out.</p>
         ) : (
           <Skeleton />
         )}
