@@ -37,6 +37,17 @@ export function createTodoClient(baseUrl: string, getToken: GetToken): TodoClien
   return createClient<paths>({ baseUrl, fetch: fetchWithToken });
 }
 
+/** A call the service refused: its status and, when it sent one, its problem document (RFC 9457). */
+export class TodoApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem | null,
+  ) {
+    super(problem?.detail || problem?.title || `the service answered ${status}`);
+    this.name = "TodoApiError";
+  }
+}
+
 /** A task's `ETag`, for `If-Match`: the service quotes its version. */
 export function etagOf(task: Pick<Task, "version">): string {
   return `"${task.version}"`;

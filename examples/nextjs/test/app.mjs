@@ -39,21 +39,54 @@ function freshAuthDatabase() {
   return { url: url.toString(), drop: () => execFileSync("psql", [server, "-qc", `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]) };
 }
 
-/** `next start` on `port`, signing users in for `origin` and calling the service at `serviceAddress`. */
-async function startApp({ port, origin, authDatabaseUrl, serviceAddress }) {
-  const child = spawn(path.join(appDir, "node_modules/.bin/next"), ["start", "-H", "127.0.0.1", "-p", String(port)], {
+/** The environment `next start` runs with: every variable the app reads. */
+function appEnvironment({ origin, authDatabaseUrl, serviceAddress }) {
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    BETTER_AUTH_URL: origin,
+    BETTER_AUTH_SECRET: secret,
+    AUTH_DATABASE_URL: authDatabaseUrl,
+    TODO_API_URL: serviceAddress,
+  };
+}
+
+function spawnNext(port, env) {
+  return spawn(path.join(appDir, "node_modules/.bin/next"), ["start", "-H", "127.0.0.1", "-p", String(port)], {
     cwd: appDir,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: "production",
-      NEXT_TELEMETRY_DISABLED: "1",
-      BETTER_AUTH_URL: origin,
-      BETTER_AUTH_SECRET: secret,
-      AUTH_DATABASE_URL: authDatabaseUrl,
-      TODO_API_URL: serviceAddress,
-    },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+}
+
+/**
+ * `next start` with the environment less `without`: resolves with its exit
+ * code and output once it exits (within 30 s), or rejects if it serves.
+ */
+export async function startAppWithout(without) {
+  const port = await freePort();
+  const env = appEnvironment({
+    origin: `http://127.0.0.1:${port}`,
+    // A database that does not exist: the app must stop before it would try it.
+    authDatabaseUrl: "postgres://postgres@127.0.0.1:1/never_touched",
+    serviceAddress: "http://127.0.0.1:1",
+  });
+  delete env[without];
+  const child = spawnNext(port, env);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** `next start` on `port`, signing users in for `origin` and calling the service at `serviceAddress`. */
+async function startApp({ port, origin, authDatabaseUrl, serviceAddress }) {
+  const child = spawnNext(port, appEnvironment({ origin, authDatabaseUrl, serviceAddress }));
   let log = "";
   child.stdout.on("data", (chunk) => (log += chunk));
   child.stderr.on("data", (chunk) => (log += chunk));
@@ -117,6 +150,36 @@ export async function startStack() {
       const secondApp = await startApp({ port, origin, authDatabaseUrl: authDatabase.url, serviceAddress: second.address });
       others.push(secondApp, second);
       return { origin, service: second, log: secondApp.log };
+    },
+    /**
+     * Another app beside the first, calling a service instance of its own
+     * on the same database, on a fixed port, that the test can stop and
+     * start again (an outage): `{ origin, serviceAddress, stopService(), startService() }`.
+     */
+    async instanceWithOutage() {
+      const port = await freePort();
+      const origin = `http://127.0.0.1:${port}`;
+      const servicePort = await freePort();
+      const start = () =>
+        startService(
+          { BETTER_AUTH_URL: origin, CORS_ORIGINS: origin, PORT: String(servicePort) },
+          { databaseUrl: service.databaseUrl },
+        );
+      let current = await start();
+      const serviceAddress = current.address;
+      const outageApp = await startApp({ port, origin, authDatabaseUrl: authDatabase.url, serviceAddress });
+      others.push(outageApp, { stop: () => current?.stop() });
+      return {
+        origin,
+        serviceAddress,
+        async stopService() {
+          await current.stop();
+          current = null;
+        },
+        async startService() {
+          current = await start();
+        },
+      };
     },
     async stop() {
       for (const other of others) await other.stop();

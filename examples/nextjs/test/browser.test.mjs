@@ -1,7 +1,10 @@
 // The example app in Chromium against `next start` and the service on
-// PostgreSQL: two users side by side, every task operation, a conflict
-// between two tabs, an expired token refreshed unnoticed, account deletion,
-// and live updates between two tabs on two instances of the service.
+// PostgreSQL: two users side by side (one on a phone-sized screen), every
+// task operation, deletes with undo, a conflict between two tabs, an expired
+// token refreshed unnoticed, account deletion behind a typed confirmation,
+// live updates between two tabs on two instances of the service, the states
+// a user sees (loading, the service down and back, a session that ended,
+// the contract's limits), the sign-in limits and the start-up check.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +13,7 @@ import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
 import { chromiumOptions } from "../../../e2e/lib/chromium.mjs";
-import { startStack } from "./app.mjs";
+import { startAppWithout, startStack } from "./app.mjs";
 
 const outputDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "test-results");
 const password = "correct horse battery staple";
@@ -43,9 +46,12 @@ async function eventually(check) {
   }
 }
 
+/** A phone-sized screen (an iPhone 14's CSS pixels). */
+const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
 /** A browser context of its own (one user), recording every error it sees. */
-async function userContext(who) {
-  const context = await browser.newContext();
+async function userContext(who, options = {}) {
+  const context = await browser.newContext(options);
   const seen = { console: [], failed: [], responses: [], foreign: [] };
   context.on("console", (m) => m.type() === "error" && seen.console.push(m.text()));
   context.on("requestfailed", (r) => {
@@ -66,16 +72,24 @@ async function userContext(who) {
   return { context, seen };
 }
 
-async function signUp(context, name, origin = stack.origin) {
+const emailOf = (name) => `${name.toLowerCase()}-${process.pid}@example.com`;
+
+/** Signs up on the sign-up page; resolves once the list has loaded, unless `wait` is false. */
+async function signUp(context, name, origin = stack.origin, { wait = true } = {}) {
   const page = await context.newPage();
   await page.goto(`${origin}/sign-up`);
   await page.getByLabel("Name").fill(name);
-  await page.getByLabel("Email").fill(`${name.toLowerCase()}-${Date.now()}@example.com`);
+  await page.getByLabel("Email").fill(emailOf(name));
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign up" }).click();
   await page.waitForURL(`${origin}/`);
-  await page.getByTestId("range").waitFor();
+  if (wait) await page.getByTestId("range").waitFor();
   return page;
+}
+
+/** The signed-in user's id, from Better Auth. */
+async function userId(page) {
+  return (await page.evaluate(() => fetch("/api/auth/get-session").then((r) => r.json()))).user.id;
 }
 
 const taskRow = (page, title) => page.getByTestId("task").filter({ has: page.getByText(title, { exact: true }) });
@@ -94,6 +108,20 @@ async function addTask(page, title, description = "") {
   await taskRow(page, title).waitFor();
 }
 
+/** The tags a task's row shows, in order. */
+const shownTags = (row) => row.getByTestId("tag").evaluateAll((chips) => chips.map((chip) => chip.dataset.tag));
+
+/** The error message shown beside a form's field (named by its aria-describedby), or null. */
+async function fieldMessage(field) {
+  if ((await field.getAttribute("aria-invalid")) !== "true") return null;
+  const ids = ((await field.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
+  for (const id of ids) {
+    const message = field.page().locator(`[id="${id}"].field-error`);
+    if ((await message.count()) > 0) return message.innerText();
+  }
+  return null;
+}
+
 /** Opens a task's edit form: the form, found by the task's id (its title is in an input now). */
 async function startEditing(page, title) {
   const row = taskRow(page, title);
@@ -109,69 +137,136 @@ async function showing(page, filter) {
 test("two users use the app side by side in Chromium", async () => {
   mkdirSync(outputDir, { recursive: true });
   const alice = await userContext("Alice");
-  const bob = await userContext("Bob");
+  const bob = await userContext("Bob", phone); // on a phone-sized screen
   const a1 = await signUp(alice.context, "Alice");
   const b1 = await signUp(bob.context, "Bob");
-  const aliceId = (await a1.evaluate(() => fetch("/api/auth/get-session").then((r) => r.json()))).user.id;
+  const aliceId = await userId(a1);
+  const asAlice = await stack.sign({ sub: aliceId });
 
-  // Each adds tasks; Alice has more than a page (5).
+  // Each adds tasks.
   const aliceTitles = ["Buy milk", "Write report", "Call plumber", "Book dentist", "Water plants", "Pay rent"];
   for (const title of aliceTitles) await addTask(a1, title, title === "Buy milk" ? "Oat, 2 litres" : "");
   const bobTitles = ["Bob's secret plan", "Fix bike"];
   for (const title of bobTitles) await addTask(b1, title);
 
-  // A 422's field message appears beside the field (the one 422 this test provokes).
+  // Nothing is flagged at rest; a blank title is refused in the browser,
+  // after the user tried to add it, beside the field, and never sent.
   const addForm = a1.getByRole("form", { name: "Add a task" });
-  await addForm.getByLabel("Title").fill("   ");
+  const addTitle = addForm.getByLabel("Title");
+  assert.equal(await fieldMessage(addTitle), null, "no error at rest");
+  assert.equal(await a1.locator(".field-error").count(), 0);
+  const posts = [];
+  const notePost = (r) => r.method() === "POST" && new URL(r.url()).pathname === "/api/tasks" && posts.push(r.url());
+  a1.on("request", notePost);
+  await addTitle.fill("   ");
   await addForm.getByRole("button", { name: "Add" }).click();
-  const titleError = addForm.locator("label", { hasText: "Title" }).locator(".field-error");
-  await titleError.waitFor();
-  assert.match(await titleError.innerText(), /\S/);
-  assert.equal(await addForm.locator("label", { hasText: "Description" }).locator(".field-error").count(), 0);
+  assert.equal(await fieldMessage(addTitle), "Give the task a title");
+  assert.equal(await fieldMessage(addForm.getByLabel("Description")), null);
+  await addTitle.fill("Pick up parcel");
+  assert.equal(await fieldMessage(addTitle), null, "the message goes once the title is fine");
+  await addTitle.fill("");
+  a1.off("request", notePost);
+  assert.deepEqual(posts, [], "nothing was sent");
 
-  // Paging with the total.
-  assert.equal(await a1.getByTestId("range").innerText(), "1–5 of 6");
-  assert.deepEqual(await titles(a1), ["Pay rent", "Water plants", "Book dentist", "Call plumber", "Write report"]);
+  // Paging, 20 to a page, with the total: 15 more tasks made elsewhere
+  // (through the service) arrive live.
+  await live(a1);
+  const fillers = [];
+  for (let i = 1; i <= 15; i++) {
+    const made = await stack.service.call("POST", "/api/tasks", asAlice, { title: `Filler ${String(i).padStart(2, "0")}` });
+    assert.equal(made.status, 201);
+    fillers.push(made.body.id);
+  }
+  await eventually(async () => assert.equal(await a1.getByTestId("range").innerText(), "1–20 of 21"));
+  assert.equal((await titles(a1)).length, 20);
   await a1.getByRole("button", { name: "Next" }).click();
   await eventually(async () => assert.deepEqual(await titles(a1), ["Buy milk"]));
-  assert.equal(await a1.getByTestId("range").innerText(), "6–6 of 6");
+  assert.equal(await a1.getByTestId("range").innerText(), "21–21 of 21");
   await a1.getByRole("button", { name: "Previous" }).click();
-  await eventually(async () => assert.equal((await titles(a1)).length, 5));
+  for (const id of fillers) assert.equal((await stack.service.call("DELETE", `/api/tasks/${id}`, asAlice)).status, 204);
+  await eventually(async () => assert.equal(await a1.getByTestId("range").innerText(), "1–6 of 6"));
+  assert.deepEqual(await titles(a1), ["Pay rent", "Water plants", "Book dentist", "Call plumber", "Write report", "Buy milk"]);
 
-  // Toggle, then the filters.
+  // Toggle, then the filters; the one in force is shown in words.
   await taskRow(a1, "Call plumber").getByRole("checkbox").click();
   await eventually(async () => assert.ok(await taskRow(a1, "Call plumber").getByRole("checkbox").isChecked()));
   await showing(a1, "Completed");
   await eventually(async () => assert.deepEqual(await titles(a1), ["Call plumber"]));
+  assert.equal(await a1.getByRole("button", { name: "Completed", exact: true }).getAttribute("aria-pressed"), "true");
+  assert.equal(await a1.getByTestId("summary").innerText(), "Completed tasks · sorted by created, newest first");
   await showing(a1, "Pending");
   await eventually(async () => assert.equal(await a1.getByTestId("range").innerText(), "1–5 of 5"));
   assert.ok(!(await titles(a1)).includes("Call plumber"));
-  await showing(a1, "All");
+  await a1.getByRole("button", { name: "Clear filters" }).click();
+  await eventually(async () => assert.equal(await a1.getByTestId("range").innerText(), "1–6 of 6"));
+  assert.equal(await a1.getByRole("button", { name: "All", exact: true }).getAttribute("aria-pressed"), "true");
 
   // Search and sort.
   await a1.getByRole("searchbox").fill("MILK");
-  await a1.getByRole("button", { name: "Search" }).click();
+  await a1.getByRole("button", { name: "Search", exact: true }).click();
   await eventually(async () => assert.deepEqual(await titles(a1), ["Buy milk"]));
+  assert.equal(await a1.getByTestId("summary").innerText(), "All tasks matching “MILK” · sorted by created, newest first");
   await a1.getByRole("searchbox").fill("");
-  await a1.getByRole("button", { name: "Search" }).click();
+  await a1.getByRole("button", { name: "Search", exact: true }).click();
   await a1.getByLabel("Sort by").selectOption("title");
   await a1.getByLabel("Order").selectOption("asc");
   await eventually(async () =>
-    assert.deepEqual(await titles(a1), ["Book dentist", "Buy milk", "Call plumber", "Pay rent", "Water plants"]),
+    assert.deepEqual(await titles(a1), ["Book dentist", "Buy milk", "Call plumber", "Pay rent", "Water plants", "Write report"]),
   );
+  assert.equal(await a1.getByTestId("summary").innerText(), "All tasks · sorted by title, a to z");
 
-  // Edit title and description; delete.
-  await a1.getByRole("button", { name: "Next" }).click();
-  await eventually(async () => assert.deepEqual(await titles(a1), ["Write report"]));
+  // Edit title and description, on the row itself.
   const editReport = await startEditing(a1, "Write report");
   await editReport.getByLabel("Title").fill("Write the report");
   await editReport.getByLabel("Description").fill("Due Friday");
   await editReport.getByRole("button", { name: "Save" }).click();
   await taskRow(a1, "Write the report").getByText("Due Friday").waitFor();
-  await a1.getByRole("button", { name: "Previous" }).click();
+
+  // The row's actions sit on its own line, beside the title.
+  const row = taskRow(a1, "Buy milk");
+  const [titleBox, editBox, deleteBox] = await Promise.all([
+    row.locator(".title").boundingBox(),
+    row.getByRole("button", { name: "Edit" }).boundingBox(),
+    row.getByRole("button", { name: "Delete" }).boundingBox(),
+  ]);
+  assert.ok(Math.abs(editBox.y - titleBox.y) < 12 && Math.abs(deleteBox.y - titleBox.y) < 12, "Edit and Delete are inline");
+  assert.ok(editBox.x > titleBox.x + titleBox.width, "to the right of the title");
+
+  // Delete, then undo: the task leaves the list at once, nothing is sent,
+  // and Undo brings it back, still there after a reload.
+  const deletes = [];
+  a1.on("request", (r) => r.method() === "DELETE" && deletes.push({ url: r.url(), at: Date.now() }));
   await taskRow(a1, "Pay rent").getByRole("button", { name: "Delete" }).click();
+  assert.equal(await taskRow(a1, "Pay rent").count(), 0, "hidden at once");
+  assert.equal(await a1.getByTestId("range").innerText(), "1–5 of 5");
+  const toast = a1.getByTestId("undo-toast");
+  await toast.waitFor();
+  assert.match(await toast.innerText(), /Deleted “Pay rent”/);
+  await a1.screenshot({ path: path.join(outputDir, "undo-toast.png") });
+  await toast.getByRole("button", { name: "Undo" }).click();
+  await taskRow(a1, "Pay rent").waitFor();
+  assert.equal(await a1.getByTestId("range").innerText(), "1–6 of 6");
+  await new Promise((resolve) => setTimeout(resolve, 5_500)); // past the undo window
+  assert.deepEqual(deletes, [], "no DELETE was ever sent");
+  await a1.reload();
+  await taskRow(a1, "Pay rent").waitFor();
+  const payRentId = Number(await taskRow(a1, "Pay rent").getAttribute("data-task-id"));
+
+  // Delete and let the toast run out: only then is the DELETE sent, and
+  // after a reload the task is gone.
+  await live(a1);
+  const clicked = Date.now();
+  await taskRow(a1, "Pay rent").getByRole("button", { name: "Delete" }).click();
+  await eventually(() => assert.equal(deletes.length, 1));
+  assert.ok(deletes[0].at - clicked >= 4_500, `the DELETE waited for the undo window (${deletes[0].at - clicked} ms)`);
+  assert.ok(deletes[0].url.endsWith(`/api/tasks/${payRentId}`));
+  await eventually(async () => assert.equal(await toast.count(), 0));
+  await titles(a1); // the refetch after the delete has finished: the reload cuts nothing
+  await a1.reload();
+  await a1.getByTestId("range").waitFor();
   await eventually(async () => assert.equal(await a1.getByTestId("range").innerText(), "1–5 of 5"));
   assert.ok(!(await titles(a1)).includes("Pay rent"));
+  assert.equal((await stack.service.call("GET", `/api/tasks/${payRentId}`, asAlice)).status, 404);
 
   // Neither sees the other's tasks.
   const bobList = await titles(b1);
@@ -180,6 +275,19 @@ test("two users use the app side by side in Chromium", async () => {
   for (const title of bobTitles) assert.equal(await a1.getByText(title).count(), 0);
   for (const title of aliceTitles) assert.equal(await b1.getByText(title, { exact: true }).count(), 0);
   await a1.screenshot({ path: path.join(outputDir, "task-list.png"), fullPage: true });
+
+  // On the phone: nothing is wider than the screen, the row's actions
+  // still sit inline (icons named for screen readers), and editing works.
+  assert.equal(await b1.evaluate(() => document.documentElement.scrollWidth), 390, "no sideways scrolling");
+  const bike = taskRow(b1, "Fix bike");
+  const [bikeTitle, bikeEdit] = await Promise.all([bike.locator(".title").boundingBox(), bike.getByRole("button", { name: "Edit" }).boundingBox()]);
+  assert.ok(Math.abs(bikeEdit.y - bikeTitle.y) < 12, "inline on the phone too");
+  assert.ok(bikeEdit.x + bikeEdit.width <= 390);
+  await b1.screenshot({ path: path.join(outputDir, "phone-task-list.png"), fullPage: true });
+  const editBike = await startEditing(b1, "Fix bike");
+  await editBike.getByLabel("Title").fill("Fix the bike");
+  await editBike.getByRole("button", { name: "Save" }).click();
+  await taskRow(b1, "Fix the bike").waitFor();
 
   // Both of Alice's tabs edit "Buy milk". The second saves first (the first
   // tab's list shows it live, the open form keeps the user's draft); the
@@ -218,17 +326,36 @@ test("two users use the app side by side in Chromium", async () => {
   await taskRow(a1, "Buy oat milk").waitFor();
   await a1.unroute(tokenRoute);
   assert.equal(await a1.locator("main").getByRole("alert").count(), 0, "no error shown");
+  // The page's two first calls (the list and the tags) each got one 401,
+  // for the expired token, and were retried with one fresh token.
   await eventually(() =>
     assert.deepEqual(
-      alice.seen.responses.filter((r) => r.line.startsWith("401")).map((r) => [r.line, r.authorization]),
-      [["401 GET /api/tasks", `Bearer ${expired}`]],
-      "exactly one 401, for the expired token",
+      alice.seen.responses
+        .filter((r) => r.line.startsWith("401"))
+        .map((r) => [r.line, r.authorization])
+        .sort(),
+      [
+        ["401 GET /api/tags", `Bearer ${expired}`],
+        ["401 GET /api/tasks", `Bearer ${expired}`],
+      ],
+      "one 401 per call, for the expired token only",
     ),
   );
 
-  // Delete my account: Alice's tasks and Better Auth user are gone, Bob's stay.
-  await a1.getByRole("button", { name: "Delete my account" }).click();
-  await a1.getByRole("button", { name: "Yes, delete my account and tasks" }).click();
+  // Delete my account: away from "Sign out", behind a typed confirmation.
+  // Alice's tasks and Better Auth user are gone, Bob's stay.
+  const danger = a1.getByRole("region", { name: "Danger zone" });
+  assert.equal(await a1.locator("header").getByRole("button", { name: /Delete/ }).count(), 0, "not beside Sign out");
+  await danger.getByRole("button", { name: "Delete my account…" }).click();
+  const confirmDelete = danger.getByRole("button", { name: "Delete my account and tasks" });
+  assert.ok(await confirmDelete.isDisabled(), "nothing typed yet");
+  const confirmation = danger.getByLabel("Type your email to confirm");
+  await confirmation.fill("alice@example.org");
+  assert.ok(await confirmDelete.isDisabled(), "not the account's email");
+  await confirmation.fill(emailOf("Alice"));
+  assert.ok(await confirmDelete.isEnabled());
+  await danger.screenshot({ path: path.join(outputDir, "delete-account.png") });
+  await confirmDelete.click();
   await a1.waitForURL(`${stack.origin}/sign-up`);
   await a1.getByRole("button", { name: "Sign up" }).waitFor();
   assert.equal(await stack.authUsers(aliceId), 0);
@@ -236,17 +363,19 @@ test("two users use the app side by side in Chromium", async () => {
   assert.equal(left.status, 200);
   assert.deepEqual(left.body, []);
   await b1.reload();
-  await eventually(async () => assert.deepEqual(await titles(b1), ["Fix bike", "Bob's secret plan"]));
+  await eventually(async () => assert.deepEqual(await titles(b1), ["Fix the bike", "Bob's secret plan"]));
 
   // Nothing failed but what the test provoked, and nothing loaded from outside.
   const provoked = alice.seen.responses.map((r) => r.line.replace(/\/\d+$/, "/{id}")).sort();
-  assert.deepEqual(provoked, ["401 GET /api/tasks", "412 PUT /api/tasks/{id}", "422 POST /api/tasks"]);
+  assert.deepEqual(provoked, ["401 GET /api/tags", "401 GET /api/tasks", "412 PUT /api/tasks/{id}"]);
   assert.deepEqual(bob.seen.responses, []);
   assert.deepEqual([...alice.seen.failed, ...bob.seen.failed], [], "no failed request");
   assert.deepEqual(bob.seen.console, [], "no console error for Bob");
   assert.equal(alice.seen.console.length, 3, `console errors: ${alice.seen.console.join("\n")}`);
-  for (const message of alice.seen.console) assert.match(message, /status of (401|412|422)/);
+  for (const message of alice.seen.console) assert.match(message, /status of (401|412)/);
   assert.deepEqual([...alice.seen.foreign, ...bob.seen.foreign], [], "nothing loaded from outside");
+  await alice.context.close();
+  await bob.context.close();
 });
 
 /** Waits for the page's event stream to be open. */
@@ -324,8 +453,11 @@ test("two tabs of one user, on two instances of the service, see each other's ch
   // Another task made in the second; then the first deleted there.
   await addTask(c2, "Renew passport");
   await withinASecond(c1, async () => assert.equal(await taskRow(c1, "Renew passport").count(), 1));
+  // A delete is sent when its undo window closes: from then on, 1 s.
+  const deleteSent = c2.waitForRequest((r) => r.method() === "DELETE", { timeout: 10_000 });
   await taskRow(c2, "Plan the summer trip").getByRole("button", { name: "Delete" }).click();
   await eventually(async () => assert.equal(await taskRow(c2, "Plan the summer trip").count(), 0));
+  await (await deleteSent).response();
   await withinASecond(c1, async () => assert.equal(await taskRow(c1, "Plan the summer trip").count(), 0));
   assert.deepEqual(await titles(c1), ["Renew passport"]);
   assert.equal(await c1.getByTestId("range").innerText(), "1–1 of 1");
@@ -379,4 +511,319 @@ test("two tabs of one user, on two instances of the service, see each other's ch
   assert.deepEqual([...carol.seen.responses, ...dave.seen.responses], [], "no error response");
   assert.deepEqual([...carol.seen.console, ...dave.seen.console], [], "no console error");
   assert.deepEqual([...carol.seen.foreign, ...dave.seen.foreign], [], "nothing loaded from outside");
+});
+
+test("what a user sees: loading, the contract's limits, the service down and back, a session that ended", async () => {
+  const outage = await stack.instanceWithOutage();
+  ours.push(outage.origin, outage.serviceAddress);
+  const erin = await userContext("Erin");
+
+  // The first page of tasks is slow: a skeleton shows meanwhile, never "0 of 0".
+  const tasksRoute = `${outage.serviceAddress}/api/tasks*`;
+  await erin.context.route(tasksRoute, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await route.continue().catch(() => undefined); // unrouted meanwhile: already sent on
+  });
+  const e1 = await signUp(erin.context, "Erin", outage.origin, { wait: false });
+  await e1.getByTestId("skeleton").waitFor();
+  assert.equal(await e1.getByTestId("range").count(), 0);
+  assert.equal(await e1.getByText(/\b0 of 0\b/).count(), 0, "no count before the list has loaded");
+  assert.equal(await e1.getByRole("status", { name: "Loading tasks" }).count(), 1, "said to screen readers");
+  await e1.screenshot({ path: path.join(outputDir, "loading.png") });
+  await e1.getByTestId("range").waitFor();
+  assert.equal(await e1.getByTestId("skeleton").count(), 0);
+  assert.equal(await e1.getByTestId("range").innerText(), "0 of 0");
+  assert.match(await e1.getByTestId("empty").innerText(), /^No tasks yet\s+Add your first task above\.$/);
+  await erin.context.unroute(tasksRoute);
+
+  // The fields stop at the contract's limits (200, 1000; 200 for a search),
+  // with a count near them.
+  const addForm = e1.getByRole("form", { name: "Add a task" });
+  await addForm.getByLabel("Title").fill("t".repeat(250));
+  assert.equal((await addForm.getByLabel("Title").inputValue()).length, 200);
+  await addForm.getByText("200/200").waitFor();
+  await addForm.getByLabel("Description").fill("d".repeat(1100));
+  assert.equal((await addForm.getByLabel("Description").inputValue()).length, 1000);
+  await e1.getByRole("searchbox").fill("s".repeat(250));
+  assert.equal((await e1.getByRole("searchbox").inputValue()).length, 200);
+  await e1.getByRole("searchbox").fill("");
+  await addForm.getByLabel("Title").fill("");
+  await addForm.getByLabel("Description").fill("");
+  assert.equal(await e1.locator(".field-error").count(), 0, "no error at rest");
+  await addTask(e1, "Water the ferns");
+  await addTask(e1, "Renew library card");
+
+  // The service goes down: the live badge says it is reconnecting, and the
+  // list says in words that the service cannot be reached and that it is
+  // retrying; when the service is back, both recover by themselves.
+  await live(e1);
+  await outage.stopService();
+  await e1.locator('[data-testid="live"][data-state="reconnecting"]').waitFor({ timeout: 15_000 });
+  assert.equal(await e1.getByTestId("live").innerText(), "Reconnecting…");
+  await showing(e1, "Pending");
+  const trouble = e1.getByTestId("trouble");
+  await trouble.waitFor({ timeout: 15_000 });
+  assert.equal(await trouble.getAttribute("data-kind"), "unreachable");
+  assert.match(await trouble.innerText(), /Can't reach the task service — retrying…/);
+  assert.equal(await trouble.getAttribute("role"), "alert");
+  await e1.screenshot({ path: path.join(outputDir, "service-down.png") });
+  await outage.startService();
+  await trouble.waitFor({ state: "detached", timeout: 20_000 });
+  await eventually(async () => assert.deepEqual(await titles(e1), ["Renew library card", "Water the ferns"]));
+  await e1.locator('[data-testid="live"][data-state="live"]').waitFor({ timeout: 20_000 });
+  // Live again: a change made elsewhere shows.
+  const asErin = await stack.sign({ sub: await userId(e1) });
+  assert.equal((await stack.service.call("POST", "/api/tasks", asErin, { title: "Back online" })).status, 201);
+  await eventually(async () => assert.equal(await taskRow(e1, "Back online").count(), 1));
+
+  // The session ended (signed out elsewhere): the token cannot be renewed,
+  // and the page says so, with the way back.
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await stack.sign({ sub: await userId(e1), iat: now - 3600, exp: now - 600 });
+  let tokens = 0;
+  const tokenRoute = `${outage.origin}/api/auth/token`;
+  await e1.route(tokenRoute, (route) =>
+    tokens++ === 0 ? route.fulfill({ json: { token: expired } }) : route.fulfill({ status: 401, json: { message: "Unauthorized" } }),
+  );
+  await e1.reload();
+  await trouble.waitFor();
+  assert.equal(await trouble.getAttribute("data-kind"), "session");
+  assert.match(await trouble.innerText(), /Your session ended — sign in again\./);
+  assert.equal(await trouble.getByRole("link", { name: "Sign in again" }).getAttribute("href"), "/sign-in");
+  await e1.screenshot({ path: path.join(outputDir, "session-ended.png") });
+  await e1.unroute(tokenRoute);
+  await trouble.getByRole("link", { name: "Sign in again" }).click();
+  await e1.waitForURL(`${outage.origin}/`); // still signed in here: straight back to the list
+  await taskRow(e1, "Back online").waitFor();
+
+  assert.deepEqual(erin.seen.foreign, [], "nothing loaded from outside");
+  await erin.context.close();
+});
+
+test("sign-in limits fit a shared network: per account as well as per address", async () => {
+  // Two accounts, signing in from one address (as in an office).
+  const origin = stack.origin;
+  const post = (route, body) =>
+    fetch(`${origin}/api/auth${route}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin },
+      body: JSON.stringify(body),
+    });
+  for (const name of ["Frank", "Grace"]) {
+    assert.equal((await post("/sign-up/email", { name, email: emailOf(name), password })).status, 200);
+  }
+  // Someone guesses Frank's password: five tries, then Frank's account is
+  // held back for a minute, even with the right password...
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await post("/sign-in/email", { email: emailOf("Frank"), password: `wrong-${i}-password` })).status, 401);
+  }
+  const held = await post("/sign-in/email", { email: emailOf("FRANK"), password });
+  assert.equal(held.status, 429, "counted per account, whatever the case of the email");
+  assert.ok(Number(held.headers.get("x-retry-after")) > 0);
+  // ...while Grace, on the same network, signs in as usual.
+  assert.equal((await post("/sign-in/email", { email: emailOf("Grace"), password })).status, 200);
+
+  // The sign-in page says what happened, in words.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${origin}/sign-in`);
+  await page.getByLabel("Email").fill(emailOf("Frank"));
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const alert = page.locator("form").getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /^Too many sign-in attempts for this account\. Try again in \d+ seconds\.$/);
+  await page.screenshot({ path: path.join(outputDir, "sign-in-limited.png") });
+  await context.close();
+
+  const phoneContext = await browser.newContext(phone);
+  const phonePage = await phoneContext.newPage();
+  await phonePage.goto(`${origin}/sign-in`);
+  await phonePage.screenshot({ path: path.join(outputDir, "phone-sign-in.png") });
+  await phoneContext.close();
+});
+
+test("the app refuses to start without BETTER_AUTH_SECRET, naming it, before touching a database", async () => {
+  const { code, stderr } = await startAppWithout("BETTER_AUTH_SECRET");
+  assert.notEqual(code, 0);
+  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
+  assert.equal(lines.length, 1, `one line: ${stderr}`);
+  assert.match(lines[0], /^BETTER_AUTH_SECRET is not set: /);
+  // Its database (port 1) was never tried: no connection error was printed.
+  assert.doesNotMatch(stderr, /ECONNREFUSED|connect/);
+});
+
+test("organize like a task app: priority, tags, due dates in the browser's zone, overdue, sorts and filters", async () => {
+  const zone = "America/New_York";
+  const heidi = await userContext("Heidi", { timezoneId: zone });
+  const h1 = await signUp(heidi.context, "Heidi");
+  const asHeidi = await stack.sign({ sub: await userId(h1) });
+  // Days as the browser (in New York) counts them.
+  const day = (offset) =>
+    h1.evaluate((offset) => {
+      const d = new Date();
+      d.setDate(d.getDate() + offset);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+    }, offset);
+  const [yesterday, tomorrow] = [await day(-1), await day(1)];
+
+  const form = h1.getByRole("form", { name: "Add a task" });
+  const tagField = form.getByLabel("Tags", { exact: true });
+  /** Fills the add form's organizing fields and adds the task. */
+  async function add(title, { priority = "none", due = "", time = "", tags = [] } = {}) {
+    await form.getByLabel("Title").fill(title);
+    await form.getByLabel("Priority").selectOption(priority);
+    await form.getByLabel("Due date").fill(due);
+    if (time) await form.getByLabel("Time (optional)").fill(time);
+    for (const tag of tags) {
+      await tagField.fill(tag);
+      await tagField.press("Enter");
+    }
+    await form.getByRole("button", { name: "Add" }).click();
+    await taskRow(h1, title).waitFor();
+  }
+
+  // The time field waits for a day; a tag is limited to 40 characters and
+  // can be removed before saving.
+  assert.ok(await form.getByLabel("Time (optional)").isDisabled());
+  await tagField.fill("x".repeat(50));
+  assert.equal((await tagField.inputValue()).length, 40);
+  await tagField.fill("urgent");
+  await tagField.press("Enter");
+  assert.deepEqual(await form.getByTestId("tag-chip").allInnerTexts(), ["urgent"]);
+  await form.getByRole("button", { name: "Remove tag urgent" }).click();
+  assert.equal(await form.getByTestId("tag-chip").count(), 0);
+  await tagField.fill("bad,tag");
+  await tagField.press("Enter");
+  assert.equal(await fieldMessage(tagField), "A tag cannot contain a comma");
+  await tagField.fill("");
+
+  await add("File taxes", { priority: "high", due: yesterday, tags: ["finance", "home"] });
+  await add("Book flights", { priority: "medium", due: tomorrow, time: "09:30", tags: ["travel"] });
+  // A tag typed but not added with Enter is added on save.
+  await form.getByLabel("Title").fill("Buy stamps");
+  await form.getByLabel("Priority").selectOption("low");
+  await tagField.fill("errands");
+  await tagField.press("Enter");
+  await tagField.fill("Home");
+  await form.getByRole("button", { name: "Add" }).click();
+  await taskRow(h1, "Buy stamps").waitFor();
+  await add("Read a book");
+
+  // Stored as the contract has it, the due date and time meant in the
+  // browser's zone (New York's, not the machine's).
+  const flights = (await stack.service.call("GET", "/api/tasks?q=flights", asHeidi)).body[0];
+  assert.deepEqual(
+    [flights.priority, flights.tags, flights.due_date, flights.due_time, flights.time_zone],
+    ["medium", ["travel"], tomorrow, "09:30", zone],
+  );
+  const stampsTags = (await stack.service.call("GET", "/api/tasks?q=stamps", asHeidi)).body[0].tags;
+  assert.deepEqual(stampsTags, ["errands", "home"], "the typed tag was added on save, spelled as first used");
+  assert.equal(new Date(flights.due_at).getTime(), new Date(`${tomorrow}T09:30:00${await h1.evaluate(() => {
+    const m = -new Date(Date.now() + 86400000).getTimezoneOffset();
+    return `${m < 0 ? "-" : "+"}${String(Math.floor(Math.abs(m) / 60)).padStart(2, "0")}:${String(Math.abs(m) % 60).padStart(2, "0")}`;
+  })}`).getTime(), "09:30 in New York");
+
+  // Each row shows its priority, its due date (overdue marked) and its tags.
+  const taxes = taskRow(h1, "File taxes");
+  assert.equal(await taxes.getAttribute("data-overdue"), "true");
+  assert.match(await taxes.getByTestId("due").innerText(), /^Overdue · Yesterday$/);
+  assert.match(await taxes.getByTestId("priority").innerText(), /^High\s+priority$/, "“High priority” to a screen reader");
+  assert.deepEqual(await shownTags(taxes), ["finance", "home"]);
+  const flightsRow = taskRow(h1, "Book flights");
+  assert.equal(await flightsRow.getAttribute("data-overdue"), "false");
+  assert.match(await flightsRow.getByTestId("due").innerText(), /^Due Tomorrow, 09:30 AM$/);
+  assert.deepEqual(await shownTags(taskRow(h1, "Buy stamps")), ["errands", "home"], "one spelling per tag");
+  assert.equal(await taskRow(h1, "Read a book").getByTestId("due").count(), 0);
+  assert.equal(await taskRow(h1, "Read a book").getByTestId("priority").count(), 0);
+
+  // The sort menu: due date (soonest first, none last), then priority.
+  await h1.getByLabel("Sort by").selectOption("due_at");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Book flights", "Buy stamps", "Read a book"]));
+  assert.equal(await h1.getByLabel("Order").inputValue(), "asc");
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by due date, soonest first");
+  await h1.getByLabel("Sort by").selectOption("priority");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Book flights", "Buy stamps", "Read a book"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by priority, highest first");
+  // The order menu names each direction for the sort in force.
+  assert.deepEqual(await h1.getByLabel("Order").locator("option").allInnerTexts(), ["Highest first", "Lowest first"]);
+  await h1.getByLabel("Order").selectOption("asc");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["Read a book", "Buy stamps", "Book flights", "File taxes"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks · sorted by priority, lowest first");
+  await h1.getByLabel("Order").selectOption("desc");
+
+  // Filters: by priority, by a tag chip (click one, then another), overdue.
+  await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Priority").selectOption("high,medium");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Book flights"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks of high and medium priority · sorted by priority, highest first");
+  await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Priority").selectOption("any");
+  await taskRow(h1, "Buy stamps").getByRole("button", { name: "Filter by tag home" }).click();
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Buy stamps"]));
+  assert.equal(await taskRow(h1, "Buy stamps").getByRole("button", { name: "Filter by tag home" }).getAttribute("aria-pressed"), "true");
+  assert.equal(await h1.getByTestId("summary").innerText(), "All tasks tagged “home” · sorted by priority, highest first");
+  await taskRow(h1, "File taxes").getByRole("button", { name: "Filter by tag finance" }).click();
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes"]));
+  await h1.screenshot({ path: path.join(outputDir, "tag-filter.png") });
+  await h1.getByRole("button", { name: "Remove the tag filter home" }).click();
+  await h1.getByRole("button", { name: "Remove the tag filter finance" }).click();
+  await eventually(async () => assert.equal((await titles(h1)).length, 4));
+  await h1.getByRole("region", { name: "Filters and sort" }).getByLabel("Tag", { exact: true }).selectOption("travel");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["Book flights"]));
+  await h1.getByRole("button", { name: "Clear filters" }).click();
+  await h1.getByRole("button", { name: "Overdue only" }).click();
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes"]));
+  assert.equal(await h1.getByTestId("summary").innerText(), "Overdue tasks · sorted by priority, highest first");
+  await h1.getByRole("button", { name: "Overdue only" }).click();
+  await eventually(async () => assert.equal((await titles(h1)).length, 4));
+
+  // Editing: another priority, a tag removed, the due date cleared.
+  const stamps = await startEditing(h1, "Buy stamps");
+  await stamps.getByLabel("Priority").selectOption("high");
+  await stamps.getByRole("button", { name: "Remove tag errands" }).click();
+  await stamps.getByLabel("Due date").fill(tomorrow);
+  await stamps.getByRole("button", { name: "Save" }).click();
+  await stamps.waitFor({ state: "detached" });
+  await eventually(async () => assert.match(await taskRow(h1, "Buy stamps").getByTestId("priority").innerText(), /^High\s+priority$/));
+  assert.deepEqual(await shownTags(taskRow(h1, "Buy stamps")), ["home"]);
+  assert.match(await taskRow(h1, "Buy stamps").getByTestId("due").innerText(), /^Due Tomorrow$/);
+  const flightsEdit = await startEditing(h1, "Book flights");
+  await flightsEdit.getByRole("button", { name: "Clear the due date" }).click();
+  assert.equal(await flightsEdit.getByLabel("Due date").inputValue(), "");
+  assert.ok(await flightsEdit.getByLabel("Time (optional)").isDisabled(), "the time goes with the day");
+  await flightsEdit.getByRole("button", { name: "Save" }).click();
+  await flightsEdit.waitFor({ state: "detached" });
+  await eventually(async () => assert.equal(await taskRow(h1, "Book flights").getByTestId("due").count(), 0));
+  const stored = (await stack.service.call("GET", "/api/tasks?sort=title&order=asc", asHeidi)).body;
+  assert.deepEqual(
+    stored.map((t) => [t.title, t.priority, t.tags, t.due_date, t.due_time]),
+    [
+      ["Book flights", "medium", ["travel"], null, null],
+      ["Buy stamps", "high", ["home"], tomorrow, null],
+      ["File taxes", "high", ["finance", "home"], yesterday, null],
+      ["Read a book", "none", [], null, null],
+    ],
+  );
+  await h1.getByLabel("Sort by").selectOption("due_at");
+  await eventually(async () => assert.deepEqual(await titles(h1), ["File taxes", "Buy stamps", "Book flights", "Read a book"]));
+  await h1.screenshot({ path: path.join(outputDir, "organized.png"), fullPage: true });
+
+  // The same list on a phone.
+  const onPhone = await browser.newContext({ ...phone, timezoneId: zone });
+  const p1 = await onPhone.newPage();
+  await p1.goto(`${stack.origin}/sign-in`);
+  await p1.getByLabel("Email").fill(emailOf("Heidi"));
+  await p1.getByLabel("Password").fill(password);
+  await p1.getByRole("button", { name: "Sign in" }).click();
+  await p1.waitForURL(`${stack.origin}/`);
+  await p1.getByLabel("Sort by").selectOption("due_at");
+  await eventually(async () => assert.deepEqual(await titles(p1), ["File taxes", "Buy stamps", "Book flights", "Read a book"]));
+  assert.equal(await p1.evaluate(() => document.documentElement.scrollWidth), 390, "no sideways scrolling");
+  await p1.screenshot({ path: path.join(outputDir, "phone-organized.png"), fullPage: true });
+  await onPhone.close();
+
+  assert.deepEqual(heidi.seen.responses, [], "no error response");
+  assert.deepEqual(heidi.seen.failed, [], "no failed request");
+  assert.deepEqual(heidi.seen.console, [], "no console error");
+  assert.deepEqual(heidi.seen.foreign, [], "nothing loaded from outside");
+  await heidi.context.close();
 });

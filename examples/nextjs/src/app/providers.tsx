@@ -3,6 +3,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createContext, useContext, useState, type ReactNode } from "react";
 import { createTodoClient, type TodoClient } from "todo-api-client";
 
+import { describe } from "@/lib/api/errors";
 import { currentToken, refreshToken } from "@/lib/api/token";
 
 const ApiContext = createContext<TodoClient | null>(null);
@@ -33,7 +34,16 @@ export function Providers({ apiUrl, children }: { apiUrl: string; children: Reac
           // The lists follow the service's event stream (use-live-tasks.ts),
           // not the window's focus; a stale edit is still caught by If-Match
           // and shown as a conflict.
-          queries: { refetchOnWindowFocus: false, retry: false, staleTime: 30_000 },
+          // A read that failed for a reason that passes (the service down or
+          // busy) is tried again, more slowly each time, for as long as the
+          // page shows it; the list says meanwhile what is wrong.
+          queries: {
+            refetchOnWindowFocus: false,
+            staleTime: 30_000,
+            retry: (_count, error) => describe(error).transient,
+            retryDelay: (attempt) => Math.min(500 * 2 ** attempt, 8_000),
+          },
+          mutations: { retry: false },
         },
       }),
   );

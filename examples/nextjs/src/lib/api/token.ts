@@ -6,10 +6,20 @@ import { tokenCache } from "todo-api-client";
 
 import { authClient } from "../auth-client";
 
+/** Better Auth has no session for this browser any more (signed out elsewhere, expired, account deleted). */
+export class SessionEndedError extends Error {
+  constructor() {
+    super("Your session ended");
+    this.name = "SessionEndedError";
+  }
+}
+
 const token = tokenCache(async () => {
   const { data, error } = await authClient.token();
-  if (!data?.token) throw new Error(error?.message ?? "not signed in");
-  return data.token;
+  if (data?.token) return data.token;
+  if (error && (error.status === 401 || error.status === 403)) throw new SessionEndedError();
+  // The app itself did not answer: a network error, not a signed-out user.
+  throw new TypeError(error?.message || "Failed to fetch a token");
 });
 
 /** The token in memory, fetched once when there is none. */

@@ -10,10 +10,10 @@ import { watchTasks, type Task } from "todo-api-client";
 
 import { useApiUrl } from "@/app/providers";
 
-import { currentToken, refreshToken } from "./token";
-import { listKey, type TaskPage } from "./use-tasks";
+import { currentToken, refreshToken, SessionEndedError } from "./token";
+import { listKey, tagsKey, type TaskPage } from "./use-tasks";
 
-export type LiveState = "connecting" | "live" | "reconnecting" | "stopped";
+export type LiveState = "connecting" | "live" | "reconnecting" | "stopped" | "signed-out";
 
 const watching = new Set<AbortController>();
 
@@ -43,17 +43,37 @@ export function useLiveTasks(enabled: boolean): LiveState {
       queued ??= setTimeout(() => {
         queued = undefined;
         void queryClient.invalidateQueries({ queryKey: listKey });
+        void queryClient.invalidateQueries({ queryKey: tagsKey });
       }, 50);
     };
+    // The count goes down with a task patched out, so the range is right
+    // before the refetch answers.
     const patch = (change: (tasks: Task[]) => Task[]) =>
-      queryClient.setQueriesData<TaskPage>({ queryKey: listKey }, (page) => page && { ...page, tasks: change(page.tasks) });
+      queryClient.setQueriesData<TaskPage>({ queryKey: listKey }, (page) => {
+        if (!page) return page;
+        const tasks = change(page.tasks);
+        return { tasks, total: Math.max(0, page.total - (page.tasks.length - tasks.length)) };
+      });
 
     watchTasks({
       baseUrl: apiUrl,
       signal: controller.signal,
+      // Back within seconds of the service's return, not the default 30.
+      retry: { maxMs: 8_000 },
       // The first connection uses the token in memory; a reconnection (the
       // service closes the stream when the token expires) gets a fresh one.
-      getToken: ({ reconnect }) => (reconnect ? refreshToken() : currentToken()),
+      getToken: async ({ reconnect }) => {
+        try {
+          return await (reconnect ? refreshToken() : currentToken());
+        } catch (error) {
+          // No session any more: reconnecting cannot help until the user signs in.
+          if (error instanceof SessionEndedError) {
+            setState("signed-out");
+            controller.abort();
+          }
+          throw error;
+        }
+      },
       onOpen: ({ resumed }) => {
         setState("live");
         // Started at "now": whatever changed since the list loaded is not in the stream.
@@ -69,7 +89,9 @@ export function useLiveTasks(enabled: boolean): LiveState {
       },
       // A 410: the stream starts again at "now", and onOpen reloads the lists.
       onReset: refetch,
-      onRetry: () => setState("reconnecting"),
+      onRetry: () => {
+        if (!controller.signal.aborted) setState("reconnecting");
+      },
     }).catch((error: unknown) => {
       console.error("live updates stopped:", error);
       setState("stopped");

@@ -4,30 +4,37 @@
 // comes back as a `Conflict` carrying the newer version.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
-import { etagOf, type operations, type Problem, type Task } from "todo-api-client";
+import { etagOf, listTags, type components, type operations, type Tag, type Task } from "todo-api-client";
 
 import { useApi } from "@/app/providers";
 
+import { ApiProblem } from "./errors";
+
+export { ApiProblem } from "./errors";
+
 export type ListQuery = NonNullable<operations["listTasks"]["parameters"]["query"]>;
 export type TaskPage = { tasks: Task[]; total: number };
-export type TaskChanges = { title?: string; description?: string | null };
-
-/** A failed call: the problem document the service answered with. */
-export class ApiProblem extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.detail);
-  }
-}
+export type NewTask = components["schemas"]["CreateTask"];
+export type TaskChanges = components["schemas"]["UpdateTask"];
 
 /** A stale write: someone else changed the task first. `newer` is null when it was deleted. */
 export class Conflict extends Error {
   constructor(readonly newer: Task | null) {
     super("the task changed elsewhere");
+    this.name = "Conflict";
   }
 }
 
 /** Every cached page of the list starts with this key. */
 export const listKey = ["tasks"] as const;
+/** The user's tags with their counts (GET /api/tags). */
+export const tagsKey = ["tags"] as const;
+
+/** The user's tags, for the tag filter and suggestions. */
+export function useTagList() {
+  const api = useApi();
+  return useQuery({ queryKey: tagsKey, queryFn: (): Promise<Tag[]> => listTags(api) });
+}
 
 export function useTaskList(query: ListQuery) {
   const api = useApi();
@@ -47,7 +54,11 @@ export function useTaskList(query: ListQuery) {
 export function useTaskMutations() {
   const api = useApi();
   const queryClient = useQueryClient();
-  const refresh = () => queryClient.invalidateQueries({ queryKey: listKey });
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: listKey }),
+      queryClient.invalidateQueries({ queryKey: tagsKey }),
+    ]);
 
   /** After a 412: the task as it is now, or null when it is gone. */
   async function conflict(id: number): Promise<Conflict> {
@@ -63,7 +74,7 @@ export function useTaskMutations() {
   }
 
   const create = useMutation({
-    mutationFn: async (body: { title: string; description: string | null }) => {
+    mutationFn: async (body: NewTask) => {
       const { data, error } = await api.POST("/api/tasks", { body });
       if (error) throw new ApiProblem(error);
       return data;
@@ -108,7 +119,8 @@ export function useTaskMutations() {
         params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
       });
       if (response.status === 412) throw await conflict(task.id);
-      if (error) throw new ApiProblem(error);
+      // Already gone (deleted in another tab meanwhile): what the user wanted.
+      if (error && response.status !== 404) throw new ApiProblem(error);
     },
     onSettled: refresh,
   });
