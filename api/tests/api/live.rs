@@ -795,7 +795,16 @@ async fn listener_backends(app: &TestApp) -> Vec<i32> {
 async fn a_dropped_listening_connection_reconnects_and_nothing_is_missed(app: TestApp) {
     let mut stream = Stream::open(&app.address, &app.token("ada"), None).await;
     stream.message(SOON).await;
-    let before = listener_backends(&app).await;
+    // The listener connects in the background as the instance starts: on a
+    // busy machine, a moment after the first stream opens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let before = loop {
+        let listening = listener_backends(&app).await;
+        if listening.len() == 1 || Instant::now() > deadline {
+            break listening;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(before.len(), 1, "one listening connection per instance");
     app.db
         .execute_unprepared(&format!("SELECT pg_terminate_backend({})", before[0]))
