@@ -23,6 +23,7 @@ pub mod fair_share;
 pub mod health;
 pub mod http;
 pub mod idempotent;
+pub mod mcp;
 pub mod me;
 pub mod metrics;
 pub mod openapi;

@@ -54,8 +54,15 @@ pub const OPERATIONS: [Operation; 15] = [
     operation("GET", "/health/ready", "getReadiness"),
 ];
 
-/// The paths served beside the document's own (`GET` and `HEAD` only).
-pub const UNDOCUMENTED_GET_PATHS: [&str; 2] = ["/docs", "/openapi.json"];
+/// The routes served beside the document's own: Swagger UI, the document
+/// itself, the Model Context Protocol endpoint and its resource metadata
+/// (RFC 9728), as (method, path).
+pub const UNDOCUMENTED: [(&str, &str); 4] = [
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+    ("POST", "/mcp"),
+    ("GET", "/.well-known/oauth-protected-resource"),
+];
 
 /// Every documented path template, once each.
 pub fn path_templates() -> impl Iterator<Item = &'static str> {

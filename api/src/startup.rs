@@ -30,6 +30,7 @@ use crate::http::error::into_problem_response;
 use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
 use crate::http::request_limits::{limit_head_size, within};
 use crate::http::unreadable_headers::refuse_unreadable_headers;
+use crate::mcp::{mcp_endpoint, protected_resource_metadata};
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::rate_limit::RateLimit;
@@ -215,10 +216,27 @@ fn routes(
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
+    let authorization_server = settings
+        .auth
+        .better_auth_url
+        .as_ref()
+        .map(|url| url.as_str().trim_end_matches('/').to_owned());
     let route = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
-        .at("/openapi.json", document);
+        .at("/openapi.json", document)
+        .at(
+            "/mcp",
+            poem::post(mcp_endpoint(
+                db.clone(),
+                Arc::clone(&change_hub),
+                settings.quotas,
+            )),
+        )
+        .at(
+            "/.well-known/oauth-protected-resource",
+            poem::get(protected_resource_metadata(authorization_server)),
+        );
     #[cfg(feature = "test-routes")]
     let route = route
         .at(
@@ -271,10 +289,9 @@ fn routes(
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
         .catch_all_error(into_problem_response)
-        .with(
-            AllowHeader::new(route_table::methods_and_paths())
-                .with_get_only(&route_table::UNDOCUMENTED_GET_PATHS),
-        )
+        .with(AllowHeader::new(
+            route_table::methods_and_paths().chain(route_table::UNDOCUMENTED),
+        ))
         // Type-erased once here, so the nested middleware types stay within
         // the compiler's depth limit.
         .boxed()

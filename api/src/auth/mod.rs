@@ -34,18 +34,34 @@ use crate::http::error::ApiError;
 pub struct BearerAuth(pub Identity);
 
 async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Identity> {
-    let outcome = match verified::remembered(req, &bearer.token) {
+    check(req, &bearer.token).await.map_err(Into::into)
+}
+
+/// The caller of a route outside the document (`/mcp`), found as
+/// [`BearerAuth`] finds them: the same verifier, the same refusals.
+pub async fn identify(req: &Request) -> Result<Identity, ApiError> {
+    use poem::web::headers::authorization::Bearer as BearerHeader;
+    use poem::web::headers::{Authorization, HeaderMapExt};
+    let Some(header) = req.headers().typed_get::<Authorization<BearerHeader>>() else {
+        crate::metrics::count_token_rejection("missing");
+        return Err(ApiError::MissingToken);
+    };
+    check(req, header.token()).await
+}
+
+async fn check(req: &Request, token: &str) -> Result<Identity, ApiError> {
+    let outcome = match verified::remembered(req, token) {
         Some(outcome) => outcome,
         None => {
             let verifier = req
                 .data::<Arc<TokenVerifier>>()
                 .expect("the token verifier is installed on every route");
-            verifier.verify(&bearer.token).await
+            verifier.verify(token).await
         }
     };
     outcome.map_err(|err| {
         tracing::debug!(reason = %err, "token rejected");
         crate::metrics::count_token_rejection(err.reason());
-        ApiError::Unauthorized(err.to_string()).into()
+        ApiError::Unauthorized(err.to_string())
     })
 }

@@ -19,41 +19,9 @@ use crate::http::json_body::{FromJsonBody, JsonBody, ObjectReader};
 use crate::http::problem::FieldError;
 use crate::route_table::ApiTags;
 use crate::tasks::repository::{self, Retagged};
-use crate::tasks::{TagCount, TagName};
+use crate::tasks::{TagCount as Tag, TagName};
 
 pub struct TagsApi;
-
-/// One of the caller's tags.
-#[derive(Debug, Clone, Object)]
-#[oai(example)]
-pub struct Tag {
-    /// As first used, or as last renamed.
-    pub name: String,
-    /// How many of the caller's tasks carry it.
-    pub tasks: i64,
-    /// How many of those are pending.
-    pub pending: i64,
-}
-
-impl From<TagCount> for Tag {
-    fn from(count: TagCount) -> Self {
-        Self {
-            name: count.name,
-            tasks: count.tasks,
-            pending: count.pending,
-        }
-    }
-}
-
-impl Example for Tag {
-    fn example() -> Self {
-        Self {
-            name: "errands".into(),
-            tasks: 3,
-            pending: 2,
-        }
-    }
-}
 
 /// `PUT /api/tags/{name}`.
 #[derive(Debug, Clone, Object)]
@@ -124,9 +92,7 @@ impl TagsApi {
         let tags = repository::list_tags(&db, &auth.0.user_id)
             .await
             .map_err(ApiError::from)?;
-        Ok(ListTagsResponse::Ok(Json(
-            tags.into_iter().map(Tag::from).collect(),
-        )))
+        Ok(ListTagsResponse::Ok(Json(tags)))
     }
 
     /// Rename a tag
@@ -147,7 +113,7 @@ impl TagsApi {
     ) -> Result<RenameTagResponse, OperationError<ChangingOneTag>> {
         let to = body.0.name.0;
         let renamed = repository::rename_tag(&db, &hub, &auth.0, &name.0, &to).await?;
-        Ok(RenameTagResponse::Ok(Json(found(renamed)?.into())))
+        Ok(RenameTagResponse::Ok(Json(found(renamed)?)))
     }
 
     /// Delete a tag

@@ -11,12 +11,27 @@ use sea_orm::{
 
 use super::tag_names::{TagSet, tag_key};
 
-/// A tag of the caller's, as `/api/tags` answers it.
-#[derive(Debug, Clone, FromQueryResult)]
+/// One of the caller's tags, as `/api/tags` (and the `list_tags` tool)
+/// answers it.
+#[derive(Debug, Clone, FromQueryResult, poem_openapi::Object, serde::Serialize)]
+#[oai(rename = "Tag", example)]
 pub struct TagCount {
+    /// As first used, or as last renamed.
     pub name: String,
+    /// How many of the caller's tasks carry it.
     pub tasks: i64,
+    /// How many of those are pending.
     pub pending: i64,
+}
+
+impl poem_openapi::types::Example for TagCount {
+    fn example() -> Self {
+        Self {
+            name: "errands".into(),
+            tasks: 3,
+            pending: 2,
+        }
+    }
 }
 
 /// The tag rows for `names`, made where missing (spelled as sent), as

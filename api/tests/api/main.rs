@@ -27,6 +27,7 @@ mod layers;
 mod listing;
 mod live;
 mod logging;
+mod mcp;
 mod metrics;
 mod openapi;
 mod organize;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         listing::tests(),
         live::tests(),
         logging::tests(),
+        mcp::tests(),
         metrics::tests(),
         openapi::tests(),
         organize::tests(),
