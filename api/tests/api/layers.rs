@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "me",
             "changes",
             "tags",
+            "mcp",
             "health",
             "fair_share",
             "rate_limit",
