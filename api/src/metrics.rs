@@ -240,6 +240,27 @@ pub fn in_current_scope<F: Future>(work: F) -> impl Future<Output = F::Output> {
     }
 }
 
+/// The current request's place to report to, carried into work another
+/// task does for the request (an SDK that spawns its handlers), where
+/// [`in_current_scope`] cannot reach.
+#[derive(Clone)]
+pub struct ReportingScope(Option<Arc<CurrentRequest>>);
+
+impl ReportingScope {
+    /// Where the calling code reports.
+    pub fn current() -> Self {
+        Self(CURRENT.try_with(Arc::clone).ok())
+    }
+
+    /// Runs `work` reporting there.
+    pub async fn run<F: Future>(self, work: F) -> F::Output {
+        match self.0 {
+            Some(scope) => CURRENT.scope(scope, work).await,
+            None => work.await,
+        }
+    }
+}
+
 /// What a write transaction does, as its histogram's `kind` label.
 #[derive(Clone, Copy, Debug)]
 pub enum WriteKind {

@@ -13,7 +13,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use sea_orm::DatabaseConnection;
 
 use super::metadata::metadata_url;
-use super::tools::TaskTools;
+use super::tools::{CallScope, TaskTools};
 use crate::change_log::ChangeHub;
 use crate::configuration::Quotas;
 use crate::http::limits::MAX_BODY_KIB;
@@ -54,6 +54,7 @@ impl Endpoint for McpEndpoint {
         match crate::auth::identify(&req).await {
             Ok(identity) => {
                 req.extensions_mut().insert(identity);
+                req.extensions_mut().insert(CallScope::current());
                 self.service.call(req).await
             }
             // The challenge names where an MCP client learns how to get a

@@ -24,6 +24,7 @@ use crate::http::error::ApiError;
 use crate::http::json_body::FromJsonBody;
 use crate::http::lenient::Lenient;
 use crate::http::text::Text;
+use crate::metrics::ReportingScope;
 use crate::tasks::repository::{self, OverQuota, Written};
 use crate::tasks::{
     CreateTask, Flag, Instant, ListParams, PageLimit, PageOffset, PriorityFilter, Search,
@@ -38,6 +39,35 @@ pub struct TaskTools {
     pub db: DatabaseConnection,
     pub hub: Arc<ChangeHub>,
     pub quotas: Quotas,
+}
+
+/// The request's deadline and metrics, which the SDK's handler task does
+/// not inherit: taken as the request arrives, entered again around the
+/// tool's work, so its statements stop at the deadline as a route's do.
+#[derive(Clone)]
+pub struct CallScope {
+    deadline: Option<tokio::time::Instant>,
+    reporting: ReportingScope,
+}
+
+impl CallScope {
+    pub fn current() -> Self {
+        Self {
+            deadline: crate::deadline::current(),
+            reporting: ReportingScope::current(),
+        }
+    }
+
+    async fn run<F: Future>(self, work: F) -> F::Output {
+        match self.deadline {
+            Some(deadline) => {
+                self.reporting
+                    .run(crate::deadline::scope(deadline, work))
+                    .await
+            }
+            None => self.reporting.run(work).await,
+        }
+    }
 }
 
 /// A tool's answer: the structured result (what the route answers) and a
@@ -70,33 +100,48 @@ impl ServerHandler for TaskTools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let identity = context
-            .extensions
-            .get::<http::request::Parts>()
+        let parts = context.extensions.get::<http::request::Parts>();
+        let identity = parts
             .and_then(|parts| parts.extensions.get::<Identity>())
             .cloned()
             .ok_or_else(|| ErrorData::internal_error("no caller for this request", None))?;
+        let scope = parts
+            .and_then(|parts| parts.extensions.get::<CallScope>())
+            .cloned()
+            .unwrap_or_else(CallScope::current);
         let arguments = request.arguments.unwrap_or_default();
-        let outcome = match request.name.as_ref() {
-            "add_task" => self.add_task(&identity, arguments).await,
-            "list_tasks" => self.list_tasks(&identity, arguments).await,
-            "get_task" => self.get_task(&identity, &arguments).await,
-            "update_task" => self.update_task(&identity, arguments).await,
-            "complete_task" => self.complete_task(&identity, arguments).await,
-            "delete_task" => self.delete_task(&identity, &arguments).await,
-            "list_tags" => self.list_tags(&identity).await,
+        let outcome = scope
+            .run(self.run(&identity, &request.name, arguments))
+            .await?;
+        Ok(result_of(outcome).into())
+    }
+}
+
+impl TaskTools {
+    /// Runs tool `name`; an unknown tool is the one protocol error.
+    async fn run(
+        &self,
+        identity: &Identity,
+        name: &str,
+        arguments: JsonObject,
+    ) -> Result<Result<Answer, ApiError>, ErrorData> {
+        Ok(match name {
+            "add_task" => self.add_task(identity, arguments).await,
+            "list_tasks" => self.list_tasks(identity, arguments).await,
+            "get_task" => self.get_task(identity, &arguments).await,
+            "update_task" => self.update_task(identity, arguments).await,
+            "complete_task" => self.complete_task(identity, arguments).await,
+            "delete_task" => self.delete_task(identity, &arguments).await,
+            "list_tags" => self.list_tags(identity).await,
             other => {
                 return Err(ErrorData::invalid_params(
                     format!("no tool named `{other}`"),
                     None,
                 ));
             }
-        };
-        Ok(result_of(outcome).into())
+        })
     }
-}
 
-impl TaskTools {
     async fn add_task(&self, caller: &Identity, arguments: JsonObject) -> Result<Answer, ApiError> {
         let new =
             CreateTask::from_json(Some(Value::Object(arguments))).map_err(ApiError::Validation)?;

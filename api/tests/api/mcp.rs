@@ -24,7 +24,10 @@ pub fn tests() -> Vec<Trial> {
             bad_arguments_and_other_users_tasks_are_tool_errors_that_store_nothing,
             without_a_valid_token_the_answer_names_the_resource_metadata,
         ],
-        crate::standalone![the_rate_limit_counts_tool_calls_too],
+        crate::standalone![
+            the_rate_limit_counts_tool_calls_too,
+            tool_calls_are_measured_as_requests_to_mcp,
+        ],
     ])
 }
 
@@ -337,4 +340,36 @@ async fn the_rate_limit_counts_tool_calls_too() {
     let rest = app.send(Method::GET, "/api/tasks", "alice", None).await;
     assert_eq!(rest.status(), 429, "the same budget as the REST API");
     client.cancel().await.ok();
+}
+
+async fn tool_calls_are_measured_as_requests_to_mcp() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let client = client(&app, "alice").await;
+    ok(&client, "add_task", json!({"title": "measured"})).await;
+    client.cancel().await.ok();
+    let address = app.metrics_address.clone().expect("metrics are on");
+    let text = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("http_requests_total") && line.contains("route=\"/mcp\"")),
+        "{text}"
+    );
+    // The tool's write reports to the request, though the SDK runs it on
+    // a task of its own.
+    assert!(
+        text.lines().any(
+            |line| line.starts_with("db_write_transaction_seconds_count")
+                && line.contains("kind=\"task\"")
+                && !line.ends_with(" 0")
+        ),
+        "{text}"
+    );
 }
