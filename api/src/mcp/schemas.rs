@@ -2,7 +2,8 @@
 //! document is generated from: each schema with the schemas it refers to
 //! written in place, since a tool's schema stands alone.
 
-use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::OpenApi;
+use poem_openapi::registry::{MetaParamIn, MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use serde_json::{Map, Value, json};
 
@@ -22,6 +23,39 @@ pub fn of<T: Type>() -> Map<String, Value> {
         Value::Object(schema) => schema,
         _ => Map::new(),
     }
+}
+
+/// An object schema of the query parameters of `Api`'s operation
+/// `operation_id`, each with its schema and description as the document
+/// has them: a tool that takes what a route's query string takes.
+pub fn query_of<Api: OpenApi>(operation_id: &str) -> Map<String, Value> {
+    let mut registry = Registry::new();
+    Api::register(&mut registry);
+    let params = Api::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .flat_map(|path| path.operations)
+        .find(|operation| operation.operation_id == Some(operation_id))
+        .map(|operation| operation.params)
+        .unwrap_or_default();
+    let mut properties = Map::new();
+    for param in params {
+        if param.in_type != MetaParamIn::Query {
+            continue;
+        }
+        let mut schema = match param.schema {
+            MetaSchemaRef::Inline(schema) => serde_json::to_value(&*schema).unwrap_or_default(),
+            MetaSchemaRef::Reference(name) => json!({ "$ref": name }),
+        };
+        if let (Some(description), Value::Object(object)) = (param.description, &mut schema) {
+            object.insert("description".into(), json!(description));
+        }
+        properties.insert(param.name, inline(schema, &registry));
+    }
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("object"));
+    schema.insert("properties".into(), Value::Object(properties));
+    schema
 }
 
 /// `schema` with each `{"$ref": "#/components/schemas/X"}` replaced by X.

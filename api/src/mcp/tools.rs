@@ -16,19 +16,17 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value, json};
 
-use super::schemas::{described, object, of, with_properties};
+use super::schemas::{described, object, of, query_of, with_properties};
 use crate::auth::Identity;
 use crate::change_log::ChangeHub;
 use crate::configuration::Quotas;
 use crate::http::error::ApiError;
 use crate::http::json_body::FromJsonBody;
 use crate::http::lenient::Lenient;
-use crate::http::text::Text;
 use crate::metrics::ReportingScope;
 use crate::tasks::repository::{self, OverQuota, Written};
 use crate::tasks::{
-    CreateTask, Flag, Instant, ListParams, PageLimit, PageOffset, PriorityFilter, Search,
-    SetCompletion, SortKey, SortOrder, StatusFilter, TagCount, TagParam, Task, UpdateTask,
+    CreateTask, ListParams, SetCompletion, TagCount, TagParam, Task, TasksApi, UpdateTask,
     default_limit,
 };
 
@@ -257,7 +255,7 @@ fn catalog() -> Vec<Tool> {
             "list_tasks",
             "List the user's tasks, filtered (status, priority, tags, due dates, overdue, text), \
              sorted and paged; answers the page and how many match in all.",
-            list_schema(),
+            query_of::<TasksApi>("listTasks"),
             object(
                 vec![
                     ("tasks", array_of(task())),
@@ -312,69 +310,6 @@ fn array_of(items: Map<String, Value>) -> Map<String, Value> {
     schema.insert("type".into(), json!("array"));
     schema.insert("items".into(), Value::Object(items));
     schema
-}
-
-/// `list_tasks`' arguments: `GET /api/tasks`' query parameters by name.
-fn list_schema() -> Map<String, Value> {
-    object(
-        vec![
-            (
-                "status",
-                described(of::<StatusFilter>(), "all (default), pending or completed."),
-            ),
-            (
-                "priority",
-                described(of::<PriorityFilter>(), "Levels separated by commas."),
-            ),
-            (
-                "tag",
-                described(
-                    array_of(of::<TagParam>()),
-                    "Tasks carrying every one of these tags.",
-                ),
-            ),
-            (
-                "due_before",
-                described(of::<Instant>(), "Due before this instant."),
-            ),
-            (
-                "due_after",
-                described(of::<Instant>(), "Due at or after this instant."),
-            ),
-            (
-                "overdue",
-                described(
-                    of::<Flag>(),
-                    "true: pending and past due; false: all others.",
-                ),
-            ),
-            (
-                "has_due",
-                described(of::<Flag>(), "With (true) or without (false) a due date."),
-            ),
-            (
-                "sort",
-                described(of::<SortKey>(), "The sort key; created_at by default."),
-            ),
-            (
-                "order",
-                described(of::<SortOrder>(), "asc or desc (default)."),
-            ),
-            (
-                "q",
-                described(of::<Text<Search>>(), "Text in the title or description."),
-            ),
-            (
-                "limit",
-                described(of::<PageLimit>(), "Page size; 100 by default."),
-            ),
-            (
-                "offset",
-                described(of::<PageOffset>(), "How many matches to skip."),
-            ),
-        ],
-        &[],
-    )
 }
 
 /// The list parameters from the arguments, each read as the route reads

@@ -20,12 +20,8 @@ mod task;
 mod text_fields;
 
 pub(crate) use bodies::{CreateTask, SetCompletion, UpdateTask};
-pub(crate) use list_query::{
-    Flag, Instant, ListParams, PageLimit, PageOffset, PriorityFilter, SortKey, SortOrder,
-    StatusFilter, TagParam, default_limit,
-};
+pub(crate) use list_query::{ListParams, PageLimit, TagParam, default_limit};
 pub use routes::TasksApi;
 pub(crate) use tag_names::TagName;
 pub(crate) use tag_store::TagCount;
 pub(crate) use task::Task;
-pub(crate) use text_fields::Search;
