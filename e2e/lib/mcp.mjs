@@ -24,3 +24,53 @@ export function onlyText(result) {
   assert.equal(result.content[0].type, "text");
   return result.content[0].text;
 }
+
+/**
+ * The SDK's OAuth client side, kept in memory: an app that registers itself
+ * with the authorization server the service's metadata names, and sends the
+ * user to sign in. Where a desktop app would open a browser, this keeps the
+ * authorization URL for the test to act as the user.
+ */
+export class InMemoryOAuthProvider {
+  redirectUrl = "http://127.0.0.1/callback";
+
+  get clientMetadata() {
+    return {
+      client_name: "todo-e2e",
+      redirect_uris: [this.redirectUrl],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+      // A desktop app: a loopback redirect over http (web apps need https).
+      application_type: "native",
+    };
+  }
+
+  clientInformation() {
+    return this.client;
+  }
+  saveClientInformation(client) {
+    this.client = client;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens) {
+    this.saved = tokens;
+  }
+  saveCodeVerifier(verifier) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+  redirectToAuthorization(url) {
+    this.authorizationUrl = url;
+  }
+}
+
+/** A token's JOSE header and claims, decoded (not verified). */
+export function decodeJwt(token) {
+  const [header, payload] = token.split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part, "base64url")));
+  return { header, payload };
+}
