@@ -2,6 +2,7 @@
 // PostgreSQL when TEST_DATABASE_URL is set, else a temporary SQLite file.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +10,18 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The service binary: TODO_API_BIN, else the workspace's debug build. */
 export const binary = process.env.TODO_API_BIN ?? path.join(root, "target/debug/api");
+
+/**
+ * A port free on 127.0.0.1 a moment ago, for a service whose URL must be
+ * known before it starts (PORT in `env`).
+ */
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** A database of the service's own: `{ url, drop() }`. */
 function freshDatabase() {
