@@ -216,11 +216,16 @@ fn routes(
     let api = openapi_service();
     let docs = docs_route(&api);
     let document = document_endpoint(&api);
-    let authorization_server = settings
-        .auth
-        .better_auth_url
-        .as_ref()
-        .map(|url| url.as_str().trim_end_matches('/').to_owned());
+    // The issuer of the tokens `/mcp` accepts: `JWT_ISSUER` where it is
+    // set (Better Auth's OAuth provider issues as `{origin}/api/auth`
+    // unless told otherwise), else Better Auth's base URL.
+    let authorization_server = settings.auth.issuer.clone().or_else(|| {
+        settings
+            .auth
+            .better_auth_url
+            .as_ref()
+            .map(|url| url.as_str().trim_end_matches('/').to_owned())
+    });
     let route = Route::new()
         .nest("/", api)
         .nest("/docs", docs)

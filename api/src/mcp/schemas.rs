@@ -20,7 +20,12 @@ pub fn of<T: Type>() -> Map<String, Value> {
         MetaSchemaRef::Inline(schema) => serde_json::to_value(&*schema).unwrap_or_default(),
     };
     match inline(schema, &registry) {
-        Value::Object(schema) => schema,
+        Value::Object(mut schema) => {
+            // A type's own description speaks of the route; the tool has
+            // its own.
+            schema.remove("description");
+            schema
+        }
         _ => Map::new(),
     }
 }
@@ -104,6 +109,15 @@ fn inline(schema: Value, registry: &Registry) -> Value {
 /// otherwise: `nullable` becomes a `null` type, `example` an `examples`
 /// list.
 fn json_schema(object: &mut Map<String, Value>) {
+    // OpenAPI's integer and number formats are no JSON Schema formats.
+    if let Some(Value::String(format)) = object.get("format")
+        && matches!(
+            format.as_str(),
+            "int32" | "int64" | "uint32" | "uint64" | "float" | "double"
+        )
+    {
+        object.remove("format");
+    }
     if object.remove("nullable") == Some(Value::Bool(true))
         && let Some(Value::String(kind)) = object.get("type").cloned()
     {

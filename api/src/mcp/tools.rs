@@ -173,7 +173,7 @@ impl TaskTools {
         let task = repository::find(&self.db, &caller.user_id, id)
             .await?
             .ok_or(ApiError::TaskNotFound)?;
-        Ok(task_answer(task, "Task"))
+        Ok(task_answer(task, "Read"))
     }
 
     async fn update_task(
@@ -384,17 +384,25 @@ fn result_of(outcome: Result<Answer, ApiError>) -> CallToolResult {
             result
         }
         Err(err) => {
-            let problem = err.problem();
-            let mut text = problem.detail.clone();
-            let fields: Vec<String> = problem
-                .errors
-                .iter()
-                .flatten()
-                .map(|error| format!("{}: {}", error.field, error.message))
-                .collect();
-            if !fields.is_empty() {
-                text = format!("{text} ({})", fields.join("; "));
-            }
+            // What a client would read in the problem, in one line: the
+            // fields at fault and why, else the detail. A tool takes
+            // arguments, not a body.
+            let text = match &err {
+                ApiError::Validation(errors) => {
+                    let fields: Vec<String> = errors
+                        .iter()
+                        .map(|error| {
+                            let field = match error.field.as_str() {
+                                "body" => "arguments",
+                                field => field,
+                            };
+                            format!("{field}: {}", error.message)
+                        })
+                        .collect();
+                    format!("invalid arguments: {}", fields.join("; "))
+                }
+                other => other.problem().detail,
+            };
             CallToolResult::error(vec![ContentBlock::text(text)])
         }
     }

@@ -274,7 +274,6 @@ scalar_type!(
     "priority_filter",
     MetaSchema {
         pattern: Some("^(none|low|medium|high)(,(none|low|medium|high))*$".to_owned()),
-        example: Some(Value::String("high,medium".into())),
         ..MetaSchema::new("string")
     }
 );
@@ -312,7 +311,6 @@ scalar_type!(
     "instant",
     MetaSchema {
         format: Some("date-time"),
-        example: Some(Value::String("2026-12-24T18:00:00+01:00".into())),
         ..MetaSchema::new("string")
     }
 );

@@ -193,14 +193,16 @@ impl TasksApi {
         order: Query<Lenient<SortOrder>>,
         /// Text found anywhere in the title or description, ignoring case.
         q: Query<Option<Lenient<Text<Search>>>>,
-        /// Only these priorities: levels separated by commas.
+        /// Only these priorities: levels separated by commas (`high,medium`).
         priority: Query<Option<Lenient<PriorityFilter>>>,
         /// Only tasks carrying this tag (ignoring case); repeat it for tasks
         /// carrying every one given.
         tag: Query<Option<Vec<TagParam>>>,
-        /// Only tasks due before this instant (`due_at` < it).
+        /// Only tasks due before this instant (`due_at` < it): an RFC 3339
+        /// date-time with an offset (`2026-12-24T18:00:00+01:00`).
         due_before: Query<Option<Lenient<Instant>>>,
-        /// Only tasks due at or after this instant.
+        /// Only tasks due at or after this instant: an RFC 3339 date-time
+        /// with an offset.
         due_after: Query<Option<Lenient<Instant>>>,
         /// `true`: only pending tasks whose due time has passed; `false`:
         /// all others.

@@ -104,7 +104,6 @@ pub fn tag_schema() -> MetaSchema {
         min_length: Some(1),
         max_length: Some(MAX_TAG_CHARS),
         pattern: Some("^[^,\\u0000-\\u001f\\u007f-\\u009f]*$".to_owned()),
-        example: Some(Value::String("errands".into())),
         ..MetaSchema::new("string")
     }
 }

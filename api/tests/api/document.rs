@@ -85,6 +85,17 @@ fn valid(schema: &Schema) -> Value {
     if let Some(example) = schema.get("example") {
         return example.clone();
     }
+    // Formats and patterns without an example (query parameters go
+    // without, so Swagger UI does not fill them in).
+    match (
+        schema.get("format").and_then(Value::as_str),
+        schema.get("pattern").and_then(Value::as_str),
+    ) {
+        (Some("date-time"), _) => return json!("2026-12-24T18:00:00Z"),
+        (Some("date"), _) => return json!("2026-12-24"),
+        (_, Some(pattern)) if pattern.contains("none|low|medium|high") => return json!("high"),
+        _ => {}
+    }
     match kind(schema) {
         "array" => json!([]),
         "string" => {
