@@ -826,21 +826,70 @@ async fn retag<T>(
     if more > 0 {
         change_log::record_more_changes(&txn, &owner.user_id, more).await?;
     }
-    for (seq, id) in (first..).zip(carriers) {
-        let names = tag_store::names_of(&*txn, id).await?;
-        one_owned(task::Entity::update_many(), &owner.user_id, id)
-            .col_expr(task::Column::Tags, Expr::value(names.joined()))
-            .col_expr(task::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                task::Column::Version,
-                Expr::col(task::Column::Version).add(1),
-            )
-            .col_expr(task::Column::ChangeSeq, Expr::value(seq))
-            .exec(&*txn)
-            .await?;
+    // A bounded number of statements however many tasks carry the tag,
+    // so a large rename holds the owner's lock (on SQLite, the database's
+    // write lock) briefly.
+    for chunk in carriers.chunks(RESTAMP_BATCH) {
+        let names = tag_store::names_of_tasks(&*txn, chunk).await?;
+        let stamped: Vec<(i64, String, i64)> = chunk
+            .iter()
+            .map(|&id| {
+                let seq = first + carriers.partition_point(|&other| other < id) as i64;
+                let joined = names.get(&id).map(TagSet::joined).unwrap_or_default();
+                (id, joined, seq)
+            })
+            .collect();
+        restamp(&txn, &owner.user_id, &stamped, now).await?;
     }
     change_log::commit(txn, &owner.user_id, hub).await?;
     Ok(Retagged::Done(answer))
+}
+
+/// Tasks a tag change re-stamps per statement.
+const RESTAMP_BATCH: usize = 500;
+
+/// Gives each of the owner's tasks `(id, tag names, change number)` its new
+/// tag names, its change number, the next version and `now`, in one
+/// statement joining a `VALUES` list.
+async fn restamp(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    tasks: &[(i64, String, i64)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(tasks.len() * 3 + 2);
+    // Binds `value`, answering its placeholder.
+    let mut bind = |value: sea_orm::Value| {
+        values.push(value);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
+        }
+    };
+    // Bound in the order the statement names them (SQLite's `?` count by
+    // position): the rows, then the owner.
+    let rows: Vec<String> = tasks
+        .iter()
+        .map(|(id, tags, seq)| {
+            let id = bind((*id).into());
+            let tags = bind(tags.clone().into());
+            let seq = bind((*seq).into());
+            let at = bind(now.into());
+            format!("({id}, {tags}, {seq}, {at})")
+        })
+        .collect();
+    let owner_at = bind(owner.into());
+    // `VALUES` names its columns column1, column2, … on both databases.
+    let sql = format!(
+        r#"UPDATE "tasks" SET "tags" = "stamped"."column2", "change_seq" = "stamped"."column3", "version" = "tasks"."version" + 1, "updated_at" = "stamped"."column4" FROM (VALUES {}) AS "stamped" WHERE "tasks"."id" = "stamped"."column1" AND "tasks"."user_id" = {owner_at}"#,
+        rows.join(", ")
+    );
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, sql, values,
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Deletes at most `limit` of the user's tags, for erasure, after their

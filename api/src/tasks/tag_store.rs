@@ -2,6 +2,8 @@
 //! tag rows they share, and the counts `/api/tags` answers. A task row's
 //! own copy of its tag names is written by the repository with the task.
 
+use std::collections::HashMap;
+
 use entity::{tag, task, task_tag};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
@@ -131,18 +133,30 @@ pub async fn replace(
     ))
 }
 
-/// Task `id`'s tag names as its `task_tags` rows say, sorted as it
-/// answers them.
-pub async fn names_of(db: &impl ConnectionTrait, task_id: i64) -> Result<TagSet, DbErr> {
-    let names: Vec<String> = tag::Entity::find()
+/// The tag names of each of `task_ids` as their `task_tags` rows say,
+/// sorted as a task answers them; a task with none is left out. One
+/// statement.
+pub async fn names_of_tasks(
+    db: &impl ConnectionTrait,
+    task_ids: &[i64],
+) -> Result<HashMap<i64, TagSet>, DbErr> {
+    let rows: Vec<(i64, String)> = tag::Entity::find()
         .select_only()
+        .column(task_tag::Column::TaskId)
         .column(tag::Column::Name)
         .inner_join(task_tag::Entity)
-        .filter(task_tag::Column::TaskId.eq(task_id))
+        .filter(task_tag::Column::TaskId.is_in(task_ids.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(TagSet::sorted(names))
+    let mut names: HashMap<i64, Vec<String>> = HashMap::new();
+    for (task_id, name) in rows {
+        names.entry(task_id).or_default().push(name);
+    }
+    Ok(names
+        .into_iter()
+        .map(|(task_id, names)| (task_id, TagSet::sorted(names)))
+        .collect())
 }
 
 /// Deletes the owner's tags that no task carries.

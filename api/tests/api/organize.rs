@@ -27,6 +27,7 @@ pub fn tests() -> Vec<Trial> {
         tag_routes_never_see_or_touch_another_users_tags,
         tag_rows_go_with_their_tasks_and_their_user,
         a_filtered_list_answers_304_until_something_changes,
+        a_rename_across_many_tasks_stamps_each_once,
     ]
 }
 
@@ -684,4 +685,52 @@ async fn a_filtered_list_answers_304_until_something_changes(app: TestApp) {
             .unwrap();
         assert_eq!(changed.status(), 200, "?{query} after a write");
     }
+}
+
+async fn a_rename_across_many_tasks_stamps_each_once(app: TestApp) {
+    // More than one statement's worth of tasks (the repository re-stamps
+    // 500 per statement).
+    const TASKS: usize = 510;
+    let mut ids = Vec::with_capacity(TASKS);
+    for i in 0..TASKS {
+        let task = app
+            .create_task(
+                "alice",
+                json!({"title": format!("t{i}"), "tags": ["bulk", "other"]}),
+            )
+            .await;
+        ids.push(id_of(&task));
+    }
+    let cursor = json_with_status(app.feed("alice", "").await, 200, "feed").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let renamed = json_with_status(
+        rename(&app, "alice", "bulk", "Bulk2").await,
+        200,
+        "renaming",
+    )
+    .await;
+    assert_eq!(renamed["tasks"], TASKS);
+    let (listed, total) = app.list("alice", "tag=bulk2&limit=500").await;
+    assert_eq!(total, TASKS as u64);
+    assert!(
+        listed
+            .iter()
+            .all(|task| task["tags"] == json!(["Bulk2", "other"]) && task["version"] == 2)
+    );
+    // Each in the feed once, each with a change number of its own.
+    let mut seen = Vec::new();
+    let mut since = cursor;
+    loop {
+        let page = app.feed("alice", &format!("since={since}&limit=500")).await;
+        let page = json_with_status(page, 200, "feed").await;
+        seen.extend(self::ids(page["tasks"].as_array().unwrap()));
+        since = page["cursor"].as_str().unwrap().to_owned();
+        if page["has_more"] == false {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ids);
 }
