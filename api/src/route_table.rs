@@ -57,11 +57,12 @@ pub const OPERATIONS: [Operation; 15] = [
 /// The routes served beside the document's own: Swagger UI, the document
 /// itself, the Model Context Protocol endpoint and its resource metadata
 /// (RFC 9728), as (method, path).
-pub const UNDOCUMENTED: [(&str, &str); 4] = [
+pub const UNDOCUMENTED: [(&str, &str); 5] = [
     ("GET", "/docs"),
     ("GET", "/openapi.json"),
     ("POST", "/mcp"),
     ("GET", "/.well-known/oauth-protected-resource"),
+    ("GET", "/.well-known/oauth-protected-resource/mcp"),
 ];
 
 /// Every documented path template, once each.

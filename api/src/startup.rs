@@ -238,8 +238,14 @@ fn routes(
                 settings.quotas,
             )),
         )
+        // RFC 9728 places the metadata of the resource `/mcp` at the second
+        // path; the contract names the first, which clients also try.
         .at(
             "/.well-known/oauth-protected-resource",
+            poem::get(protected_resource_metadata(authorization_server.clone())),
+        )
+        .at(
+            "/.well-known/oauth-protected-resource/mcp",
             poem::get(protected_resource_metadata(authorization_server)),
         );
     #[cfg(feature = "test-routes")]

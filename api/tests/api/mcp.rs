@@ -286,21 +286,21 @@ async fn without_a_valid_token_the_answer_names_the_resource_metadata(app: TestA
             "application/problem+json"
         );
     }
-    let metadata = app
-        .send(
-            Method::GET,
-            "/.well-known/oauth-protected-resource",
-            "anyone",
-            None,
-        )
-        .await;
-    let metadata = json_with_status(metadata, 200, "the resource metadata").await;
-    assert_eq!(metadata["resource"], app.url("/mcp"));
-    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
-    assert!(
-        metadata.get("authorization_servers").is_none(),
-        "no BETTER_AUTH_URL here"
-    );
+    // At the root, as the challenge names it, and at the resource's own
+    // path (RFC 9728, section 3.1).
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let metadata = app.client.get(app.url(path)).send().await.unwrap();
+        let metadata = json_with_status(metadata, 200, "the resource metadata").await;
+        assert_eq!(metadata["resource"], app.url("/mcp"));
+        assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+        assert!(
+            metadata.get("authorization_servers").is_none(),
+            "no BETTER_AUTH_URL here"
+        );
+    }
     // Only POST is served.
     let get = app.send(Method::GET, "/mcp", "alice", None).await;
     assert_eq!(get.status(), 405);
