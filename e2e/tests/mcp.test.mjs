@@ -225,7 +225,7 @@ describe("POST /mcp with Better Auth's tokens", () => {
       method: "initialize",
       params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } },
     };
-    const expected = `Bearer resource_metadata="${service.address}/.well-known/oauth-protected-resource"`;
+    const metadata = `resource_metadata="${service.address}/.well-known/oauth-protected-resource"`;
     const now = Math.floor(Date.now() / 1000);
     const expired = await betterAuth.sign({ sub: ada.user.id, iat: now - 3600, exp: now - 600 });
     for (const authorization of [undefined, "Bearer not-a-token", `Bearer ${expired}`]) {
@@ -233,6 +233,8 @@ describe("POST /mcp with Better Auth's tokens", () => {
       if (authorization) headers.authorization = authorization;
       const response = await fetch(`${service.address}/mcp`, { method: "POST", headers, body: JSON.stringify(initialize) });
       assert.equal(response.status, 401, String(authorization));
+      // A token sent and refused is `invalid_token` (RFC 6750).
+      const expected = authorization ? `Bearer error="invalid_token", ${metadata}` : `Bearer ${metadata}`;
       assert.equal(response.headers.get("www-authenticate"), expected);
       assert.equal(response.headers.get("content-type"), "application/problem+json");
     }

@@ -61,7 +61,13 @@ impl Endpoint for McpEndpoint {
             // token (RFC 9728).
             Err(err) => {
                 let mut response = err.as_response();
-                let challenge = format!("Bearer resource_metadata=\"{}\"", metadata_url(&req));
+                // A token sent and refused is `invalid_token` (RFC 6750).
+                let error = match err {
+                    crate::http::error::ApiError::Unauthorized(_) => "error=\"invalid_token\", ",
+                    _ => "",
+                };
+                let challenge =
+                    format!("Bearer {error}resource_metadata=\"{}\"", metadata_url(&req));
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     response
                         .headers_mut()

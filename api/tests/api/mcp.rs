@@ -276,8 +276,12 @@ async fn without_a_valid_token_the_answer_names_the_resource_metadata(app: TestA
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401);
         let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        let error = match token {
+            Some(_) => "error=\"invalid_token\", ",
+            None => "",
+        };
         let expected = format!(
-            "Bearer resource_metadata=\"{}\"",
+            "Bearer {error}resource_metadata=\"{}\"",
             app.url("/.well-known/oauth-protected-resource")
         );
         assert_eq!(challenge, expected);
