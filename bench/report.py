@@ -16,7 +16,7 @@ import sys
 from html import escape
 from pathlib import Path
 
-RATIO_TO_PGBENCH = ("list", "list-heavy")
+RATIO_TO_PGBENCH = ("list", "list-heavy", "list-filtered")
 
 # The fan-out's targets (BENCHMARKS.md), judged on full runs only: p99 from
 # commit to event at FANOUT_TARGET_RATE writes/s or more, and the service's

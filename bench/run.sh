@@ -214,8 +214,8 @@ columns() { # TABLE
 # Copies the staging table bench_seed_TABLE into TABLE, for every column both
 # have; the service's schema fills the rest with its defaults. A required
 # column the seed does not write stops the run, naming the file to extend.
-copy_seed() { # TABLE
-    local table=$1 name required
+copy_seed() { # TABLE [ORDER-BY, default created_at]
+    local table=$1 order=${2:-created_at} name required
     local -A offered=()
     local shared=() missing=()
     while read -r name _; do offered[$name]=1; done < <(columns "bench_seed_$table")
@@ -230,8 +230,8 @@ copy_seed() { # TABLE
         die "bench/seed/$backend.sql does not fill $table.{${missing[*]}} (NOT NULL without a default): add it there"
     local list
     list=$(IFS=,; echo "${shared[*]}")
-    # Oldest first, so ids rise with created_at across users, as they do in use.
-    sql "INSERT INTO \"$table\" ($list) SELECT $list FROM bench_seed_$table ORDER BY created_at"
+    # By default oldest first, so ids rise with created_at across users, as they do in use.
+    sql "INSERT INTO \"$table\" ($list) SELECT $list FROM bench_seed_$table ORDER BY $order"
 }
 sql "CREATE TABLE bench_params AS SELECT $users AS users, $tasks_per_user AS tasks_per_user,
          $big_tasks AS big_tasks, CAST('$word' AS TEXT) AS word"
@@ -242,8 +242,33 @@ else
 fi
 copy_seed users
 copy_seed tasks
-sql "DROP TABLE bench_seed_tasks"
-sql "DROP TABLE bench_seed_users"
+copy_seed tags "user_id, name_key"
+# Which task carries which tag, by ids that exist only now: a task is named by
+# its owner and title_key (every seeded title is unique to its owner), a tag
+# by its owner and name_key.
+sql "INSERT INTO task_tags (task_id, tag_id)
+     SELECT tasks.id, tags.id FROM bench_seed_task_tags AS seeded
+     JOIN tasks ON tasks.user_id = seeded.user_id AND tasks.title_key = seeded.title_key
+     JOIN tags ON tags.user_id = seeded.user_id AND tags.name_key = seeded.name_key"
+[[ $(sql "SELECT COUNT(*) FROM task_tags") == $(sql "SELECT COUNT(*) FROM bench_seed_task_tags") ]] ||
+    die "bench/seed/$backend.sql: some of bench_seed_task_tags names no task or tag"
+# A task's own copy of its tag names must say what task_tags says: its tags'
+# names sorted case-insensitively, joined by commas ('' for none).
+if [[ $backend == postgres ]]; then
+    tag_names="SELECT string_agg(tags.name, ',' ORDER BY lower(tags.name), tags.name)
+               FROM task_tags JOIN tags ON tags.id = task_tags.tag_id WHERE task_tags.task_id = tasks.id"
+else
+    tag_names="SELECT group_concat(name, ',') FROM (SELECT tags.name FROM task_tags
+               JOIN tags ON tags.id = task_tags.tag_id WHERE task_tags.task_id = tasks.id
+               ORDER BY lower(tags.name), tags.name)"
+fi
+differ=$(sql "SELECT COUNT(*) FROM tasks WHERE tasks.tags <> COALESCE(($tag_names), '')")
+[[ $differ == 0 ]] || die "bench/seed/$backend.sql: $differ tasks' tags column differs from their task_tags"
+# What the list-filtered scenario asks for, counted on the seed, for the
+# check through the service below.
+filtered_expected=$(sql "SELECT COUNT(*) FROM bench_seed_tasks WHERE user_id = 'bench-user-1'
+                         AND priority IN (2, 3) AND ',' || tags || ',' LIKE '%,t1,%'")
+for table in task_tags tags tasks users; do sql "DROP TABLE bench_seed_$table"; done
 sql "DROP TABLE bench_params"
 # Fresh statistics, as autovacuum would have them shortly after a bulk load.
 [[ $backend == postgres ]] && sql "VACUUM ANALYZE"
@@ -281,6 +306,10 @@ got=$(total_of "$some_user_token" "/api/tasks?limit=1")
 [[ $got == "$tasks_per_user" ]] || die "a seeded user lists $got tasks, expected $tasks_per_user"
 got=$(total_of "$(cat "$scratch/big.txt")" "/api/tasks?q=$word&limit=1")
 [[ $got == $((big_tasks / 20)) ]] || die "searching '$word' finds $got tasks, expected $((big_tasks / 20))"
+first_user_token=$(mint bench-user-1)
+got=$(total_of "$first_user_token" "/api/tasks?tag=t1&priority=high,medium&sort=due_at&order=asc&limit=1")
+[[ $got == "$filtered_expected" ]] ||
+    die "bench-user-1 lists $got tasks tagged t1 of high or medium priority, expected $filtered_expected"
 
 # --- measurement -------------------------------------------------------------
 # Percent of all cores busy over $sample_s seconds, measured while nothing of
@@ -324,7 +353,7 @@ mv "$results.tmp" "$results"
 scenario() { # NAME CONNECTIONS
     local name=$1 connections=$2 busy before out
     busy=$(machine_busy)
-    printf '%-12s @%-3s machine busy %3s%% … ' "$name" "$connections" "$busy" >&2
+    printf '%-21s @%-3s machine busy %3s%% … ' "$name" "$connections" "$busy" >&2
     before=$(service_ticks)
     out=$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s -s bench/scenarios.lua "$base" \
         -- "$name" "$scratch/users.txt" "$scratch/big.txt" "$word")
@@ -351,7 +380,7 @@ scenario() { # NAME CONNECTIONS
 pgbench_run() { # NAME CONNECTIONS
     local name=$1 connections=$2 busy out
     busy=$(machine_busy)
-    printf '%-12s @%-3s machine busy %3s%% … ' "pgbench $name" "$connections" "$busy" >&2
+    printf '%-21s @%-3s machine busy %3s%% … ' "pgbench $name" "$connections" "$busy" >&2
     out=$(pgbench -n -M prepared -c "$connections" -j "$threads" -T "$seconds" -D users="$users" \
         -f "bench/pgbench/$name.sql" "$db_url" 2>&1) || { echo "$out" >&2; die "pgbench $name failed"; }
     local tps latency failed
@@ -369,6 +398,8 @@ if $run_wrk; then
     [[ $backend == postgres ]] && pgbench_run list "$conns"
     scenario list-heavy "$conns"
     [[ $backend == postgres ]] && pgbench_run list-heavy "$conns"
+    scenario list-filtered "$conns"
+    [[ $backend == postgres ]] && pgbench_run list-filtered "$conns"
     scenario search "$conns"
     scenario get "$conns"
     scenario create "$conns"

@@ -62,6 +62,12 @@ local make = {}
 make["list"] = function()
     return wrk.format("GET", "/api/tasks?limit=50", headers(anyone().auth))
 end
+-- A task app's organized view: one tag, two priorities, soonest due first
+-- (the seed gives every user tags t0 … t4, priorities and due dates).
+make["list-filtered"] = function()
+    return wrk.format("GET", "/api/tasks?tag=t1&priority=high,medium&sort=due_at&order=asc&limit=50",
+        headers(anyone().auth))
+end
 make["list-heavy"] = function()
     return wrk.format("GET", "/api/tasks?status=pending&sort=title&order=asc&limit=50&offset=1000", headers(big))
 end
