@@ -156,7 +156,7 @@ impl TaskTools {
     ) -> Result<Answer, ApiError> {
         let query = list_params(&arguments).validate()?;
         let page = repository::list(&self.db, &caller.user_id, &query).await?;
-        let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
+        let tasks = page.tasks;
         let summary = format!("{} of {} matching tasks", tasks.len(), page.total);
         Ok(Answer {
             result: json!({"tasks": tasks, "total": page.total}),

@@ -3,7 +3,8 @@
 //! database (chrono-tz), never by hand-written offsets.
 
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Timelike, Utc,
 };
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -30,6 +31,17 @@ pub struct DueTime(pub NaiveTime);
 pub struct Zone(pub Tz);
 
 impl DueDate {
+    /// As the API writes it. Written out: chrono's `format` parses its
+    /// pattern on every call.
+    pub fn written(self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        )
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         let wrong = || "must be a date as YYYY-MM-DD, from 0001-01-01 to 9999-12-30".to_owned();
         let shaped = text.len() == 10
@@ -65,7 +77,7 @@ impl DueTime {
 
     /// As the API writes it.
     pub fn format(time: NaiveTime) -> String {
-        time.format("%H:%M").to_string()
+        format!("{:02}:{:02}", time.hour(), time.minute())
     }
 }
 
@@ -183,7 +195,13 @@ wire_text!(
         example: Some(Value::String("2026-12-24".into())),
         ..MetaSchema::new("string")
     },
-    |date: &DueDate| date.0.format("%Y-%m-%d").to_string()
+    // Written out: chrono's `format` parses its pattern on every call.
+    |date: &DueDate| format!(
+        "{:04}-{:02}-{:02}",
+        date.0.year(),
+        date.0.month(),
+        date.0.day()
+    )
 );
 
 wire_text!(

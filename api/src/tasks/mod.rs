@@ -9,6 +9,7 @@
 mod bodies;
 mod due;
 mod list_query;
+mod listed;
 #[cfg(test)]
 mod plans;
 mod priority;

@@ -15,13 +15,14 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
 };
 
 use super::bodies::{CreateTask, UpdateTask, check_due};
 use super::due::{self, DueDate, DueTime, Zone};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
+use super::listed;
 use super::tag_names::{TagSet, parse_tag, tag_key};
 use super::tag_store::{self, TagCount};
 use super::task::Task;
@@ -39,7 +40,7 @@ use crate::metrics::WriteKind;
 /// One page of tasks, how many match the filters in all, and where the
 /// owner's change feed stood as they were read (the list's `ETag`).
 pub struct Page {
-    pub tasks: Vec<task::Model>,
+    pub tasks: Vec<Task>,
     pub total: u64,
     pub position: Position,
 }
@@ -81,7 +82,7 @@ pub async fn list(db: &DatabaseConnection, owner: &str, query: &ListQuery) -> Re
     let position = Position::stored(stored);
     let mut tasks = Vec::with_capacity(rows.len());
     for row in &rows {
-        if let Some(task) = Option::<task::Model>::from_query_result(row, "")? {
+        if let Some(task) = listed::task_at(row, list_columns::FIRST_TASK_COLUMN)? {
             tasks.push(task);
         }
     }
@@ -141,7 +142,7 @@ pub(super) fn list_statement(
             Expr::col((list_columns::OWNER, user::Column::PurgedSeq)),
             list_columns::FEED_PURGED,
         )
-        .column((list_columns::PAGE, Asterisk))
+        .columns(listed::COLUMNS.map(|column| (list_columns::PAGE, column)))
         .from_subquery(count, list_columns::COUNTED)
         .join_as(
             JoinType::LeftJoin,
@@ -279,6 +280,9 @@ mod list_columns {
     pub const FEED_EPOCH: &str = "feed_epoch";
     pub const FEED_HEAD: &str = "feed_head";
     pub const FEED_PURGED: &str = "feed_purged";
+    /// The list statement's first task column: after the total and the
+    /// three feed columns.
+    pub const FIRST_TASK_COLUMN: usize = 4;
 }
 
 /// How much of the search text PostgreSQL's trigram indexes are asked

@@ -14,7 +14,7 @@ use super::list_query::{
     StatusFilter, TagParam, default_limit,
 };
 use super::repository::{self, OverQuota, Written};
-use super::task::Task;
+use super::task::{Task, render_list};
 use super::text_fields::Search;
 use crate::auth::BearerAuth;
 use crate::change_log::{ChangeHub, Position};
@@ -259,9 +259,9 @@ impl TasksApi {
         if clocked && none_match(if_none_match.0.as_deref(), &etag) {
             return Ok(ListTasksResponse::NotModified(etag));
         }
-        let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
+        let tasks = page.tasks;
         Ok(ListTasksResponse::Ok(
-            RenderedJson::render(&tasks),
+            RenderedJson::from_rendered(render_list(&tasks)),
             page.total,
             etag,
         ))

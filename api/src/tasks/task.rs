@@ -135,3 +135,142 @@ mod tests {
         );
     }
 }
+
+/// A page of tasks as JSON text: byte for byte what serde writes for
+/// `Vec<Task>`, but faster, which is most of a list's cost (BENCHMARKS.md,
+/// "Organizing"): the keys go out as they are (they need no escaping),
+/// strings are escaped only where they have something to escape, and
+/// nothing is built twice.
+pub fn render_list(tasks: &[Task]) -> String {
+    let mut out = String::with_capacity(64 + tasks.len() * 384);
+    out.push('[');
+    for (i, task) in tasks.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        task.write_json(&mut out);
+    }
+    out.push(']');
+    out
+}
+
+impl Task {
+    /// Appends the task as serde writes it, in the fields' order.
+    fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{{\"id\":{},\"user_id\":", self.id);
+        push_json_str(out, &self.user_id);
+        out.push_str(",\"title\":");
+        push_json_str(out, &self.title);
+        out.push_str(",\"description\":");
+        match &self.description.0 {
+            Some(text) => push_json_str(out, text),
+            None => out.push_str("null"),
+        }
+        out.push_str(if self.completed {
+            ",\"completed\":true,\"created_at\":\""
+        } else {
+            ",\"completed\":false,\"created_at\":\""
+        });
+        out.push_str(&self.created_at.written());
+        out.push_str("\",\"updated_at\":\"");
+        out.push_str(&self.updated_at.written());
+        let _ = write!(
+            out,
+            "\",\"version\":{},\"priority\":\"{}\",\"tags\":[",
+            self.version,
+            self.priority.word()
+        );
+        for (i, tag) in self.tags.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_str(out, tag);
+        }
+        out.push_str("],\"due_date\":");
+        match &self.due_date.0 {
+            Some(date) => {
+                let _ = write!(out, "\"{}\"", date.written());
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"due_time\":");
+        match &self.due_time.0 {
+            Some(time) => {
+                let _ = write!(out, "\"{}\"", DueTime::format(time.0));
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"time_zone\":");
+        push_json_str(out, self.time_zone.name());
+        for (key, at) in [
+            (",\"due_at\":", &self.due_at.0),
+            (",\"completed_at\":", &self.completed_at.0),
+        ] {
+            out.push_str(key);
+            match at {
+                Some(at) => {
+                    out.push('"');
+                    out.push_str(&at.written());
+                    out.push('"');
+                }
+                None => out.push_str("null"),
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// `text` as a JSON string, escaped exactly as serde_json escapes it.
+fn push_json_str(out: &mut String, text: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    let needs_escape = |c: char| c == '"' || c == '\\' || c < ' ';
+    if !text.contains(needs_escape) {
+        out.push_str(text);
+    } else {
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c < ' ' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod rendering_tests {
+    use poem_openapi::types::Example;
+
+    use super::{Task, render_list};
+    use crate::http::timestamp::Timestamp;
+
+    #[test]
+    fn a_rendered_list_is_byte_for_byte_what_serde_writes() {
+        let full = Task::example();
+        let mut bare = Task::example();
+        bare.id = 7;
+        bare.title =
+            "quote \" backslash \\ tab \t nl \n bell \u{7} del \u{7f} é 😀 </script>".into();
+        bare.description = None.into();
+        bare.tags = vec!["a\"b".into(), "ü".into()];
+        bare.due_date = None.into();
+        bare.due_time = None.into();
+        bare.due_at = None.into();
+        bare.completed = true;
+        bare.completed_at = Some(Timestamp(chrono::DateTime::UNIX_EPOCH)).into();
+        for tasks in [vec![], vec![full.clone()], vec![full, bare]] {
+            assert_eq!(render_list(&tasks), serde_json::to_string(&tasks).unwrap());
+        }
+    }
+}
