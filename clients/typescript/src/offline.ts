@@ -159,7 +159,7 @@ export class OfflineQueue {
   private readonly locks = new Map<string, Promise<unknown>>();
   private flushing: Promise<FlushReport> | null = null;
   private nextFlush: Promise<FlushReport> | null = null;
-  private cursor: string | null = null;
+  private followFrom: string | null = null;
 
   constructor(private readonly options: OfflineQueueOptions) {
     this.store = options.store ?? memoryStore();
@@ -195,13 +195,18 @@ export class OfflineQueue {
     this.listeners.clear();
   }
 
+  /** The cursor the next catch-up starts from; null before any. */
+  get cursor(): string | null {
+    return this.followFrom;
+  }
+
   /**
    * Where the change feed catch-up after a flush starts: the cursor the app
    * is in sync at (from the event stream, say). Without one, the first
    * catch-up reads all of the user's current tasks.
    */
   setCursor(cursor: string): void {
-    this.cursor = cursor;
+    this.followFrom = cursor;
   }
 
   /** Records a create; answers the task as it will be shown meanwhile (a negative id). */
@@ -457,12 +462,12 @@ export class OfflineQueue {
     };
     let changes: ChangeSet;
     try {
-      changes = await loadChanges(live, this.cursor === null ? {} : { since: this.cursor });
+      changes = await loadChanges(live, this.followFrom === null ? {} : { since: this.followFrom });
     } catch (error) {
       if (!(error instanceof CursorExpiredError)) throw error;
       changes = await loadChanges(live); // too old: start from the current tasks
     }
-    this.cursor = changes.cursor;
+    this.followFrom = changes.cursor;
     return changes;
   }
 

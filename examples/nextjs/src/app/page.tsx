@@ -4,6 +4,7 @@ import { redirect } from "next/navigation";
 import { DangerZone, UserMenu } from "@/components/account";
 import { LogoIcon } from "@/components/icons";
 import { TaskBoard } from "@/components/task-board";
+import { OfflineProvider } from "@/lib/api/offline";
 import { auth } from "@/lib/auth";
 
 export default async function Home() {
@@ -21,7 +22,9 @@ export default async function Home() {
       </header>
       <main className="mx-auto max-w-4xl px-4 pt-6 pb-28 sm:pt-8">
         <h1 className="text-2xl font-semibold tracking-tight text-slate-900">Tasks</h1>
-        <TaskBoard />
+        <OfflineProvider userId={session.user.id}>
+          <TaskBoard />
+        </OfflineProvider>
         <DangerZone email={session.user.email} />
       </main>
     </>

@@ -43,7 +43,9 @@ export function Providers({ apiUrl, children }: { apiUrl: string; children: Reac
             retry: (_count, error) => describe(error).transient,
             retryDelay: (attempt) => Math.min(500 * 2 ** attempt, 8_000),
           },
-          mutations: { retry: false },
+          // Writes run offline too: they go to the offline queue then
+          // (offline.tsx), rather than waiting, paused, for the network.
+          mutations: { retry: false, networkMode: "always" },
         },
       }),
   );

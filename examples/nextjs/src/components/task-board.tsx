@@ -1,14 +1,16 @@
 "use client";
 import { useState, type FormEvent } from "react";
-import type { Task } from "todo-api-client";
+import { isLocalTask, type Task } from "todo-api-client";
 
 import { describe, describeWrite } from "@/lib/api/errors";
+import { useOffline } from "@/lib/api/offline";
 import { useLiveTasks, type LiveState } from "@/lib/api/use-live-tasks";
 import { Conflict, useTagList, useTaskList, type ListQuery } from "@/lib/api/use-tasks";
 import { useUndoableDeletes } from "@/lib/api/use-undoable-deletes";
 import { limits } from "@/lib/limits";
 
 import { AlertIcon, ChevronLeftIcon, ChevronRightIcon, SearchIcon, XIcon } from "./icons";
+import { SyncBanner, SyncProblems } from "./offline-status";
 import { AddTask } from "./task-form";
 import { TaskItem } from "./task-item";
 import { Toasts, useNotices } from "./toasts";
@@ -70,6 +72,7 @@ export function TaskBoard() {
   };
   const tagList = useTagList();
   const list = useTaskList(query);
+  const offline = useOffline();
   const notices = useNotices();
   const deletes = useUndoableDeletes((task, error) => {
     notices.show(
@@ -88,9 +91,15 @@ export function TaskBoard() {
   if (list.isSuccess && !loaded) setLoaded(true);
   const live = useLiveTasks(loaded);
 
-  const shown = list.data?.tasks.filter((task) => !deletes.hidden.has(task.id)) ?? [];
-  const hiddenHere = (list.data?.tasks.length ?? 0) - shown.length;
-  const total = Math.max(0, (list.data?.total ?? 0) - hiddenHere);
+  // The page as the service sent it, with the writes still waiting applied
+  // over it (tasks added offline lead the first page).
+  const shown = offline.queue
+    .applyPending(list.data?.tasks ?? [])
+    .filter((task) => !deletes.hidden.has(task.id) && (offset === 0 || !isLocalTask(task)));
+  const shownIds = new Set(shown.map((task) => task.id));
+  const hiddenHere = (list.data?.tasks ?? []).filter((task) => !shownIds.has(task.id)).length;
+  const addedHere = shown.filter(isLocalTask).length;
+  const total = Math.max(0, (list.data?.total ?? 0) - hiddenHere + addedHere);
   const filtered = status !== "all" || q !== "" || priority !== "any" || tags.length > 0 || overdue;
   const toggleTag = (tag: string) =>
     reset(() =>
@@ -116,6 +125,8 @@ export function TaskBoard() {
 
   return (
     <div className="mt-4 space-y-4">
+      <SyncBanner />
+      <SyncProblems />
       <AddTask />
 
       <section aria-label="Filters and sort" className="card space-y-3 p-3 sm:p-4">
@@ -288,7 +299,14 @@ export function TaskBoard() {
           <>
             <ul aria-label="Tasks" aria-busy={list.isFetching} className="divide-y divide-slate-100">
               {shown.map((task) => (
-                <TaskItem key={task.id} task={task} onDelete={deletes.schedule} onTag={toggleTag} activeTags={tags} />
+                <TaskItem
+                  key={task.id}
+                  task={task}
+                  waiting={task.waiting}
+                  onDelete={deletes.schedule}
+                  onTag={toggleTag}
+                  activeTags={tags}
+                />
               ))}
             </ul>
             {shown.length === 0 && <EmptyState filtered={filtered} />}

@@ -23,11 +23,14 @@ const priorityStyle = {
  */
 export function TaskItem({
   task,
+  waiting = false,
   onDelete,
   onTag,
   activeTags = [],
 }: {
   task: Task;
+  /** A change of it made offline has not reached the service yet. */
+  waiting?: boolean;
   onDelete: (task: Task) => void;
   onTag?: (tag: string) => void;
   activeTags?: string[];
@@ -144,6 +147,7 @@ export function TaskItem({
       data-completed={task.completed}
       data-overdue={due?.overdue ?? false}
       data-priority={task.priority}
+      data-waiting={waiting}
     >
       {conflictPanel}
       <div className="flex items-start gap-3">
@@ -165,8 +169,18 @@ export function TaskItem({
           {task.description && (
             <p className="mt-0.5 text-sm break-words whitespace-pre-line text-slate-500">{task.description}</p>
           )}
-          {(task.priority !== "none" || due || task.tags.length > 0) && (
+          {(task.priority !== "none" || due || task.tags.length > 0 || waiting) && (
             <div className="mt-1.5 flex flex-wrap items-center gap-1.5">
+              {waiting && (
+                <span
+                  data-testid="waiting"
+                  className="chip bg-amber-100 text-amber-900 ring-1 ring-amber-300 ring-inset"
+                  title="Saved on this device; sent to the service when you're back online"
+                >
+                  Waiting
+                  <span className="sr-only"> to be sent</span>
+                </span>
+              )}
               {task.priority !== "none" && (
                 <span className={`chip ring-1 ring-inset ${priorityStyle[task.priority]}`} data-testid="priority">
                   <FlagIcon className="size-3" />

@@ -3,13 +3,16 @@
 // client's watchTasks) tells of every change to the user's tasks, whichever tab,
 // device or instance of the service made it: each cached page is patched at
 // once, and the lists on screen are refetched, since only the service knows
-// where a task now belongs among the filters, the sort and the pages.
+// where a task now belongs among the filters, the sort and the pages. Each
+// event's cursor is handed to the offline queue: after sending what waited,
+// it catches up from there through the change feed.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { watchTasks, type Task } from "todo-api-client";
 
 import { useApiUrl } from "@/app/providers";
 
+import { useOffline } from "./offline";
 import { currentToken, refreshToken, SessionEndedError } from "./token";
 import { listKey, tagsKey, type TaskPage } from "./use-tasks";
 
@@ -30,6 +33,7 @@ export function stopLiveUpdates(): void {
 export function useLiveTasks(enabled: boolean): LiveState {
   const apiUrl = useApiUrl();
   const queryClient = useQueryClient();
+  const { queue } = useOffline();
   const [state, setState] = useState<LiveState>("connecting");
 
   useEffect(() => {
@@ -74,16 +78,19 @@ export function useLiveTasks(enabled: boolean): LiveState {
           throw error;
         }
       },
-      onOpen: ({ resumed }) => {
+      onOpen: ({ cursor, resumed }) => {
         setState("live");
+        queue.setCursor(cursor);
         // Started at "now": whatever changed since the list loaded is not in the stream.
         if (!resumed) refetch();
       },
-      onUpsert: (task) => {
+      onUpsert: (task, cursor) => {
+        queue.setCursor(cursor);
         patch((tasks) => tasks.map((cached) => (cached.id === task.id && task.version >= cached.version ? task : cached)));
         refetch();
       },
-      onDelete: ({ id }) => {
+      onDelete: ({ id }, cursor) => {
+        queue.setCursor(cursor);
         patch((tasks) => tasks.filter((cached) => cached.id !== id));
         refetch();
       },
@@ -101,7 +108,7 @@ export function useLiveTasks(enabled: boolean): LiveState {
       controller.abort();
       clearTimeout(queued);
     };
-  }, [enabled, apiUrl, queryClient]);
+  }, [enabled, apiUrl, queryClient, queue]);
 
   return state;
 }

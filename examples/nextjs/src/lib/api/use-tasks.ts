@@ -1,7 +1,9 @@
 "use client";
 // The task queries and mutations, cached by TanStack Query. Every write of
 // an existing task sends If-Match with the version the user saw; a 412
-// comes back as a `Conflict` carrying the newer version.
+// comes back as a `Conflict` carrying the newer version. Offline (or while
+// earlier offline writes still wait) a write goes to the offline queue
+// instead (offline.tsx), which sends it when the network is back.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
 import { etagOf, listTags, type components, type operations, type Tag, type Task } from "todo-api-client";
@@ -9,6 +11,7 @@ import { etagOf, listTags, type components, type operations, type Tag, type Task
 import { useApi } from "@/app/providers";
 
 import { ApiProblem } from "./errors";
+import { useOffline } from "./offline";
 
 export { ApiProblem } from "./errors";
 
@@ -53,6 +56,7 @@ export function useTaskList(query: ListQuery) {
 
 export function useTaskMutations() {
   const api = useApi();
+  const offline = useOffline();
   const queryClient = useQueryClient();
   const refresh = () =>
     Promise.all([
@@ -73,8 +77,16 @@ export function useTaskMutations() {
     );
   }
 
+  /** Records a write in the offline queue, and sends it at once when the browser is online. */
+  async function queued<T>(record: () => Promise<T>): Promise<T> {
+    const result = await record();
+    offline.sync();
+    return result;
+  }
+
   const create = useMutation({
-    mutationFn: async (body: NewTask) => {
+    mutationFn: async (body: NewTask): Promise<Task> => {
+      if (offline.queues()) return queued(() => offline.queue.create(body));
       const { data, error } = await api.POST("/api/tasks", { body });
       if (error) throw new ApiProblem(error);
       return data;
@@ -83,7 +95,11 @@ export function useTaskMutations() {
   });
 
   const update = useMutation({
-    mutationFn: async ({ task, changes }: { task: Task; changes: TaskChanges }) => {
+    mutationFn: async ({ task, changes }: { task: Task; changes: TaskChanges }): Promise<Task> => {
+      if (offline.queues(task)) {
+        await queued(() => offline.queue.update(task, changes));
+        return { ...task, ...(changes as Partial<Task>) };
+      }
       const { data, error, response } = await api.PUT("/api/tasks/{id}", {
         params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
         body: changes,
@@ -96,7 +112,11 @@ export function useTaskMutations() {
   });
 
   const toggle = useMutation({
-    mutationFn: async (task: Task) => {
+    mutationFn: async (task: Task): Promise<Task> => {
+      if (offline.queues(task)) {
+        await queued(() => offline.queue.complete(task, !task.completed));
+        return { ...task, completed: !task.completed };
+      }
       const { data, error, response } = await api.PATCH("/api/tasks/{id}/complete", {
         params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
         body: { completed: !task.completed },
@@ -115,6 +135,7 @@ export function useTaskMutations() {
 
   const remove = useMutation({
     mutationFn: async (task: Task) => {
+      if (offline.queues(task)) return queued(() => offline.queue.remove(task));
       const { error, response } = await api.DELETE("/api/tasks/{id}", {
         params: { path: { id: task.id }, header: { "If-Match": etagOf(task) } },
       });

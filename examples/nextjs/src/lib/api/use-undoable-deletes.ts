@@ -9,6 +9,7 @@ import { etagOf, type Task } from "todo-api-client";
 
 import { useApiUrl } from "@/app/providers";
 
+import { useOffline } from "./offline";
 import { currentToken } from "./token";
 import { useTaskMutations } from "./use-tasks";
 
@@ -18,6 +19,7 @@ export type PendingDelete = { task: Task; deadline: number };
 
 export function useUndoableDeletes(onFailed: (task: Task, error: unknown) => void) {
   const apiUrl = useApiUrl();
+  const offline = useOffline();
   const { remove } = useTaskMutations();
   const [pending, setPending] = useState<PendingDelete[]>([]);
   // Deleted for good: kept hidden until the refetched lists no longer hold them.
@@ -61,15 +63,19 @@ export function useUndoableDeletes(onFailed: (task: Task, error: unknown) => voi
   }, []);
 
   // The page goes away (reload, sign-out, a closed tab) with deletes still
-  // waiting: send them now, with `keepalive` so they outlive the page.
+  // waiting: send them now, with `keepalive` so they outlive the page;
+  // offline, they go to the offline queue, sent when the app is next open.
   useEffect(() => {
     const flush = () => {
       const waiting = [...timers.current.values()];
       timers.current.clear();
-      if (waiting.length === 0) return;
+      for (const { timer } of waiting) clearTimeout(timer);
+      const queued = waiting.filter(({ task }) => offline.queues(task));
+      for (const { task } of queued) void offline.queue.remove(task);
+      const direct = waiting.filter((entry) => !queued.includes(entry));
+      if (direct.length === 0) return;
       void currentToken().then((token) => {
-        for (const { task, timer } of waiting) {
-          clearTimeout(timer);
+        for (const { task } of direct) {
           void fetch(`${apiUrl}/api/tasks/${task.id}`, {
             method: "DELETE",
             keepalive: true,
@@ -80,7 +86,7 @@ export function useUndoableDeletes(onFailed: (task: Task, error: unknown) => voi
     };
     window.addEventListener("pagehide", flush);
     return () => window.removeEventListener("pagehide", flush);
-  }, [apiUrl]);
+  }, [apiUrl, offline]);
 
   const hidden = new Set<number>(gone);
   for (const entry of pending) hidden.add(entry.task.id);
