@@ -4,7 +4,9 @@
 // token refreshed unnoticed, account deletion behind a typed confirmation,
 // live updates between two tabs on two instances of the service, the states
 // a user sees (loading, the service down and back, a session that ended,
-// the contract's limits), the sign-in limits and the start-up check.
+// the contract's limits), the sign-in limits, the start-up check, and
+// working offline (writes queued and marked, sent once when back online
+// even when an answer is lost, conflicts shown with both versions).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -826,4 +828,143 @@ test("organize like a task app: priority, tags, due dates in the browser's zone,
   assert.deepEqual(heidi.seen.console, [], "no console error");
   assert.deepEqual(heidi.seen.foreign, [], "nothing loaded from outside");
   await heidi.context.close();
+});
+
+test("offline: writes wait on the device, marked, reach the service once when back online, and a conflict is shown, not overwritten", async () => {
+  const ivan = await userContext("Ivan");
+  const i1 = await signUp(ivan.context, "Ivan");
+  const asIvan = await stack.sign({ sub: await userId(i1) });
+  const originals = ["Drop me offline", "Edit me offline", "Edited on two devices", "Mine wins", "Tick me offline"];
+  for (const title of originals) await addTask(i1, title);
+  await live(i1);
+  const stored = async () => (await stack.service.call("GET", "/api/tasks?limit=500&sort=title&order=asc", asIvan)).body;
+  const idOf = async (title) => (await stored()).find((task) => task.title === title).id;
+
+  // The network goes: the banner says so.
+  await ivan.context.setOffline(true);
+  const banner = i1.getByTestId("sync-banner");
+  await eventually(async () => assert.equal(await banner.getAttribute("data-state"), "offline"));
+
+  // One write of each kind, each shown at once and marked as waiting.
+  await addTask(i1, "Made offline", "on the train");
+  const edit = await startEditing(i1, "Edit me offline");
+  await edit.getByLabel("Title").fill("Edited offline");
+  await edit.getByRole("button", { name: "Save" }).click();
+  await taskRow(i1, "Edited offline").waitFor();
+  await taskRow(i1, "Tick me offline").getByRole("checkbox").click();
+  await taskRow(i1, "Drop me offline").getByRole("button", { name: "Delete" }).click();
+  // The delete joins the queue when its undo window closes.
+  await eventually(async () => assert.equal(await i1.getByTestId("waiting-count").innerText(), "4 changes"));
+  assert.match(await banner.innerText(), /offline: 4 changes waiting/);
+  for (const title of ["Made offline", "Edited offline", "Tick me offline"]) {
+    assert.equal(await taskRow(i1, title).getByTestId("waiting").count(), 1, `${title} is marked waiting`);
+  }
+  assert.equal(await taskRow(i1, "Mine wins").getByTestId("waiting").count(), 0, "untouched tasks are not marked");
+  assert.ok(await taskRow(i1, "Tick me offline").getByRole("checkbox").isChecked());
+  assert.equal(await taskRow(i1, "Drop me offline").count(), 0);
+  await i1.screenshot({ path: path.join(outputDir, "offline-waiting.png"), fullPage: true });
+  assert.deepEqual((await stored()).map((task) => task.title), originals, "nothing reached the service yet");
+
+  // Back online. The first batch reaches the service but its answer is
+  // lost on the way back; the retry (same key, same body) gets the first
+  // answer again.
+  const batchRoute = `${stack.service.address}/api/batch`;
+  const batches = [];
+  await i1.route(batchRoute, async (route) => {
+    const request = route.request();
+    const sent = { key: request.headers()["idempotency-key"], body: request.postData() };
+    batches.push(sent);
+    if (batches.length > 1) return route.continue();
+    sent.status = (await route.fetch()).status();
+    await route.abort("connectionreset");
+  });
+  await ivan.context.setOffline(false);
+  await banner.waitFor({ state: "detached", timeout: 20_000 });
+  await i1.unroute(batchRoute);
+  assert.equal(batches.length, 2, "one lost answer, one retry");
+  assert.equal(batches[0].status, 200, "the first try was applied");
+  assert.match(batches[0].key, /^offline-[0-9a-f]{32}$/);
+  assert.deepEqual([batches[1].key, batches[1].body], [batches[0].key, batches[0].body], "the same key and body");
+  assert.deepEqual(
+    JSON.parse(batches[0].body).operations.map((op) => op.op),
+    ["create", "update", "complete", "delete"],
+  );
+
+  // The service holds exactly those changes, once.
+  const after = await stored();
+  assert.deepEqual(
+    after.map((task) => [task.title, task.completed, task.version]),
+    [
+      ["Edited offline", false, 2],
+      ["Edited on two devices", false, 1],
+      ["Made offline", false, 1],
+      ["Mine wins", false, 1],
+      ["Tick me offline", true, 2],
+    ],
+  );
+  assert.equal(after.find((task) => task.title === "Made offline").description, "on the train");
+  await eventually(async () => assert.equal(await i1.getByTestId("waiting").count(), 0));
+  await eventually(async () =>
+    assert.deepEqual(await titles(i1), ["Made offline", "Tick me offline", "Mine wins", "Edited on two devices", "Edited offline"]),
+  );
+
+  // Offline again, two tasks are edited here while another device changes
+  // them too.
+  await ivan.context.setOffline(true);
+  await eventually(async () => assert.equal(await banner.getAttribute("data-state"), "offline"));
+  const twice = await startEditing(i1, "Edited on two devices");
+  await twice.getByLabel("Title").fill("My offline title");
+  await twice.getByRole("button", { name: "Save" }).click();
+  await taskRow(i1, "My offline title").waitFor();
+  const mine = await startEditing(i1, "Mine wins");
+  await mine.getByLabel("Description").fill("from the laptop");
+  await mine.getByRole("button", { name: "Save" }).click();
+  await taskRow(i1, "Mine wins").getByText("from the laptop").waitFor();
+  const [twiceId, mineId] = [await idOf("Edited on two devices"), await idOf("Mine wins")];
+  assert.equal((await stack.service.call("PUT", `/api/tasks/${twiceId}`, asIvan, { title: "Their title" })).status, 200);
+  assert.equal((await stack.service.call("PUT", `/api/tasks/${mineId}`, asIvan, { description: "from the phone" })).status, 200);
+
+  // Back online: both come back as conflicts with both versions; the
+  // service's versions stand.
+  await ivan.context.setOffline(false);
+  const conflictOf = (id) => i1.locator(`[data-testid="sync-conflict"][data-task-id="${id}"]`);
+  await conflictOf(twiceId).getByTestId("theirs").getByText("Their title").waitFor({ timeout: 20_000 });
+  assert.equal(await conflictOf(twiceId).getByTestId("mine").locator(".version-title").innerText(), "My offline title");
+  assert.equal(await conflictOf(twiceId).getByTestId("theirs").locator(".version-title").innerText(), "Their title");
+  await conflictOf(mineId).getByTestId("theirs").getByText("from the phone").waitFor();
+  assert.match(await conflictOf(mineId).getByTestId("mine").innerText(), /from the laptop/);
+  await i1.screenshot({ path: path.join(outputDir, "offline-conflict.png"), fullPage: true });
+  const untouched = await stored();
+  assert.deepEqual(
+    untouched.filter((task) => [twiceId, mineId].includes(task.id)).map((task) => [task.title, task.description, task.version]),
+    [
+      ["Mine wins", "from the phone", 2],
+      ["Their title", null, 2],
+    ],
+    "nothing overwritten",
+  );
+  await eventually(async () => assert.equal(await taskRow(i1, "Their title").count(), 1));
+
+  // Keep theirs: nothing is sent. Keep mine: sent over their version.
+  await conflictOf(twiceId).getByRole("button", { name: "Keep theirs" }).click();
+  await conflictOf(twiceId).waitFor({ state: "detached" });
+  await conflictOf(mineId).getByRole("button", { name: "Keep mine" }).click();
+  await conflictOf(mineId).waitFor({ state: "detached" });
+  await eventually(async () => {
+    const now = (await stored()).filter((task) => [twiceId, mineId].includes(task.id));
+    assert.deepEqual(
+      now.map((task) => [task.title, task.description, task.version]),
+      [
+        ["Mine wins", "from the laptop", 3],
+        ["Their title", null, 2],
+      ],
+    );
+  });
+  await eventually(async () => assert.equal(await taskRow(i1, "Mine wins").getByText("from the laptop").count(), 1));
+  assert.equal(await banner.count(), 0);
+
+  // The batch's answers carried any refusal inside them: no error response.
+  assert.deepEqual(ivan.seen.responses, [], "no error response");
+  assert.deepEqual(ivan.seen.foreign, [], "nothing loaded from outside");
+  await ivan.context.close();
 });
