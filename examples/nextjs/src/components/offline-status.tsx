@@ -66,7 +66,8 @@ function ConflictView({ conflict }: { conflict: SyncConflict }) {
   const { queue, sync } = useOffline();
   const [busy, setBusy] = useState(false);
   const { mine, theirs } = conflict;
-  const title = mine?.title ?? conflict.write.base.title;
+  // Named as the user knew it before either change.
+  const title = conflict.write.base.title;
   const decide = async (keep: "mine" | "theirs") => {
     setBusy(true);
     try {
