@@ -50,6 +50,9 @@ export function memoryStore(initial: OfflineState | null = null): OfflineStore {
 export function indexedDbStore(name: string): OfflineStore {
   const database = openDatabase(`todo-offline:${name}`);
   const channelName = `todo-offline:${name}`;
+  // One channel to tell and to hear: a channel never hears its own
+  // messages, so a tab is not told of its own writes.
+  const channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(channelName);
   return {
     async read() {
       const db = await database;
@@ -61,7 +64,7 @@ export function indexedDbStore(name: string): OfflineStore {
       const transaction = db.transaction("state", "readwrite");
       transaction.objectStore("state").put(state, "state");
       await committed(transaction);
-      notify(channelName);
+      channel?.postMessage("changed");
     },
     async lock<T>(lockName: string, fn: () => Promise<T>): Promise<T> {
       const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
@@ -70,10 +73,9 @@ export function indexedDbStore(name: string): OfflineStore {
       return (await locks.request(`${channelName}:${lockName}`, fn)) as T;
     },
     watch(onChange) {
-      if (typeof BroadcastChannel === "undefined") return () => undefined;
-      const channel = new BroadcastChannel(channelName);
-      channel.onmessage = () => onChange();
-      return () => channel.close();
+      const listener = () => onChange();
+      channel?.addEventListener("message", listener);
+      return () => channel?.removeEventListener("message", listener);
     },
   };
 }
@@ -111,12 +113,4 @@ function committed(transaction: IDBTransaction): Promise<void> {
     transaction.onerror = () => reject(transaction.error);
     transaction.onabort = () => reject(transaction.error ?? new Error("the offline store's write was aborted"));
   });
-}
-
-/** Tells the other tabs that the state changed (a channel does not hear its own messages). */
-function notify(channelName: string): void {
-  if (typeof BroadcastChannel === "undefined") return;
-  const channel = new BroadcastChannel(channelName);
-  channel.postMessage("changed");
-  channel.close();
 }

@@ -112,6 +112,11 @@ export interface OfflineConnection {
 
 export interface OfflineQueueOptions {
   connection: OfflineConnection;
+  /**
+   * How long a batch request may take before it is given up (and sent
+   * again, same key and body, by the next flush): 30 s by default.
+   */
+  timeoutMs?: number;
   /** Where the state is kept: IndexedDB in a browser (`indexedDbStore`), memory by default. */
   store?: OfflineStore;
   /** Operations per batch, at most 100. */
@@ -396,6 +401,8 @@ export class OfflineQueue {
           "Idempotency-Key": batch.key,
         },
         body: batch.body,
+        // A request that hangs would hold the flush (and its lock) forever.
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
       });
     let response = await post(false);
     if (response.status === 401) {
@@ -485,8 +492,11 @@ export class OfflineQueue {
     this.emit();
   }
 
+  /** Reads the stored state afresh, in turn with changes, so an older read never lands after a newer write. */
   private async reload(): Promise<void> {
-    this.current = (await this.store.read()) ?? emptyState();
+    await this.lock("state", async () => {
+      this.current = (await this.store.read()) ?? emptyState();
+    });
     this.emit();
   }
 
