@@ -63,6 +63,8 @@ pub const LIFETIME: TimeDelta = TimeDelta::hours(24);
 pub enum Operation {
     /// `POST /api/tasks`.
     CreateTask,
+    /// `POST /api/batch`.
+    Batch,
 }
 
 impl Operation {
@@ -78,6 +80,7 @@ impl Operation {
     fn fingerprint(self, request: String) -> String {
         match self {
             Self::CreateTask => request,
+            Self::Batch => format!("POST /api/batch {request}"),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! invariants.
 
 pub mod auth;
+pub mod batch;
 pub mod change_log;
 pub mod changes;
 pub mod configuration;

@@ -6,18 +6,19 @@ use poem::web::Html;
 use poem::{Endpoint, Response, Route};
 use poem_openapi::OpenApiService;
 
+use crate::batch::BatchApi;
 use crate::changes::ChangesApi;
 use crate::health::HealthApi;
 use crate::me::MeApi;
 use crate::tags::TagsApi;
 use crate::tasks::TasksApi;
 
-pub type Apis = (TasksApi, ChangesApi, TagsApi, MeApi, HealthApi);
+pub type Apis = (TasksApi, BatchApi, ChangesApi, TagsApi, MeApi, HealthApi);
 
 /// The OpenAPI service: the routes and, from the same code, the document.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (TasksApi, ChangesApi, TagsApi, MeApi, HealthApi),
+        (TasksApi, BatchApi, ChangesApi, TagsApi, MeApi, HealthApi),
         "Todo API",
         env!("CARGO_PKG_VERSION"),
     )

@@ -25,6 +25,7 @@ use poem::{Addr, Endpoint, IntoResponse, Middleware, Request, Response};
 use crate::auth::verify_and_remember;
 use crate::configuration::Quota;
 use crate::http::error::{ApiError, into_problem_response};
+use crate::http::request_cost::{Meter, RequestCost};
 use crate::route_table::is_probe;
 
 /// The callers one generation tracks before it is swapped out early. A
@@ -98,8 +99,6 @@ struct Limiter {
     quota: Quota,
     /// The time one request uses up: `period / requests`.
     interval: Duration,
-    /// How far ahead of schedule a caller may get: a burst of `requests`.
-    tolerance: Duration,
     max_callers: usize,
     buckets: Mutex<Generations>,
 }
@@ -117,7 +116,6 @@ impl Limiter {
         Self {
             quota,
             interval,
-            tolerance: quota.period - interval,
             max_callers,
             buckets: Mutex::new(Generations {
                 current: HashMap::new(),
@@ -128,6 +126,14 @@ impl Limiter {
     }
 
     fn check(&self, caller: Caller, now: Instant) -> Decision {
+        self.check_units(caller, 1, now)
+    }
+
+    /// Takes `units` requests' worth at once, or none. A charge larger than
+    /// the whole quota takes the whole quota, so it passes once the bucket
+    /// is full rather than never.
+    fn check_units(&self, caller: Caller, units: u32, now: Instant) -> Decision {
+        let cost = self.interval * units.clamp(1, self.quota.requests);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let full = now.saturating_duration_since(buckets.swapped_at) >= self.quota.period;
         if full || buckets.current.len() >= self.max_callers {
@@ -148,17 +154,17 @@ impl Limiter {
         };
         let arrival = stored.map_or(now, |at| at.max(now));
         let ahead = arrival - now;
-        if ahead > self.tolerance {
+        if ahead + cost > self.quota.period {
             buckets.current.insert(caller, arrival);
             Decision {
                 allowed: false,
                 limit: self.quota.requests,
                 remaining: 0,
                 reset: ahead,
-                retry_after: ahead - self.tolerance,
+                retry_after: ahead + cost - self.quota.period,
             }
         } else {
-            let arrival = arrival + self.interval;
+            let arrival = arrival + cost;
             buckets.current.insert(caller, arrival);
             let ahead = arrival - now;
             let left = (self.quota.period - ahead).as_nanos() / self.interval.as_nanos();
@@ -218,27 +224,65 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let limiter = match &self.limiter {
             Some(limiter) if !is_probe(req.uri().path()) => limiter,
-            _ => return self.inner.call(req).await.map(IntoResponse::into_response),
+            _ => {
+                req.extensions_mut().insert(RequestCost::unmetered());
+                return self.inner.call(req).await.map(IntoResponse::into_response);
+            }
         };
         let caller = match verify_and_remember(&mut req).await {
             Some(identity) => Caller::User(identity.user_id),
             None => Caller::of_address(req.remote_addr()),
         };
-        let decision = limiter.check(caller, Instant::now());
-        // Errors become their responses here, so they carry the headers too.
-        let mut response = if decision.allowed {
-            match self.inner.call(req).await {
-                Ok(response) => response.into_response(),
-                Err(err) => into_problem_response(err).await,
-            }
-        } else {
+        let decision = limiter.check(caller.clone(), Instant::now());
+        if !decision.allowed {
             let refusal = ApiError::TooManyRequests {
                 retry_after_secs: decision.retry_after_secs(),
             };
-            into_problem_response(refusal.into()).await
+            let mut response = into_problem_response(refusal.into()).await;
+            decision.write_headers(response.headers_mut());
+            return Ok(response);
+        }
+        let charge = Arc::new(Charge {
+            limiter: Arc::clone(limiter),
+            caller,
+            latest: Mutex::new(decision),
+        });
+        req.extensions_mut()
+            .insert(RequestCost::metered(charge.clone()));
+        // Errors become their responses here, so they carry the headers too.
+        let mut response = match self.inner.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => into_problem_response(err).await,
         };
-        decision.write_headers(response.headers_mut());
+        // What the handler charged since is what the caller has left.
+        let latest = *charge.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        latest.write_headers(response.headers_mut());
         Ok(response)
+    }
+}
+
+/// One request's account with the limiter, for the handler to charge
+/// the rest of its cost to.
+struct Charge {
+    limiter: Arc<Limiter>,
+    caller: Caller,
+    /// The last decision, whose headers the response carries.
+    latest: Mutex<Decision>,
+}
+
+impl Meter for Charge {
+    fn charge(&self, units: u32) -> Result<(), ApiError> {
+        let decision = self
+            .limiter
+            .check_units(self.caller.clone(), units, Instant::now());
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = decision;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(ApiError::TooManyRequests {
+                retry_after_secs: decision.retry_after_secs(),
+            })
+        }
     }
 }
 
@@ -284,6 +328,27 @@ mod tests {
         let decision = limiter.check(user("a"), much_later);
         assert!(decision.allowed);
         assert_eq!(decision.remaining, 2);
+    }
+
+    #[test]
+    fn a_request_may_cost_several_at_once_or_none() {
+        let start = Instant::now();
+        let limiter = Limiter::new(quota("10/min"), 10, start);
+        let decision = limiter.check_units(user("a"), 8, start);
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 2);
+        let refused = limiter.check_units(user("a"), 3, start);
+        assert!(!refused.allowed, "3 do not fit in the 2 left");
+        assert_eq!(refused.retry_after, Duration::from_secs(6));
+        assert!(
+            limiter.check_units(user("a"), 2, start).allowed,
+            "nothing was taken"
+        );
+        // More than the whole quota passes on a full bucket, taking it all.
+        let later = start + Duration::from_secs(60);
+        let decision = limiter.check_units(user("a"), 100, later);
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 0);
     }
 
     #[test]

@@ -36,13 +36,14 @@ const fn operation(method: &'static str, path: &'static str, id: &'static str) -
 }
 
 /// Every documented operation.
-pub const OPERATIONS: [Operation; 15] = [
+pub const OPERATIONS: [Operation; 16] = [
     operation("GET", "/api/tasks", "listTasks"),
     operation("POST", "/api/tasks", "createTask"),
     operation("GET", "/api/tasks/{id}", "getTask"),
     operation("PUT", "/api/tasks/{id}", "updateTask"),
     operation("DELETE", "/api/tasks/{id}", "deleteTask"),
     operation("PATCH", "/api/tasks/{id}/complete", "setTaskCompletion"),
+    operation("POST", "/api/batch", "applyBatch"),
     operation("GET", "/api/tasks/changes", "listTaskChanges"),
     operation("GET", "/api/events", "streamTaskEvents"),
     operation("GET", "/api/tags", "listTags"),
@@ -93,7 +94,7 @@ mod tests {
     #[test]
     fn each_template_is_listed_once() {
         let templates: Vec<_> = path_templates().collect();
-        assert_eq!(templates.len(), 10);
+        assert_eq!(templates.len(), 11);
         assert_eq!(templates[0], "/api/tasks");
         assert_eq!(templates[1], "/api/tasks/{id}");
     }

@@ -162,6 +162,8 @@ pub mod statuses {
     pub struct Following;
     /// Erases the caller's data: the token and the database.
     pub struct Erasing;
+    /// Applies a batch of writes.
+    pub struct Batching;
 
     impl ErrorStatuses for Authenticated {
         const STATUSES: &'static [u16] = &[401];
@@ -189,6 +191,29 @@ pub mod statuses {
     }
     impl ErrorStatuses for ChangingOneTask {
         const STATUSES: &'static [u16] = &[401, 404, 412, 413, 415, 422, 503, 507];
+    }
+    impl ErrorStatuses for Batching {
+        const STATUSES: &'static [u16] = &[401, 403, 404, 412, 413, 415, 422, 503, 507];
+
+        fn describe(status: u16) -> &'static str {
+            match status {
+                403 | 404 | 412 => {
+                    "In an atomic batch, the status of the operation that failed; `errors` names it (`operations[i]`), and nothing was stored"
+                }
+                413 => const_format::concatcp!(
+                    "Request body over ",
+                    crate::http::limits::MAX_BATCH_BODY_KIB,
+                    " KiB, more than 100 operations with every field at its limit take"
+                ),
+                422 => {
+                    "A malformed batch (nothing applied), or, in an atomic batch, an operation with invalid input; `errors` names `operations` or `operations[i]`"
+                }
+                429 => {
+                    "Over the rate limit, which counts a batch as its number of operations, or too many `Idempotency-Key`s remembered; retry after `Retry-After` seconds"
+                }
+                _ => super::documented(status),
+            }
+        }
     }
     impl ErrorStatuses for ChangingOneTag {
         const STATUSES: &'static [u16] = &[401, 404, 413, 415, 422, 503, 507];

@@ -36,8 +36,10 @@ pub enum ApiError {
     NoSuchRoute,
     #[error("method not allowed on this route")]
     MethodNotAllowed,
-    #[error("the request body is over {MAX_BODY_KIB} KiB")]
-    BodyTooLarge,
+    /// The body is over the route's limit, in KiB: [`MAX_BODY_KIB`] but
+    /// for a batch.
+    #[error("the request body is over {0} KiB")]
+    BodyTooLarge(usize),
     #[error("the request body must be `application/json`")]
     NotJson,
     /// One bad query or path parameter, found while parsing it.
@@ -45,6 +47,14 @@ pub enum ApiError {
     InvalidParameter(FieldError),
     #[error("the request is invalid: see `errors`")]
     Validation(Vec<FieldError>),
+    /// In a batch applied operation by operation, the `ref` an operation
+    /// names belongs to a create (`operations[index]`) that failed.
+    #[error("the task this operation names was to be created by operations[{0}], which failed")]
+    FailedDependency(usize),
+    /// An atomic batch stored nothing: its operation `index` failed with
+    /// `error`, whose status the batch answers with.
+    #[error("operations[{index}]: {error}")]
+    InOperation { index: usize, error: Box<ApiError> },
     /// `If-Match` names no current version of the task.
     #[error("the task has changed since the version `If-Match` names; read it again")]
     PreconditionFailed,
@@ -117,6 +127,20 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let problem = Problem::new(self.status(), self.to_string());
         match self {
+            Self::InOperation { index, error } => {
+                let at = format!("operations[{index}]");
+                let errors = match &**error {
+                    Self::Validation(errors) => errors
+                        .iter()
+                        .map(|e| match e.field.as_str() {
+                            "body" => FieldError::new(format!("{at}.task"), &e.message),
+                            field => FieldError::new(format!("{at}.task.{field}"), &e.message),
+                        })
+                        .collect(),
+                    other => vec![FieldError::new(at, other.to_string())],
+                };
+                problem.with_errors(errors)
+            }
             Self::Validation(errors) => problem.with_errors(errors.clone()),
             Self::InvalidParameter(error) => problem.with_errors(vec![error.clone()]),
             _ => problem,
@@ -130,11 +154,13 @@ impl ResponseError for ApiError {
             Self::MissingToken | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TaskNotFound | Self::TagNotFound | Self::NoSuchRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidParameter(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TaskQuotaExceeded { .. } => StatusCode::FORBIDDEN,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::FailedDependency(_) => StatusCode::FAILED_DEPENDENCY,
+            Self::InOperation { error, .. } => error.status(),
             Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::CursorExpired => StatusCode::GONE,
             Self::TooManyRequests { .. }
@@ -217,6 +243,9 @@ pub fn documented(status: u16) -> &'static str {
         }
         412 => "`If-Match` names a version that is no longer current; nothing was changed",
         415 => "Request body is not `application/json`",
+        424 => {
+            "In a batch with `\"atomic\": false`, the operation names the `ref` of a create that failed"
+        }
         422 => "Invalid input; `errors` names each bad field",
         429 => {
             "Over the rate limit, where the deployment sets one (`RATE_LIMIT`); retry after `Retry-After` seconds"
@@ -267,7 +296,7 @@ fn name_framework_error(err: &poem::Error) -> ApiError {
     match err.status() {
         StatusCode::NOT_FOUND => ApiError::NoSuchRoute,
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge(MAX_BODY_KIB),
         status if status.is_server_error() => {
             tracing::error!(error = %err, "unhandled error");
             ApiError::Internal

@@ -13,10 +13,8 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::limits::MAX_BODY_KIB;
+use super::limits;
 use super::problem::FieldError;
-
-const MAX_BODY_BYTES: usize = MAX_BODY_KIB * 1024;
 
 /// A request body type: its schema for the document, and how to read it.
 pub trait FromJsonBody: Sized {
@@ -26,12 +24,18 @@ pub trait FromJsonBody: Sized {
     /// Whether the operation needs a body at all.
     const REQUIRED: bool = true;
 
+    /// The largest body read; a larger one is a 413.
+    const MAX_BODY_KIB: usize = limits::MAX_BODY_KIB;
+
     /// `None` when the request has no body.
     fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>>;
 
     /// Adds to the documented schema what the `Object` derive cannot say,
     /// so validators and fuzzers know every rule `from_json` enforces.
     fn refine_schema(_schema: &mut MetaSchema) {}
+
+    /// The same for the schemas `Schema` refers to, by name.
+    fn refine_referenced(_name: &str, _schema: &mut MetaSchema) {}
 }
 
 pub struct JsonBody<T>(pub T);
@@ -45,6 +49,9 @@ impl<'a, T: FromJsonBody> ApiExtractor<'a> for JsonBody<T> {
         T::Schema::register(registry);
         if let Some(schema) = registry.schemas.get_mut(&*T::Schema::name()) {
             T::refine_schema(schema);
+        }
+        for (name, schema) in &mut registry.schemas {
+            T::refine_referenced(name, schema);
         }
     }
 
@@ -65,7 +72,16 @@ impl<'a, T: FromJsonBody> ApiExtractor<'a> for JsonBody<T> {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let is_json = request.content_type().is_some_and(is_json_media_type);
-        let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await?;
+        let bytes = body
+            .take()?
+            .into_bytes_limit(T::MAX_BODY_KIB * 1024)
+            .await
+            .map_err(|err| match err {
+                poem::error::ReadBodyError::PayloadTooLarge => {
+                    ApiError::BodyTooLarge(T::MAX_BODY_KIB).into()
+                }
+                other => poem::Error::from(other),
+            })?;
         let value = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
         } else if !is_json {

@@ -9,7 +9,8 @@
 //! `rendered_json` (a body kept as sent, for replays). Wire types: `timestamp`, `nullable`, and the
 //! `scalar_type!` macro behind them. `request_id` names each request;
 //! `request_limits` bounds a request's head and running time (`limits` has
-//! the sizes); `cors` lets
+//! the sizes); `request_cost` lets a handler charge the rate limit for
+//! the work a request carries; `cors` lets
 //! the browser frontend in. `allow` names the methods of a path on a 405;
 //! `unreadable_headers` refuses request headers the framework would
 //! otherwise drop unread.
@@ -27,6 +28,7 @@ pub mod nullable;
 pub mod problem;
 pub mod query_encoding;
 pub mod rendered_json;
+pub mod request_cost;
 pub mod request_id;
 pub mod request_limits;
 pub(crate) mod scalar_type;

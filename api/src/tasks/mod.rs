@@ -23,6 +23,7 @@ mod text_fields;
 pub(crate) use bodies::{CreateTask, SetCompletion, UpdateTask};
 pub(crate) use list_query::{ListParams, PageLimit, TagParam, default_limit};
 pub use routes::TasksApi;
+pub(crate) use routes::written;
 pub(crate) use tag_names::TagName;
 pub(crate) use tag_store::TagCount;
 pub(crate) use task::Task;

@@ -389,14 +389,24 @@ pub async fn create(
     Ok(Ok(task))
 }
 
+/// How many tasks the owner, whose row `txn` holds, may still add.
+pub async fn room_for_tasks(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    quotas: &Quotas,
+) -> Result<u64, DbErr> {
+    let held = owned_by(owner).count(txn).await?;
+    Ok(quotas.tasks_per_user.saturating_sub(held))
+}
+
 /// Whether the owner, whose row the transaction holds, may not add a task.
 async fn over_task_quota(
     txn: &DatabaseTransaction,
     owner: &str,
     quotas: &Quotas,
 ) -> Result<Option<OverQuota>, DbErr> {
-    let held = owned_by(owner).count(txn).await?;
-    Ok((held >= quotas.tasks_per_user).then_some(OverQuota::Tasks {
+    let room = room_for_tasks(txn, owner, quotas).await?;
+    Ok((room == 0).then_some(OverQuota::Tasks {
         limit: quotas.tasks_per_user,
     }))
 }
@@ -464,8 +474,9 @@ pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> 
 }
 
 /// Inserts the task as change `seq`, with its tags; its owner's row must
-/// already exist ([`change_log::record_change`]).
-async fn insert_task(
+/// already exist ([`change_log::record_change`]). The caller has checked
+/// the owner's task quota.
+pub async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
     new: CreateTask,
@@ -516,10 +527,25 @@ pub async fn update(
     expected: Option<&IfMatch>,
     changes: UpdateTask,
 ) -> Result<Written<task::Model>, DbErr> {
+    as_owner(db, hub, owner, async |txn, seq| {
+        update_in(txn, owner, seq, id, expected, changes).await
+    })
+    .await
+}
+
+/// [`update`] in a transaction that holds the owner's row, as change `seq`.
+pub async fn update_in(
+    txn: &DatabaseTransaction,
+    owner: &Identity,
+    seq: i64,
+    id: i64,
+    expected: Option<&IfMatch>,
+    changes: UpdateTask,
+) -> Result<Written<task::Model>, DbErr> {
     change(
-        db,
-        hub,
-        owner,
+        txn,
+        &owner.user_id,
+        seq,
         id,
         expected,
         async |txn, current, mut update| {
@@ -614,7 +640,23 @@ pub async fn set_completion(
     expected: Option<&IfMatch>,
     completed: Option<bool>,
 ) -> Result<Written<task::Model>, DbErr> {
-    change(db, hub, owner, id, expected, async |_, current, update| {
+    as_owner(db, hub, owner, async |txn, seq| {
+        set_completion_in(txn, &owner.user_id, seq, id, expected, completed).await
+    })
+    .await
+}
+
+/// [`set_completion`] in a transaction that holds the owner's row, as
+/// change `seq`.
+pub async fn set_completion_in(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    seq: i64,
+    id: i64,
+    expected: Option<&IfMatch>,
+    completed: Option<bool>,
+) -> Result<Written<task::Model>, DbErr> {
+    change(txn, owner, seq, id, expected, async |_, current, update| {
         let completed = completed.unwrap_or(!current.completed);
         Ok(Ok(completion(update, &current, completed)))
     })
@@ -631,20 +673,31 @@ pub async fn delete(
     expected: Option<&IfMatch>,
 ) -> Result<Written<()>, DbErr> {
     as_owner(db, hub, owner, async |txn, seq| {
-        let current = match current_version(txn, &owner.user_id, id, expected).await? {
-            Ok(current) => current,
-            Err(refused) => return Ok(refused),
-        };
-        one_owned(task::Entity::delete_many(), &owner.user_id, id)
-            .exec(txn)
-            .await?;
-        if !current.tags.is_empty() {
-            tag_store::drop_unused(txn, &owner.user_id).await?;
-        }
-        change_log::record_deletion(txn, &owner.user_id, id, seq, timestamp::now()).await?;
-        Ok(Written::Done(()))
+        delete_in(txn, &owner.user_id, seq, id, expected).await
     })
     .await
+}
+
+/// [`delete`] in a transaction that holds the owner's row, as change `seq`.
+pub async fn delete_in(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    seq: i64,
+    id: i64,
+    expected: Option<&IfMatch>,
+) -> Result<Written<()>, DbErr> {
+    let current = match current_version(txn, owner, id, expected).await? {
+        Ok(current) => current,
+        Err(refused) => return Ok(refused),
+    };
+    one_owned(task::Entity::delete_many(), owner, id)
+        .exec(txn)
+        .await?;
+    if !current.tags.is_empty() {
+        tag_store::drop_unused(txn, owner).await?;
+    }
+    change_log::record_deletion(txn, owner, id, seq, timestamp::now()).await?;
+    Ok(Written::Done(()))
 }
 
 /// Runs `write` in one transaction with the owner's row
@@ -700,9 +753,9 @@ async fn current_version<T>(
 /// version and the change number. The statement names the version it read,
 /// so it can never overwrite a write it did not see.
 async fn change(
-    db: &DatabaseConnection,
-    hub: &ChangeHub,
-    owner: &Identity,
+    txn: &DatabaseTransaction,
+    owner: &str,
+    seq: i64,
     id: i64,
     expected: Option<&IfMatch>,
     set: impl AsyncFnOnce(
@@ -711,29 +764,26 @@ async fn change(
         UpdateMany<task::Entity>,
     ) -> Result<Result<UpdateMany<task::Entity>, Vec<FieldError>>, DbErr>,
 ) -> Result<Written<task::Model>, DbErr> {
-    as_owner(db, hub, owner, async |txn, seq| {
-        let current = match current_version(txn, &owner.user_id, id, expected).await? {
-            Ok(current) => current,
-            Err(refused) => return Ok(refused),
-        };
-        let version = current.version;
-        let update = one_owned(task::Entity::update_many(), &owner.user_id, id)
-            .filter(task::Column::Version.eq(version))
-            .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
-            .col_expr(task::Column::Version, Expr::value(version + 1))
-            .col_expr(task::Column::ChangeSeq, Expr::value(seq));
-        let update = match set(txn, current, update).await? {
-            Ok(update) => update,
-            Err(errors) => return Ok(Written::Invalid(errors)),
-        };
-        Ok(
-            match update.exec_with_returning(txn).await?.into_iter().next() {
-                Some(task) => Written::Done(task),
-                None => Written::Stale,
-            },
-        )
-    })
-    .await
+    let current = match current_version(txn, owner, id, expected).await? {
+        Ok(current) => current,
+        Err(refused) => return Ok(refused),
+    };
+    let version = current.version;
+    let update = one_owned(task::Entity::update_many(), owner, id)
+        .filter(task::Column::Version.eq(version))
+        .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
+        .col_expr(task::Column::Version, Expr::value(version + 1))
+        .col_expr(task::Column::ChangeSeq, Expr::value(seq));
+    let update = match set(txn, current, update).await? {
+        Ok(update) => update,
+        Err(errors) => return Ok(Written::Invalid(errors)),
+    };
+    Ok(
+        match update.exec_with_returning(txn).await?.into_iter().next() {
+            Some(task) => Written::Done(task),
+            None => Written::Stale,
+        },
+    )
 }
 
 /// The caller's tags with their counts.

@@ -158,7 +158,7 @@ impl From<OverQuota> for ApiError {
 }
 
 /// A write's outcome as the client sees it.
-fn written<T>(outcome: Written<T>) -> Result<T, ApiError> {
+pub(crate) fn written<T>(outcome: Written<T>) -> Result<T, ApiError> {
     match outcome {
         Written::Done(value) => Ok(value),
         Written::NotFound => Err(ApiError::TaskNotFound),

@@ -365,10 +365,16 @@ fn operations(doc: &Value) -> Vec<Operation> {
                     .and_then(Value::as_object)
                     .expect("properties")
                 {
+                    let mut property = resolve(doc, property);
+                    // A list of objects (a batch's operations) takes its
+                    // valid value from the body's example.
+                    if let Some(example) = schema.get("example").and_then(|e| e.get(name)) {
+                        property.entry("example").or_insert(example.clone());
+                    }
                     inputs.push(Input {
                         place: Place::Body,
                         name: name.clone(),
-                        schema: resolve(doc, property),
+                        schema: property,
                         required: required.contains(&json!(name)),
                     });
                 }

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "resources",
         &[
             "me",
+            "batch",
             "changes",
             "tags",
             "mcp",

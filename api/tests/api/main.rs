@@ -11,6 +11,7 @@ mod harness;
 mod helpers;
 
 mod auth;
+mod batch;
 mod binary;
 mod check;
 mod concurrency;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     let trials = harness::all([
         auth::tests(),
+        batch::tests(),
         binary::tests(),
         check::tests(),
         concurrency::tests(),
