@@ -409,7 +409,7 @@ export class OfflineQueue {
       await response.arrayBuffer(); // read to the end: the connection is reused
       response = await post(true);
     }
-    if (response.ok) return ((await response.json()) as { results: BatchResult[] }).results;
+    if (response.ok) return ((await response.json()) as components["schemas"]["BatchResults"]).results;
     throw await refusal(response);
   }
 
@@ -513,12 +513,8 @@ export class OfflineQueue {
   }
 }
 
-/** One result of `POST /api/batch`. */
-interface BatchResult {
-  status: number;
-  task?: Task;
-  problem?: Problem;
-}
+/** One result of `POST /api/batch`: `{status, task}` or `{status, problem}`. */
+type BatchResult = components["schemas"]["OperationResult"];
 
 /**
  * Freezes the next batch out of the pending writes: names refs the service
@@ -601,7 +597,11 @@ function changesOf(write: Exclude<TaskWrite, { op: "delete" }>): TaskChanges {
   return write.op === "update" ? write.task : { completed: write.completed };
 }
 
-/** The batch operation for a write, as the contract spells it. */
+/**
+ * The batch operation for a write, as the contract spells it. (Not typed as
+ * the generated `BatchOperation`: its "`id` or `ref`" comes out of the
+ * generator as a type no object can meet.)
+ */
 function operationOf(write: QueuedWrite): Record<string, unknown> {
   if (write.op === "create") return { op: "create", ref: write.ref, task: write.task };
   const names = { ...write.target, ...(write.expected === undefined ? {} : { if_match: `"${write.expected}"` }) };
