@@ -1,8 +1,8 @@
 """Turns one bench/run.sh run into its table, JSON and SVG chart.
 
 Reads the JSON lines bench/run.sh wrote (one "meta" line, one "scenario" line
-per wrk run, one "pgbench" line per pgbench run, one "fanout" line for the
-fan-out scenario), prints the tables, writes
+per wrk run, one "pgbench" line per pgbench run, one "batch" line for the
+batch scenario, one "fanout" line for the fan-out scenario), prints the tables, writes
 bench/results/<timestamp>-<backend>.json and .svg plus latest.json and
 latest.svg, and exits 1 when any request failed or the fan-out lost, repeated
 or misrouted an event: zero errors is a requirement of every run, the smoke
@@ -26,9 +26,13 @@ FANOUT_TARGET_RATE = 200
 FANOUT_TARGET_STREAMS = 1000
 FANOUT_TARGET_EXTRA_MB = 64
 
+# The batch's target: one batch of 50 creates takes at most this share of
+# the time of 50 single creates sent one after the other.
+BATCH_TARGET_RATIO = 0.1
+
 
 def load(path):
-    meta, scenarios, pgbench, fanout = {}, [], {}, None
+    meta, scenarios, pgbench, fanout, batch = {}, [], {}, None, None
     for line in Path(path).read_text().splitlines():
         record = json.loads(line)
         kind = record.pop("kind")
@@ -40,7 +44,20 @@ def load(path):
             pgbench[record["scenario"]] = record
         elif kind == "fanout":
             fanout = record
-    return meta, scenarios, pgbench, fanout
+        elif kind == "batch":
+            batch = record["batch"]
+    return meta, scenarios, pgbench, fanout, batch
+
+
+def batch_table(meta, batch):
+    """The batch scenario's one row, with its target (judged on full runs)."""
+    target = "-" if meta["smoke"] else ("met" if batch["ratio"] <= BATCH_TARGET_RATIO else "missed")
+    return "\n".join([
+        f'| {batch["size"]} creates ({batch["rounds"]} rounds, median) | one by one | one batch | batch / one by one | target <= {BATCH_TARGET_RATIO} | errors |',
+        "| --- | --- | --- | --- | --- | --- |",
+        f'| {meta["backend"]} | {batch["singles_ms"]["median"]:.1f} ms | {batch["batch_ms"]["median"]:.1f} ms '
+        f'| {batch["ratio"]:.3f} | {target} | {batch["errors"]} |',
+    ])
 
 
 def summarize_fanout(meta, record):
@@ -303,7 +320,7 @@ def chart(meta, rows, pgbench, fan, warnings):
 
 def main():
     source, results_dir = sys.argv[1], Path(sys.argv[2])
-    meta, scenarios, pgbench, fanout = load(source)
+    meta, scenarios, pgbench, fanout, batch = load(source)
     rows = summarize(meta, scenarios, pgbench)
     fan = summarize_fanout(meta, fanout)
     threshold = meta["busy_threshold_pct"]
@@ -317,6 +334,9 @@ def main():
     errors = sum(r["errors"] for r in rows) + sum(p["failed"] for p in pgbench.values())
     if errors:
         warnings.append(f"{errors} requests failed: every scenario must run without errors")
+    if batch and batch["errors"]:
+        warnings.append(f'batch: {batch["errors"]} errors: every create must be stored once')
+        errors += batch["errors"]
     if fan and fan["failures"]:
         warnings.append(f'fan-out: {fan["lost"]} lost, {fan["duplicates"]} duplicated, {fan["misrouted"]} misrouted '
                         f'events and {fan["errors"]} errors: every write must reach its stream exactly once')
@@ -325,6 +345,9 @@ def main():
     if rows:
         print()
         print(table(meta, rows, pgbench))
+    if batch:
+        print()
+        print(batch_table(meta, batch))
     if fan:
         print()
         print(fanout_table(meta, fan))
@@ -337,7 +360,7 @@ def main():
         print(f"\n!!! {warning.upper() if warning.startswith('machine') else warning}")
 
     report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "fanout": fan,
-              "warnings": warnings}
+              "batch": batch, "warnings": warnings}
     results_dir.mkdir(parents=True, exist_ok=True)
     stem = f'{meta["timestamp"]}-{meta["backend"]}{"-smoke" if meta["smoke"] else ""}'
     text = json.dumps(report, indent=2) + "\n"

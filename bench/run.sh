@@ -2,7 +2,8 @@
 # The service's load benchmark (BENCHMARKS.md: what each scenario is, how to
 # read the table). One run: build, a fresh database, seed it through SQL, time
 # the start, run every scenario with wrk one after the other, run pgbench on
-# the list's own SQL, then the fan-out scenario (event streams, one per user,
+# the list's own SQL, time 50 creates sent one by one against one batch of 50
+# (bench/batch.mjs), then the fan-out scenario (event streams, one per user,
 # while tasks are written: bench/fanout.mjs), print the tables, write
 # bench/results/*.json and *.svg.
 #
@@ -20,6 +21,7 @@
 #   BENCH_DURATION      per scenario: 10s (2s with --smoke)
 #   BENCH_BUSY_PCT      warn when other processes use more than this share of
 #                       all cores before a scenario: 25
+#   BENCH_BATCH_ROUNDS  batch: rounds of 50 single creates and one batch of 50: 20 (3 with --smoke)
 #   BENCH_FANOUT_STREAMS  fan-out: open event streams, one per user: 1000 (50 with --smoke)
 #   BENCH_FANOUT_RATE     fan-out: task writes per second: 200 (50 with --smoke)
 #   BENCH_FANOUT_DURATION fan-out: how long the writes go on: 30s (4s with --smoke)
@@ -58,11 +60,13 @@ if $smoke; then
     conns=8 conns_high=12
     fanout_streams=${BENCH_FANOUT_STREAMS:-50} fanout_rate=${BENCH_FANOUT_RATE:-50}
     fanout_duration=${BENCH_FANOUT_DURATION:-4s}
+    batch_rounds=${BENCH_BATCH_ROUNDS:-3}
 else
     users=100 tasks_per_user=200 big_tasks=10000 duration=${BENCH_DURATION:-10s} sample_s=2
     conns=64 conns_high=100
     fanout_streams=${BENCH_FANOUT_STREAMS:-1000} fanout_rate=${BENCH_FANOUT_RATE:-200}
     fanout_duration=${BENCH_FANOUT_DURATION:-30s}
+    batch_rounds=${BENCH_BATCH_ROUNDS:-20}
 fi
 word=invoice
 busy_threshold=${BENCH_BUSY_PCT:-25}
@@ -87,8 +91,8 @@ need() { # COMMAND DEBIAN-PACKAGE
 $run_wrk && need wrk wrk
 need curl curl
 need python3 python3
-# The fan-out's load client; Debian 12's nodejs is 18, which runs it too.
-$run_fanout && need node nodejs
+# The batch and fan-out clients; Debian 12's nodejs is 18, which runs them too.
+{ $run_fanout || $run_wrk; } && need node nodejs
 if [[ $backend == postgres ]]; then
     need psql postgresql-client
     need pgbench postgresql  # Debian ships pgbench with the server
@@ -409,6 +413,16 @@ if $run_wrk; then
 
     peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
     printf '{"kind": "meta", "peak_rss_kb": %d}\n' "$peak_rss_kb" >>"$results"
+
+    # A device back online with 50 tasks to send: one by one, or as one
+    # batch (bench/batch.mjs says what it times), as a user of its own.
+    section "batch: 50 single creates against one batch of 50, $batch_rounds rounds"
+    out=$(node bench/batch.mjs --base "$base" --token "$(mint bench-batch)" --rounds "$batch_rounds") ||
+        die "the batch client failed"
+    line=$(grep '^{' <<<"$out" | tail -1)
+    [[ -n $line ]] || die "the batch client printed no result"
+    printf '{"kind": "batch", "batch": %s}\n' "$line" >>"$results"
+    python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("50 singles %.1f ms, one batch %.1f ms (median): %.3f of the time, %d errors" % (r["singles_ms"]["median"], r["batch_ms"]["median"], r["ratio"], r["errors"]))' "$line" >&2
 fi
 stop_service
 

@@ -30,6 +30,7 @@ pub fn tests() -> Vec<Trial> {
             erasure_ends_the_users_streams_and_their_cursors,
             a_bad_last_event_id_is_410,
             a_tag_rename_streams_every_task_it_changed,
+            a_batch_streams_each_task_it_changed_once,
         ],
         crate::postgres_only![
             a_stream_on_one_instance_sees_writes_made_on_another,
@@ -625,6 +626,35 @@ async fn a_tag_rename_streams_every_task_it_changed(live: Live) {
         sent[1]["due_date"], "2026-12-24",
         "every field in the event"
     );
+    stream.assert_quiet(KEEP_ALIVE * 2).await;
+}
+
+async fn a_batch_streams_each_task_it_changed_once(live: Live) {
+    let app = live.0;
+    let gone = app.create_task("ada", json!({"title": "gone"})).await;
+    let mut stream = Stream::open(&app.address, &app.token("ada"), None).await;
+    stream.message(SOON).await;
+    let batch = json!({"operations": [
+        {"op": "create", "ref": "a", "task": {"title": "a"}},
+        {"op": "update", "ref": "a", "task": {"priority": "high"}},
+        {"op": "complete", "ref": "a"},
+        {"op": "create", "task": {"title": "b"}},
+        {"op": "delete", "id": id_of(&gone)},
+    ]});
+    let answer = app
+        .send(reqwest::Method::POST, "/api/batch", "ada", Some(&batch))
+        .await;
+    let answer = json_with_status(answer, 200, "the batch").await;
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let (event, _, data) = stream.message(SOON).await;
+        sent.push((event.unwrap(), data));
+    }
+    sent.sort_by_key(|(event, data)| (event.clone(), id_of(data)));
+    assert_eq!(sent[0], ("delete".to_owned(), sent[0].1.clone()));
+    assert_eq!(sent[0].1["id"], id_of(&gone));
+    assert_eq!(sent[1], ("upsert".to_owned(), answer["results"][2]["task"].clone()));
+    assert_eq!(sent[2], ("upsert".to_owned(), answer["results"][3]["task"].clone()));
     stream.assert_quiet(KEEP_ALIVE * 2).await;
 }
 
