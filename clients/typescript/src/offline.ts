@@ -27,7 +27,11 @@ export type TaskChanges = components["schemas"]["UpdateTask"];
 
 /** The service takes at most this many operations in one batch. */
 export const MAX_BATCH_OPERATIONS = 100;
-/** The service refuses bodies over 64 KiB; a batch stays under this. */
+/**
+ * A batch's body stays under this. The contract refuses request bodies over
+ * 64 KiB (413); this service takes batches of up to 3 MiB, but a batch that
+ * fits the general limit is never refused as too large, whatever the server.
+ */
 const MAX_BATCH_BYTES = 60 * 1024;
 
 /**
