@@ -13,7 +13,8 @@
 #                                # CI's proof that the benchmark still runs
 #   bench/run.sh --smoke --release   # the same on a release build
 #   bench/run.sh --fanout-only   # the fan-out scenario alone (no wrk, no pgbench)
-#   bench/run.sh --no-fanout     # the wrk and pgbench scenarios alone
+#   bench/run.sh --no-fanout     # the wrk and pgbench scenarios (and the batch) alone
+#   bench/run.sh --batch-only    # the batch scenario alone
 #
 # Environment:
 #   BENCH_DATABASE_URL  PostgreSQL server to create the database on (else
@@ -34,13 +35,14 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 backend=postgres smoke=false profile=release
-release_asked=false run_wrk=true run_fanout=true
+release_asked=false run_wrk=true run_fanout=true run_batch=true
 for arg in "$@"; do
     case $arg in
         --sqlite) backend=sqlite ;;
         --smoke) smoke=true ;;
         --release) release_asked=true ;;
-        --fanout-only) run_wrk=false ;;
+        --fanout-only) run_wrk=false run_batch=false ;;
+        --batch-only) run_wrk=false run_fanout=false ;;
         --no-fanout) run_fanout=false ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
@@ -74,7 +76,7 @@ threads=2
 
 section() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
-$run_wrk || $run_fanout || die "--fanout-only and --no-fanout leave nothing to run"
+$run_wrk || $run_fanout || $run_batch || die "--fanout-only and --no-fanout leave nothing to run"
 
 # --- tools -----------------------------------------------------------------
 # wrk rather than oha: its Lua hooks give every request its own user, token and
@@ -92,7 +94,7 @@ $run_wrk && need wrk wrk
 need curl curl
 need python3 python3
 # The batch and fan-out clients; Debian 12's nodejs is 18, which runs them too.
-{ $run_fanout || $run_wrk; } && need node nodejs
+{ $run_fanout || $run_batch; } && need node nodejs
 if [[ $backend == postgres ]]; then
     need psql postgresql-client
     need pgbench postgresql  # Debian ships pgbench with the server
@@ -413,7 +415,8 @@ if $run_wrk; then
 
     peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
     printf '{"kind": "meta", "peak_rss_kb": %d}\n' "$peak_rss_kb" >>"$results"
-
+fi
+if $run_batch; then
     # A device back online with 50 tasks to send: one by one, or as one
     # batch (bench/batch.mjs says what it times), as a user of its own.
     section "batch: 50 single creates against one batch of 50, $batch_rounds rounds"
