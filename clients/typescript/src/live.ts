@@ -42,7 +42,8 @@ export class LiveHttpError extends Error {
 /** A 410: the cursor expired or was never issued. Drop the copy and reload from scratch. */
 export class CursorExpiredError extends LiveHttpError {}
 
-async function refusal(response: Response): Promise<LiveHttpError> {
+/** A refused call as an error: its status, its problem document and its `Retry-After`. */
+export async function refusal(response: Response): Promise<LiveHttpError> {
   const text = await response.text(); // read to the end: the connection is reused, not aborted
   let problem: Problem | null = null;
   try {
