@@ -22,7 +22,7 @@ use crate::http::timestamp;
 use crate::idempotent::{Keyed, Once};
 use crate::metrics::WriteKind;
 use crate::tasks::repository;
-use crate::tasks::{Task, written};
+use crate::tasks::{CreateRun, Task, written};
 
 /// Why an atomic batch stored nothing: its operation `index` failed so.
 #[derive(Debug)]
@@ -133,6 +133,7 @@ async fn run(
 ) -> Result<Result<BatchResults, Failed>, DbErr> {
     let mut state = State {
         owner,
+        creates: CreateRun::default(),
         created: vec![None; batch.operations.len()],
         room: repository::room_for_tasks(txn, &owner.user_id, quotas).await?,
         limit: quotas.tasks_per_user,
@@ -140,6 +141,10 @@ async fn run(
     let mut results = Vec::with_capacity(batch.operations.len());
     for (index, operation) in batch.operations.into_iter().enumerate() {
         let seq = first + index as i64;
+        if !matches!(operation, Operation::Create(_)) {
+            // Another write may read the run's links, or drop a tag row.
+            state.creates.settle(txn).await?;
+        }
         let outcome = if batch.atomic {
             state.step(txn, index, seq, operation).await?
         } else {
@@ -161,12 +166,16 @@ async fn run(
             },
         });
     }
+    state.creates.settle(txn).await?;
     Ok(Ok(BatchResults { results }))
 }
 
 /// What the operations so far have left for the next.
 struct State<'a> {
     owner: &'a Identity,
+    /// The creates since the last other write: their tags resolved once,
+    /// their links written together when the run is settled.
+    creates: CreateRun,
     /// The task each create made, by the create's index.
     created: Vec<Option<i64>>,
     /// How many more tasks the owner may hold.
@@ -194,7 +203,8 @@ impl State<'_> {
                 Err(ApiError::TaskQuotaExceeded { limit: self.limit })
             }
             Operation::Create(Ok(new)) => {
-                let task = repository::insert_task(txn, owner, new, timestamp::now(), seq).await?;
+                let task =
+                    repository::insert_in_run(txn, owner, new, &mut self.creates, seq).await?;
                 self.room -= 1;
                 self.created[index] = Some(task.id);
                 Ok(done(201, task))

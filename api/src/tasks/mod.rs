@@ -25,5 +25,5 @@ pub(crate) use list_query::{ListParams, PageLimit, TagParam, default_limit};
 pub use routes::TasksApi;
 pub(crate) use routes::written;
 pub(crate) use tag_names::TagName;
-pub(crate) use tag_store::TagCount;
+pub(crate) use tag_store::{CreateRun, TagCount};
 pub(crate) use task::Task;

@@ -24,7 +24,7 @@ use super::due::{self, DueDate, DueTime, Zone};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use super::listed;
 use super::tag_names::{TagSet, parse_tag, tag_key};
-use super::tag_store::{self, TagCount};
+use super::tag_store::{self, CreateRun, TagCount};
 use super::task::Task;
 use crate::auth::Identity;
 use crate::change_log::{self, ChangeHub, Position};
@@ -484,11 +484,40 @@ pub async fn insert_task(
     seq: i64,
 ) -> Result<task::Model, DbErr> {
     let tags = tag_store::resolve(txn, &owner.user_id, &new.tags).await?;
+    let task = insert_row(txn, owner, new, &tags, now, seq).await?;
+    tag_store::link(txn, task.id, &tags).await?;
+    Ok(task)
+}
+
+/// [`insert_task`] as one of a `run` of creates in a transaction: its tags
+/// resolved through the run, and linked when the run is settled.
+pub async fn insert_in_run(
+    txn: &DatabaseTransaction,
+    owner: &Identity,
+    new: CreateTask,
+    run: &mut CreateRun,
+    seq: i64,
+) -> Result<task::Model, DbErr> {
+    let tags = run.resolve(txn, &owner.user_id, &new.tags).await?;
+    let task = insert_row(txn, owner, new, &tags, timestamp::now(), seq).await?;
+    run.link_later(task.id, &tags);
+    Ok(task)
+}
+
+/// The task's row alone, carrying the names of `tags`.
+async fn insert_row(
+    txn: &DatabaseTransaction,
+    owner: &Identity,
+    new: CreateTask,
+    tags: &[(i64, String)],
+    now: DateTime<Utc>,
+    seq: i64,
+) -> Result<task::Model, DbErr> {
     let names = TagSet::sorted(tags.iter().map(|(_, name)| name.clone()).collect());
     let due_at = new
         .due_date
         .map(|date| due::due_at(date.0, new.due_time.map(|time| time.0), new.time_zone));
-    let task = task::ActiveModel {
+    task::ActiveModel {
         id: NotSet,
         user_id: Set(owner.user_id.clone()),
         title_key: Set(task::fold_case(new.title.as_str())),
@@ -512,9 +541,7 @@ pub async fn insert_task(
         completed_at: Set(new.completed.then_some(now)),
     }
     .insert(txn)
-    .await?;
-    tag_store::link(txn, task.id, &tags).await?;
-    Ok(task)
+    .await
 }
 
 /// Applies `changes` if `expected` allows and the task as it would be

@@ -79,19 +79,86 @@ pub async fn resolve(
     Ok(stored)
 }
 
+/// The tags of a run of creates in one transaction (a batch from a device
+/// back online): each tag row is resolved once for the run rather than once
+/// per task, and the tasks' links are written together, in one statement,
+/// when the run is [`settle`](Self::settle)d. Until then the new tasks
+/// carry their tag names but no links, so the run must be settled before
+/// any other write (which may read links, or drop a tag row) and before
+/// the commit.
+#[derive(Default)]
+pub struct CreateRun {
+    resolved: HashMap<String, (i64, String)>,
+    links: Vec<(i64, i64)>,
+}
+
+impl CreateRun {
+    /// [`resolve`], reading and making only the rows not resolved before.
+    pub async fn resolve(
+        &mut self,
+        db: &impl ConnectionTrait,
+        owner: &str,
+        names: &TagSet,
+    ) -> Result<Vec<(i64, String)>, DbErr> {
+        let missing: Vec<String> = names
+            .names()
+            .iter()
+            .filter(|name| !self.resolved.contains_key(&tag_key(name)))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            for (id, name) in resolve(db, owner, &TagSet::sorted(missing)).await? {
+                self.resolved.insert(tag_key(&name), (id, name));
+            }
+        }
+        let mut tags: Vec<(i64, String)> = names
+            .names()
+            .iter()
+            .filter_map(|name| self.resolved.get(&tag_key(name)).cloned())
+            .collect();
+        tags.sort_by_cached_key(|(_, name)| (tag_key(name), name.clone()));
+        Ok(tags)
+    }
+
+    /// Links task `task_id` to `tags` when the run is settled.
+    pub fn link_later(&mut self, task_id: i64, tags: &[(i64, String)]) {
+        self.links
+            .extend(tags.iter().map(|&(tag_id, _)| (task_id, tag_id)));
+    }
+
+    /// Writes the links of the run's tasks and ends the run: the next
+    /// create resolves its tags afresh.
+    pub async fn settle(&mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        self.resolved.clear();
+        let links = std::mem::take(&mut self.links);
+        insert_links(db, links).await
+    }
+}
+
 /// Links a new task to the tags `resolve` gave.
 pub async fn link(
     db: &impl ConnectionTrait,
     task_id: i64,
     tags: &[(i64, String)],
 ) -> Result<(), DbErr> {
-    if tags.is_empty() {
+    insert_links(
+        db,
+        tags.iter().map(|&(tag_id, _)| (task_id, tag_id)).collect(),
+    )
+    .await
+}
+
+/// Inserts `(task, tag)` links, in one statement.
+async fn insert_links(db: &impl ConnectionTrait, links: Vec<(i64, i64)>) -> Result<(), DbErr> {
+    if links.is_empty() {
         return Ok(());
     }
-    let links = tags.iter().map(|&(tag_id, _)| task_tag::ActiveModel {
-        task_id: Set(task_id),
-        tag_id: Set(tag_id),
-    });
+    let links = links
+        .into_iter()
+        .map(|(task_id, tag_id)| task_tag::ActiveModel {
+            task_id: Set(task_id),
+            tag_id: Set(tag_id),
+        });
     task_tag::Entity::insert_many(links)
         .on_conflict(
             OnConflict::columns([task_tag::Column::TaskId, task_tag::Column::TagId])

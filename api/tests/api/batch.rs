@@ -23,6 +23,7 @@ pub fn tests() -> Vec<Trial> {
             a_keyed_batch_is_applied_once,
             each_changed_task_shows_once_in_the_change_feed,
             batch_creates_count_toward_the_task_quota,
+            creates_share_their_tags_and_a_dropped_tag_is_made_again,
         ],
         crate::sqlite_only![a_batch_may_carry_100_operations_at_every_limit],
         crate::standalone![the_rate_limit_counts_each_operation],
@@ -338,6 +339,46 @@ async fn each_changed_task_shows_once_in_the_change_feed(app: TestApp) {
     assert_eq!(tasks[0], results[2]["task"]);
     assert_eq!(feed["deleted"].as_array().unwrap().len(), 1);
     assert_eq!(feed["deleted"][0]["id"], id_of(&gone));
+}
+
+/// Creates resolve each tag once per batch; a deletion that drops the
+/// last carrier of a tag in between must not leave a later create linked
+/// to the dropped row.
+async fn creates_share_their_tags_and_a_dropped_tag_is_made_again(app: TestApp) {
+    let results = results(
+        &app,
+        "alice",
+        json!({"operations": [
+            {"op": "create", "ref": "a", "task": {"title": "a", "tags": ["Home", "x"]}},
+            {"op": "create", "task": {"title": "b", "tags": ["home"]}},
+            {"op": "delete", "ref": "a"},
+            {"op": "create", "task": {"title": "c", "tags": ["X", "home"]}},
+        ]}),
+    )
+    .await;
+    assert_eq!(statuses(&results), [201, 201, 204, 201]);
+    assert_eq!(
+        results[1]["task"]["tags"],
+        json!(["Home"]),
+        "the first spelling"
+    );
+    assert_eq!(
+        results[3]["task"]["tags"],
+        json!(["Home", "X"]),
+        "X made again"
+    );
+    let tags = app.send(Method::GET, "/api/tags", "alice", None).await;
+    let tags = json_with_status(tags, 200, "tags").await;
+    assert_eq!(
+        tags,
+        json!([
+            {"name": "Home", "tasks": 2, "pending": 2},
+            {"name": "X", "tasks": 1, "pending": 1},
+        ])
+    );
+    let (tasks, _) = app.list("alice", "tag=x").await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["title"], "c");
 }
 
 struct Limited(TestApp);

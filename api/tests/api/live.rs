@@ -653,8 +653,14 @@ async fn a_batch_streams_each_task_it_changed_once(live: Live) {
     sent.sort_by_key(|(event, data)| (event.clone(), id_of(data)));
     assert_eq!(sent[0], ("delete".to_owned(), sent[0].1.clone()));
     assert_eq!(sent[0].1["id"], id_of(&gone));
-    assert_eq!(sent[1], ("upsert".to_owned(), answer["results"][2]["task"].clone()));
-    assert_eq!(sent[2], ("upsert".to_owned(), answer["results"][3]["task"].clone()));
+    assert_eq!(
+        sent[1],
+        ("upsert".to_owned(), answer["results"][2]["task"].clone())
+    );
+    assert_eq!(
+        sent[2],
+        ("upsert".to_owned(), answer["results"][3]["task"].clone())
+    );
     stream.assert_quiet(KEEP_ALIVE * 2).await;
 }
 
