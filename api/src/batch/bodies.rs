@@ -70,6 +70,8 @@ impl FromJsonBody for Batch {
     /// 100 operations with every field at its limit: see
     /// [`limits::MAX_BATCH_BODY_KIB`].
     const MAX_BODY_KIB: usize = limits::MAX_BATCH_BODY_KIB;
+    /// 100 operations with every field given take about 40 values each.
+    const MAX_JSON_VALUES: usize = 16 * 1024;
 
     fn refine_referenced(name: &str, schema: &mut MetaSchema) {
         if ["UpdateOperation", "CompleteOperation", "DeleteOperation"].contains(&name) {

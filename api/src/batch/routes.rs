@@ -49,7 +49,7 @@ impl BatchApi {
     /// A malformed batch is a 422 before anything is applied.
     /// `Idempotency-Key` works as for `POST /api/tasks`, for the whole
     /// batch. The rate limit counts the batch as its number of operations;
-    /// the body may be up to 3 MiB.
+    /// the body may be up to 3 MiB, of at most 16,384 JSON values.
     #[oai(path = "/api/batch", method = "post", operation_id = "applyBatch")]
     #[allow(clippy::too_many_arguments)]
     async fn apply_batch(

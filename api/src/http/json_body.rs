@@ -27,6 +27,14 @@ pub trait FromJsonBody: Sized {
     /// The largest body read; a larger one is a 413.
     const MAX_BODY_KIB: usize = limits::MAX_BODY_KIB;
 
+    /// The most JSON values (array elements and object members) the body
+    /// may hold, counted before it is parsed: a parsed value takes up to
+    /// 16 times the bytes of its text (`0,` becomes a 32-byte value), so a
+    /// body allowed to be large must not be made of tiny values. More is a
+    /// 422. Within the general body limit the parsed body stays small
+    /// anyway.
+    const MAX_JSON_VALUES: usize = usize::MAX;
+
     /// `None` when the request has no body.
     fn from_json(body: Option<Value>) -> Result<Self, Vec<FieldError>>;
 
@@ -90,6 +98,13 @@ impl<'a, T: FromJsonBody> ApiExtractor<'a> for JsonBody<T> {
             }
             .into());
         } else {
+            if count_values(&bytes) > T::MAX_JSON_VALUES {
+                let message = format!(
+                    "holds more than {} JSON values; unknown fields count too",
+                    T::MAX_JSON_VALUES
+                );
+                return Err(ApiError::invalid("body", message).into());
+            }
             let value = serde_json::from_slice(&bytes)
                 .map_err(|err| ApiError::invalid("body", format!("malformed JSON: {err}")))?;
             Some(value)
@@ -98,6 +113,29 @@ impl<'a, T: FromJsonBody> ApiExtractor<'a> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|errors| ApiError::Validation(errors).into())
     }
+}
+
+/// About how many values the JSON text holds: its commas, brackets and
+/// braces outside strings, in one pass without parsing.
+fn count_values(text: &[u8]) -> usize {
+    let (mut count, mut in_string, mut escaped) = (0, false, false);
+    for &byte in text {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => count += 1,
+                _ => {}
+            }
+        }
+    }
+    count
 }
 
 fn is_json_media_type(content_type: &str) -> bool {
@@ -236,7 +274,14 @@ impl FromJsonField for bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json_media_type;
+    use super::{count_values, is_json_media_type};
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        assert_eq!(count_values(br#"{"a": [1, 2, 3], "b": "x,[{\",y"}"#), 5);
+        assert_eq!(count_values(b"[]"), 1);
+        assert_eq!(count_values(br#""\\""#), 0);
+    }
 
     #[test]
     fn json_media_types() {

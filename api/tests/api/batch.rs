@@ -479,6 +479,24 @@ async fn a_batch_may_carry_100_operations_at_every_limit(app: TestApp) {
         problem["detail"].as_str().unwrap().contains("3072 KiB"),
         "{problem}"
     );
+    // A body within the size limit made of tiny values (each parsed value
+    // takes up to 16 times its text) is refused before it is parsed.
+    let mut junk = format!(
+        "{{\"operations\": [{{\"op\": \"create\", \"task\": {{\"title\": \"t\"}}}}], \"junk\": [0"
+    );
+    junk.push_str(&",0".repeat(1024 * 1024));
+    junk.push_str("]}");
+    let response = app
+        .send_raw(
+            Method::POST,
+            "/api/batch",
+            "alice",
+            "application/json",
+            &junk,
+        )
+        .await;
+    let problem = assert_problem(response, 422).await;
+    assert_eq!(error_fields(&problem), ["body"]);
     // Other routes keep their own limit.
     let create = format!("{{\"title\": \"t\"}}{}", " ".repeat(64 * 1024));
     let response = app
