@@ -481,9 +481,8 @@ async fn a_batch_may_carry_100_operations_at_every_limit(app: TestApp) {
     );
     // A body within the size limit made of tiny values (each parsed value
     // takes up to 16 times its text) is refused before it is parsed.
-    let mut junk = format!(
-        "{{\"operations\": [{{\"op\": \"create\", \"task\": {{\"title\": \"t\"}}}}], \"junk\": [0"
-    );
+    let mut junk =
+        r#"{"operations": [{"op": "create", "task": {"title": "t"}}], "junk": [0"#.to_owned();
     junk.push_str(&",0".repeat(1024 * 1024));
     junk.push_str("]}");
     let response = app
