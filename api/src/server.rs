@@ -19,7 +19,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use poem::endpoint::BoxEndpoint;
-use poem::error::ResponseError;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Addr, Endpoint};
@@ -32,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use self::admission::{Admission, Admitted};
 use crate::configuration::ServerLimits;
 use crate::http::error::ApiError;
-use crate::route_table::is_probe;
+use crate::http::request_limits::OverConnectionCap;
 
 /// The most hyper buffers while reading a request head. Heads over
 /// `MAX_HEAD_BYTES` (16 KiB) but within this get a problem+json 431 from
@@ -145,15 +144,17 @@ impl Connection {
             let app = Arc::clone(&app);
             let refusal = refusal.clone();
             async move {
-                if let Some(refusal) = refusal.filter(|_| !is_probe(req.uri().path())) {
-                    return Ok(hyper::Response::from(refusal.as_response()));
-                }
-                let req = poem::Request::from((
+                let mut req = poem::Request::from((
                     req,
                     LocalAddr(Addr::SocketAddr(local)),
                     RemoteAddr(Addr::SocketAddr(remote)),
                     Scheme::HTTP,
                 ));
+                // Answered inside the application's own layers
+                // (`http::request_limits::refuse_over_cap`).
+                if let Some(refusal) = refusal {
+                    req.extensions_mut().insert(OverConnectionCap(refusal));
+                }
                 let response = app.get_response(req).await;
                 Ok::<_, Infallible>(hyper::Response::from(response))
             }

@@ -28,7 +28,7 @@ use crate::http::cors::{self, cors, log_refused_origins, skip_for_same_origin};
 use crate::http::error::ApiError;
 use crate::http::error::into_problem_response;
 use crate::http::query_encoding::{PathTemplates, require_utf8_path, require_utf8_query};
-use crate::http::request_limits::{limit_head_size, within};
+use crate::http::request_limits::{limit_head_size, refuse_over_cap, within};
 use crate::http::unreadable_headers::refuse_unreadable_headers;
 use crate::mcp::{mcp_endpoint, protected_resource_metadata};
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
@@ -299,6 +299,7 @@ fn routes(
         }))
         .around(move |next, req| within(request_timeout, next, req))
         .around(limit_head_size)
+        .around(refuse_over_cap)
         .catch_all_error(into_problem_response)
         .with(AllowHeader::new(
             route_table::methods_and_paths().chain(route_table::UNDOCUMENTED),

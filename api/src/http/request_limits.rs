@@ -1,11 +1,14 @@
 //! Limits on one request: the size of its head, and how long it may run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use poem::error::ResponseError;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
 use super::limits::MAX_HEAD_BYTES;
+use crate::route_table::is_probe;
 
 /// Middleware: a 431 problem for a head over [`MAX_HEAD_BYTES`], before
 /// anything else reads it.
@@ -32,6 +35,24 @@ fn head_size(req: &Request) -> usize {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     request_line + headers + 2
+}
+
+/// Marks a request that came on a connection over a cap (`server`): it is
+/// answered with this refusal, unless it is a probe.
+#[derive(Clone)]
+pub struct OverConnectionCap(pub Arc<ApiError>);
+
+/// Middleware: a request on a connection over a cap gets its 429 here,
+/// inside the request id, logging, metrics and CORS layers, so a browser
+/// can read it and a log names it like any other answer; the probes go
+/// on. Nothing below it (the token, the database) is reached.
+pub async fn refuse_over_cap<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    if let Some(OverConnectionCap(refusal)) = req.extensions().get::<OverConnectionCap>()
+        && !is_probe(req.uri().path())
+    {
+        return Ok(refusal.as_response());
+    }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Middleware: a 503 problem for a request still running after `limit`;

@@ -173,9 +173,19 @@ async fn over_the_connection_cap_only_the_probes_answer() {
     }
     let refused = app
         .request(reqwest::Method::GET, "/api/tasks", "alice")
+        .header("origin", "http://localhost:3000")
+        .header("x-request-id", "over-the-cap")
         .send()
         .await
         .unwrap();
+    // Answered like any other response: a browser may read it, and its
+    // request id names it.
+    let headers = refused.headers().clone();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_eq!(headers["x-request-id"], "over-the-cap");
     assert_over_a_cap(refused).await;
     // From an address holding nothing, the same: the cap is for all.
     let newcomer = client_from(loopback(9));
