@@ -357,16 +357,23 @@ got=$(total_of "$first_user_token" "/api/tasks?tag=t1&priority=high,medium&sort=
 
 # --- measurement -------------------------------------------------------------
 # Percent of all cores busy over $sample_s seconds, measured while nothing of
-# ours runs: what other processes take from the benchmark.
-machine_busy() {
-    local a b
+# ours runs: what other processes take from the benchmark. With a PID, less
+# that process's own ticks: what the server under test still does after the
+# previous scenario (PocketBase works for a second or two after a scenario
+# of tens of thousands of requests) is not other work.
+machine_busy() { # [PID]
+    local a b own=0 own_before=0
+    [[ -n ${1:-} ]] && own_before=$(service_ticks "$1")
     read -ra a < <(head -1 /proc/stat)
     sleep "$sample_s"
     read -ra b < <(head -1 /proc/stat)
+    [[ -n ${1:-} ]] && own=$(($(service_ticks "$1") - own_before))
     local total=0 idle i
     for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
     idle=$((b[4] - a[4] + b[5] - a[5]))
-    echo $((total > 0 ? 100 * (total - idle) / total : 0))
+    local busy=$((total - idle - own))
+    ((busy > 0)) || busy=0
+    echo $((total > 0 ? 100 * busy / total : 0))
 }
 # User plus system CPU time of a process (the service's by default) so far,
 # in clock ticks.
@@ -404,7 +411,7 @@ scenario() { # NAME CONNECTIONS [PEER]
         lua_name=pb-$name target=$pocketbase_base target_pid=$pocketbase_pid
         users_file=$scratch/pocketbase-users.txt peer_field='"peer": "pocketbase", '
     fi
-    busy=$(machine_busy)
+    busy=$(machine_busy "$target_pid")
     printf '%-21s @%-3s machine busy %3s%% … ' "${peer:+$peer }$name" "$connections" "$busy" >&2
     before=$(service_ticks "$target_pid")
     out=$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s -s bench/scenarios.lua "$target" \
