@@ -2,7 +2,9 @@
 
 Reads the JSON lines bench/run.sh wrote (one "meta" line, one "scenario" line
 per wrk run, one "pgbench" line per pgbench run, one "batch" line for the
-batch scenario, one "fanout" line for the fan-out scenario), prints the tables, writes
+batch scenario, one "fanout" line for the fan-out scenario; a scenario line
+with "peer": "pocketbase" is PocketBase's run of it, which the report
+compares with the service's), prints the tables, writes
 bench/results/<timestamp>-<backend>.json and .svg plus latest.json and
 latest.svg, and exits 1 when any request failed or the fan-out lost, repeated
 or misrouted an event: zero errors is a requirement of every run, the smoke
@@ -32,12 +34,14 @@ BATCH_TARGET_RATIO = 0.1
 
 
 def load(path):
-    meta, scenarios, pgbench, fanout, batch = {}, [], {}, None, None
+    meta, scenarios, pgbench, fanout, batch, peers = {}, [], {}, None, None, []
     for line in Path(path).read_text().splitlines():
         record = json.loads(line)
         kind = record.pop("kind")
         if kind == "meta":
             meta.update(record)
+        elif kind == "scenario" and record.pop("peer", None) == "pocketbase":
+            peers.append(record)
         elif kind == "scenario":
             scenarios.append(record)
         elif kind == "pgbench":
@@ -46,7 +50,70 @@ def load(path):
             fanout = record
         elif kind == "batch":
             batch = record["batch"]
-    return meta, scenarios, pgbench, fanout, batch
+    return meta, scenarios, pgbench, fanout, batch, peers
+
+
+def ratio(service, peer):
+    return round(service / peer, 2) if service is not None and peer else None
+
+
+def compare(rows, peer_rows):
+    """Each PocketBase scenario beside the service's run of the same scenario
+    at the same connections: the figures of both, and service ÷ PocketBase
+    (above 1 for req/s, below 1 for p99 and CPU, is the service ahead)."""
+    service = {}
+    for r in rows:
+        service.setdefault((r["scenario"], r["connections"]), r)
+    out = []
+    for p in peer_rows:
+        s = service.get((p["scenario"], p["connections"]))
+        out.append({
+            "scenario": p["scenario"],
+            "connections": p["connections"],
+            "service_rps": s and s["rps"],
+            "pocketbase_rps": p["rps"],
+            "rps_ratio": ratio(s and s["rps"], p["rps"]),
+            "service_p99_ms": s and s["p99_ms"],
+            "pocketbase_p99_ms": p["p99_ms"],
+            "p99_ratio": ratio(s and s["p99_ms"], p["p99_ms"]),
+            "service_cpu_ms_per_request": s and s["service_cpu_ms_per_request"],
+            "pocketbase_cpu_ms_per_request": p["service_cpu_ms_per_request"],
+            "cpu_ratio": ratio(s and s["service_cpu_ms_per_request"], p["service_cpu_ms_per_request"]),
+            "service_errors": s and s["errors"],
+            "pocketbase_errors": p["errors"],
+            "machine_busy_pct": max(p["machine_busy_pct"], s["machine_busy_pct"] if s else 0),
+        })
+    return out
+
+
+def comparison_table(meta, comparison):
+    def num(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    threshold = meta["busy_threshold_pct"]
+    head = ("scenario", "conns", "req/s", "PB req/s", "÷", "p99 ms", "PB p99 ms", "÷",
+            "CPU ms/req", "PB CPU ms/req", "÷", "errors", "PB errors", "note")
+    lines = [head]
+    for c in comparison:
+        lines.append((
+            c["scenario"], str(c["connections"]),
+            num(c["service_rps"], ".0f"), num(c["pocketbase_rps"], ".0f"), num(c["rps_ratio"], ".2f"),
+            num(c["service_p99_ms"], ".1f"), num(c["pocketbase_p99_ms"], ".1f"), num(c["p99_ratio"], ".2f"),
+            num(c["service_cpu_ms_per_request"], ".3f"), num(c["pocketbase_cpu_ms_per_request"], ".3f"),
+            num(c["cpu_ratio"], ".2f"),
+            "-" if c["service_errors"] is None else str(c["service_errors"]),
+            str(c["pocketbase_errors"]) if not c["pocketbase_errors"] else f'{c["pocketbase_errors"]} FAILED',
+            busy_note(c["machine_busy_pct"], threshold),
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    last = len(head) - 1
+    out = []
+    for n, line in enumerate(lines):
+        cells = [c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
 
 
 def batch_table(meta, batch):
@@ -242,10 +309,11 @@ def table(meta, rows, pgbench):
     return "\n".join(out)
 
 
-def chart(meta, rows, pgbench, fan, warnings):
+def chart(meta, rows, pgbench, fan, warnings, comparison=()):
     """Panels of horizontal bars: throughput (with pgbench for reference) and
-    p99 of the wrk scenarios, then the fan-out's delivery latency against its
-    target, with its memory and failures written under it."""
+    p99 of the wrk scenarios, then the service beside PocketBase (req/s and
+    p99, a pair of bars per scenario), then the fan-out's delivery latency
+    against its target, with its memory and failures written under it."""
     bars = [(f'{r["scenario"]} @{r["connections"]}', r["rps"], r["p99_ms"]) for r in rows]
     refs = [(f"pgbench {n} @{p['connections']}", p["tps"]) for n, p in pgbench.items()]
     label_w, bar_w, row_h, pad = 170, 420, 22, 30
@@ -254,10 +322,21 @@ def chart(meta, rows, pgbench, fan, warnings):
         (name, value) for name, value in (("p50", fan["delivery_p50_ms"]), ("p99", fan["delivery_p99_ms"]),
                                           ("max", fan["delivery_max_ms"]),
                                           ("p99, quiet seconds", fan["quiet_p99_ms"])) if value is not None]
+    # Service and PocketBase, one bar each per scenario: req/s, then p99.
+    peer_rps, peer_p99 = [], []
+    for c in comparison:
+        for who, rps, p99 in (("service", c["service_rps"], c["service_p99_ms"]),
+                              ("PocketBase", c["pocketbase_rps"], c["pocketbase_p99_ms"])):
+            if rps is not None:
+                peer_rps.append((f'{c["scenario"]} @{c["connections"]} {who}', rps, who))
+                peer_p99.append((f'{c["scenario"]} @{c["connections"]} {who}', p99, who))
     top = 50 + 16 * len(warnings)
     p99_top = top + len(rps_rows) * row_h + 60 if rows else top
-    fan_top = p99_top + len(bars) * row_h + 60 if rows else top
-    height = (fan_top + len(fan_bars) * row_h + 3 * 16 + pad) if fan else p99_top + len(bars) * row_h + pad
+    peer_top = p99_top + len(bars) * row_h + 60 if rows else top
+    peer_p99_top = peer_top + len(peer_rps) * row_h + 60
+    fan_top = peer_p99_top + len(peer_p99) * row_h + 60 if peer_rps else peer_top
+    height = ((fan_top + len(fan_bars) * row_h + 3 * 16) if fan
+              else fan_top - 60 if rows or peer_rps else top) + pad
     width = label_w + bar_w + 110
     max_rps = max([b[1] for b in rps_rows] + [1])
     max_p99 = max([b[2] for b in bars] + [1])
@@ -293,6 +372,19 @@ def chart(meta, rows, pgbench, fan, warnings):
         svg.append(f'<text x="10" y="{p99_top - 8}" font-weight="bold">p99 latency (ms)</text>')
         for i, (label, _, p99) in enumerate(bars):
             bar(p99_top + i * row_h, label, p99, max_p99, f"{p99:,.1f}", "#c0673a")
+    if peer_rps:
+        colours = {"service": "#4a7ab5", "PocketBase": "#8a5ab0"}
+        svg.append(f'<text x="10" y="{peer_top - 8}" font-weight="bold">'
+                   f'the service and PocketBase {escape(str(meta.get("pocketbase", {}).get("version", "")))}: '
+                   f'throughput (requests/s)</text>')
+        scale = max(v for _, v, _ in peer_rps) or 1
+        for i, (label, value, who) in enumerate(peer_rps):
+            bar(peer_top + i * row_h, label, value, scale, f"{value:,.0f}", colours[who])
+        svg.append(f'<text x="10" y="{peer_p99_top - 8}" font-weight="bold">'
+                   f'the service and PocketBase: p99 latency (ms)</text>')
+        scale = max(v for _, v, _ in peer_p99) or 1
+        for i, (label, value, who) in enumerate(peer_p99):
+            bar(peer_p99_top + i * row_h, label, value, scale, f"{value:,.1f}", colours[who])
     if fan:
         svg.append(f'<text x="10" y="{fan_top - 8}" font-weight="bold">fan-out: commit to event (ms), '
                    f'{fan["opened"]:,} streams, {fan["achieved_rate"]:,.0f} writes/s; '
@@ -320,11 +412,13 @@ def chart(meta, rows, pgbench, fan, warnings):
 
 def main():
     source, results_dir = sys.argv[1], Path(sys.argv[2])
-    meta, scenarios, pgbench, fanout, batch = load(source)
+    meta, scenarios, pgbench, fanout, batch, peers = load(source)
     rows = summarize(meta, scenarios, pgbench)
+    peer_rows = summarize(meta, peers, {})
+    comparison = compare(rows, peer_rows)
     fan = summarize_fanout(meta, fanout)
     threshold = meta["busy_threshold_pct"]
-    busy = [meta["machine_busy_start_pct"]] + [r["machine_busy_pct"] for r in rows]
+    busy = [meta["machine_busy_start_pct"]] + [r["machine_busy_pct"] for r in rows + peer_rows]
     if fan:
         busy.append(fan["busy_pct"])
     warnings = []
@@ -334,6 +428,10 @@ def main():
     errors = sum(r["errors"] for r in rows) + sum(p["failed"] for p in pgbench.values())
     if errors:
         warnings.append(f"{errors} requests failed: every scenario must run without errors")
+    peer_errors = sum(r["errors"] for r in peer_rows)
+    if peer_errors:
+        warnings.append(f"PocketBase: {peer_errors} requests failed: its scenarios must run without errors too")
+        errors += peer_errors
     if batch and batch["errors"]:
         warnings.append(f'batch: {batch["errors"]} errors: every create must be stored once')
         errors += batch["errors"]
@@ -345,6 +443,17 @@ def main():
     if rows:
         print()
         print(table(meta, rows, pgbench))
+    if comparison:
+        pb = meta.get("pocketbase", {})
+        print()
+        print(f'the service beside PocketBase {pb.get("version", "")} (PB), the same scenarios, connections and duration')
+        print(comparison_table(meta, comparison))
+        if pb:
+            seed = pb.get("seed", {})
+            print(f'PocketBase {pb.get("version")}: peak RSS {pb["peak_rss_kb"] / 1024:.1f} MB; '
+                  f'{seed.get("users")} users × {seed.get("tasks_per_user")} tasks created through its API '
+                  f'in {seed.get("seed_s")} s')
+        print("÷: the service's figure divided by PocketBase's (req/s above 1, p99 and CPU below 1: the service ahead)")
     if batch:
         print()
         print(batch_table(meta, batch))
@@ -361,10 +470,14 @@ def main():
 
     report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "fanout": fan,
               "batch": batch, "warnings": warnings}
+    if peer_rows:
+        # PocketBase's own rows (its CPU under service_cpu_ms_per_request),
+        # and each beside the service's.
+        report["pocketbase"] = {"scenarios": peer_rows, "comparison": comparison}
     results_dir.mkdir(parents=True, exist_ok=True)
     stem = f'{meta["timestamp"]}-{meta["backend"]}{"-smoke" if meta["smoke"] else ""}'
     text = json.dumps(report, indent=2) + "\n"
-    svg = chart(meta, rows, pgbench, fan, warnings)
+    svg = chart(meta, rows, pgbench, fan, warnings, comparison)
     for name, content in ((f"{stem}.json", text), ("latest.json", text), (f"{stem}.svg", svg), ("latest.svg", svg)):
         (results_dir / name).write_text(content)
     print(f"\nwrote {results_dir / (stem + '.json')} and .svg (also latest.json, latest.svg)")

