@@ -57,8 +57,10 @@ async function userContext(who, options = {}) {
   const seen = { console: [], failed: [], responses: [], foreign: [] };
   context.on("console", (m) => m.type() === "error" && seen.console.push(m.text()));
   context.on("requestfailed", (r) => {
-    // A page that reloads or closes cuts its open event stream: not a failure.
-    if (new URL(r.url()).pathname === "/api/events" && r.failure()?.errorText === "net::ERR_ABORTED") return;
+    // A page that reloads, closes or navigates away cuts what it was still
+    // reading (its event stream, a list being refetched): the browser
+    // aborted it, the service did not fail it.
+    if (r.method() === "GET" && r.failure()?.errorText === "net::ERR_ABORTED") return;
     seen.failed.push(`${who} ${r.method()} ${r.url()}: ${r.failure()?.errorText}`);
   });
   context.on("request", (r) => {
