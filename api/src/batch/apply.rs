@@ -159,11 +159,14 @@ async fn run(
         results.push(match outcome {
             Ok(result) => result,
             Err(error) if batch.atomic => return Ok(Err(Failed { index, error })),
-            Err(error) => OperationResult {
-                status: poem::error::ResponseError::status(&error).as_u16(),
-                task: None,
-                problem: Some(error.problem()),
-            },
+            Err(error) => {
+                let problem = error.problem();
+                OperationResult {
+                    status: problem.status,
+                    task: None,
+                    problem: Some(problem),
+                }
+            }
         });
     }
     state.creates.settle(txn).await?;

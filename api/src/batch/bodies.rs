@@ -71,7 +71,7 @@ impl FromJsonBody for Batch {
     /// [`limits::MAX_BATCH_BODY_KIB`].
     const MAX_BODY_KIB: usize = limits::MAX_BATCH_BODY_KIB;
     /// 100 operations with every field given take about 40 values each.
-    const MAX_JSON_VALUES: usize = 16 * 1024;
+    const MAX_JSON_VALUES: Option<usize> = Some(16 * 1024);
 
     fn refine_referenced(name: &str, schema: &mut MetaSchema) {
         if ["UpdateOperation", "CompleteOperation", "DeleteOperation"].contains(&name) {

@@ -476,7 +476,7 @@ pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> 
 /// Inserts the task as change `seq`, with its tags; its owner's row must
 /// already exist ([`change_log::record_change`]). The caller has checked
 /// the owner's task quota.
-pub async fn insert_task(
+async fn insert_task(
     txn: &DatabaseTransaction,
     owner: &Identity,
     new: CreateTask,
