@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod preflight;
 pub mod rate_limit;
+pub mod reminders;
 pub mod route_table;
 pub mod server;
 pub mod startup;

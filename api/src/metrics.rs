@@ -88,6 +88,13 @@ const WRITE_TRANSACTION_BUCKETS: [f64; 13] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// How late a reminder is recorded after its time, in seconds: 10 ms to
+/// an hour, with 2 s (the most it should take while an instance runs) a
+/// bound.
+const REMINDER_LAG_BUCKETS: [f64; 12] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 30.0, 60.0, 600.0, 3600.0,
+];
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 type WriteTransactionFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
 
@@ -101,6 +108,9 @@ pub struct Metrics {
     key_set_fetches: KeySetFetches,
     token_rejections: Family<ReasonLabels, Counter>,
     write_transactions: WriteTransactionFamily,
+    reminders_fired: Counter,
+    reminders_fired_late: Counter,
+    reminder_lag: Histogram,
 }
 
 /// Counts the key set's fetches by outcome. The key set holds this handle;
@@ -174,8 +184,30 @@ impl Metrics {
             Unit::Seconds,
             write_transactions.clone(),
         );
+        let reminders_fired = Counter::default();
+        registry.register(
+            "reminders_fired",
+            "Reminders recorded (and sent to the owner's streams), by this instance",
+            reminders_fired.clone(),
+        );
+        let reminders_fired_late = Counter::default();
+        registry.register(
+            "reminders_fired_late",
+            "Reminders recorded more than 60 s after their time (no instance ran then)",
+            reminders_fired_late.clone(),
+        );
+        let reminder_lag = Histogram::new(REMINDER_LAG_BUCKETS);
+        registry.register_with_unit(
+            "reminder_lag",
+            "Time from a reminder's time to its record",
+            Unit::Seconds,
+            reminder_lag.clone(),
+        );
         registry.register_collector(Box::new(PoolGauges(db.clone())));
         Self {
+            reminders_fired,
+            reminders_fired_late,
+            reminder_lag,
             registry,
             requests,
             latency,
@@ -272,6 +304,8 @@ pub enum WriteKind {
     TombstonePurge,
     /// The sweeper purging expired idempotency keys.
     KeyPurge,
+    /// The scheduler recording reminders that came due.
+    Reminders,
 }
 
 impl WriteKind {
@@ -281,6 +315,7 @@ impl WriteKind {
             Self::Erase => "erase",
             Self::TombstonePurge => "tombstone_purge",
             Self::KeyPurge => "key_purge",
+            Self::Reminders => "reminders",
         }
     }
 }
@@ -315,6 +350,19 @@ impl Drop for WriteTimer {
                 .observe(held);
         });
     }
+}
+
+/// Counts a reminder recorded `lag_seconds` after its time; `late` when no
+/// instance ran at its time.
+pub fn count_reminder_recorded(lag_seconds: f64, late: bool) {
+    let _ = CURRENT.try_with(|request| {
+        let metrics = &request.metrics;
+        metrics.reminders_fired.inc();
+        if late {
+            metrics.reminders_fired_late.inc();
+        }
+        metrics.reminder_lag.observe(lag_seconds);
+    });
 }
 
 /// Counts a token refused for `reason` (never the token itself).

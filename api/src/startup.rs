@@ -34,6 +34,7 @@ use crate::mcp::{mcp_endpoint, protected_resource_metadata};
 use crate::metrics::{CountRequests, Metrics, MetricsListener, note_route};
 use crate::openapi::{docs_route, document_endpoint, openapi_service};
 use crate::rate_limit::RateLimit;
+use crate::reminders::scheduler;
 use crate::route_table;
 use crate::server::serve;
 use crate::sweeper;
@@ -41,6 +42,9 @@ use crate::telemetry::trace_request;
 
 /// The user a local-development token is minted for.
 pub const DEMO_USER_ID: &str = "demo-user";
+
+/// How long shutdown waits for the reminder scheduler's round under way.
+const SCHEDULER_STOP: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Application {
     address: SocketAddr,
@@ -163,6 +167,11 @@ impl Application {
             .metrics_listener
             .map(|listener| tokio::spawn(listener.run()));
         let change_hub = self.change_hub;
+        let scheduler = tokio::spawn(scheduler::run(
+            self.db.clone(),
+            Arc::clone(&change_hub),
+            Arc::clone(&self.metrics),
+        ));
         let sweeper = tokio::spawn(sweeper::run(
             self.db,
             Arc::clone(&change_hub),
@@ -174,6 +183,13 @@ impl Application {
             change_hub.close();
         };
         let served = serve(self.listener, self.app, self.limits, shutdown).await;
+        // The scheduler stops at the close, once a round under way is done.
+        if tokio::time::timeout(SCHEDULER_STOP, scheduler)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the reminder scheduler did not stop in time");
+        }
         sweeper.abort();
         if let Some(metrics) = metrics {
             metrics.abort();

@@ -1,5 +1,5 @@
-//! The background sweeper: purges tombstones and idempotency keys past
-//! their lifetimes, off the request path, and finishes erasures an
+//! The background sweeper: purges tombstones, recorded reminders and
+//! idempotency keys past their lifetimes, off the request path, and finishes erasures an
 //! instance left half-way. Each instance runs one (they
 //! agree: a batch another sweeper purged first is simply not found).
 //!
@@ -19,6 +19,7 @@ use crate::configuration::SweeperSettings;
 use crate::idempotent;
 use crate::me;
 use crate::metrics::{Metrics, reporting_to};
+use crate::reminders::store as reminder_store;
 
 /// Rows one transaction purges.
 pub const BATCH: u64 = 500;
@@ -70,6 +71,10 @@ pub async fn finish_erasures(db: &DatabaseConnection, hub: &ChangeHub) {
 pub async fn sweep(db: &DatabaseConnection) {
     drain("tombstones", || {
         change_log::purge_expired_tombstones(db, BATCH)
+    })
+    .await;
+    drain("recorded reminders", || {
+        reminder_store::purge_expired(db, BATCH)
     })
     .await;
     drain("idempotency keys", || idempotent::purge_expired(db, BATCH)).await;

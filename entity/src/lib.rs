@@ -4,6 +4,7 @@
 //! definitions, so a column or index is declared here and nowhere else.
 
 pub mod idempotency_key;
+pub mod reminder;
 pub mod tag;
 pub mod task;
 pub mod task_tag;
@@ -12,6 +13,7 @@ pub mod user;
 
 pub mod prelude {
     pub use super::idempotency_key::Entity as IdempotencyKey;
+    pub use super::reminder::Entity as Reminder;
     pub use super::tag::Entity as Tag;
     pub use super::task::Entity as Task;
     pub use super::task_tag::Entity as TaskTag;

@@ -57,6 +57,20 @@ pub struct Model {
     pub due_at: Option<DateTimeUtc>,
     /// When the task was last completed; none while pending.
     pub completed_at: Option<DateTimeUtc>,
+    /// The series' rule in canonical form (an RFC 5545 `RRULE` value); none
+    /// for a one-off task.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub recurrence: Option<String>,
+    /// The series' anchor: the due date it had when the rule was set (or
+    /// its date, time or zone last changed); with `due_time` and
+    /// `time_zone`, where the series is expanded from, so `COUNT` counts
+    /// from it.
+    pub series_start: Option<Date>,
+    /// Minutes before `due_at` at which to remind the owner, ascending,
+    /// joined by commas (none: empty). The instants themselves are rows of
+    /// `reminders`.
+    #[sea_orm(column_type = "Text", default_value = "")]
+    pub reminders: String,
 }
 
 /// The case-folded form kept in `title_key` and `description_key`, and the

@@ -16,6 +16,7 @@ mod m20261121_000005_add_change_feed;
 mod m20261204_000006_index_tombstones_by_age;
 mod m20261204_000007_hide_accounts_being_erased;
 mod m20261205_000008_organize_tasks;
+mod m20261206_000009_recur_and_remind;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_index_tombstones_by_age::Migration),
             Box::new(m20261204_000007_hide_accounts_being_erased::Migration),
             Box::new(m20261205_000008_organize_tasks::Migration),
+            Box::new(m20261206_000009_recur_and_remind::Migration),
         ]
     }
 }
@@ -41,7 +43,8 @@ pub mod columns_added_later {
     /// `description_key`: m20261121_000004_add_task_sort_and_search_keys;
     /// `change_seq`: m20261121_000005_add_change_feed; `priority`, `tags`,
     /// `due_date`, `due_time`, `time_zone`, `due_at` and `completed_at`:
-    /// m20261205_000008_organize_tasks.
+    /// m20261205_000008_organize_tasks; `recurrence`, `series_start` and
+    /// `reminders`: m20261206_000009_recur_and_remind.
     pub const TASKS: &[&str] = &[
         "version",
         "title_key",
@@ -54,6 +57,9 @@ pub mod columns_added_later {
         "time_zone",
         "due_at",
         "completed_at",
+        "recurrence",
+        "series_start",
+        "reminders",
     ];
     /// `change_seq`, `sync_epoch` and `purged_seq`:
     /// m20261121_000005_add_change_feed; `erasing`:

@@ -8,6 +8,7 @@
 //! atomic, each operation runs in a savepoint of its own, so a failed one
 //! leaves nothing behind and the others stand.
 
+use chrono::{DateTime, Utc};
 use entity::task;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 
@@ -51,8 +52,8 @@ pub async fn apply(
     let txn = change_log::begin(db, WriteKind::Task).await?;
     let first = take_numbers(&txn, owner, &batch).await?;
     match run(&txn, owner, quotas, batch, first).await? {
-        Ok(results) => {
-            change_log::commit(txn, &owner.user_id, hub).await?;
+        Ok((results, reminder)) => {
+            change_log::commit_scheduling(txn, &owner.user_id, reminder, hub).await?;
             Ok(Ok(results))
         }
         Err(failed) => {
@@ -82,8 +83,8 @@ pub async fn apply_once(
             return Ok(answer);
         }
     };
-    let results = match run(&txn, owner, quotas, batch, first).await? {
-        Ok(results) => results,
+    let (results, reminder) = match run(&txn, owner, quotas, batch, first).await? {
+        Ok(ran) => ran,
         Err(failed) => {
             txn.rollback().await?;
             return Ok(Once::Refused(failed.into()));
@@ -97,7 +98,7 @@ pub async fn apply_once(
         }
     };
     let body = admitted.remember(render(&results)).await?;
-    change_log::commit(txn, &owner.user_id, hub).await?;
+    change_log::commit_scheduling(txn, &owner.user_id, reminder, hub).await?;
     Ok(Once::Answered(body))
 }
 
@@ -123,20 +124,22 @@ async fn take_numbers(
     Ok(change_log::record_more_changes(txn, &owner.user_id, more).await? - more)
 }
 
-/// Runs every operation in `txn`, operation `i` as change `first + i`.
+/// Runs every operation in `txn`, operation `i` as change `first + i`;
+/// answers the results and the earliest reminder the batch scheduled.
 async fn run(
     txn: &DatabaseTransaction,
     owner: &Identity,
     quotas: &Quotas,
     batch: Batch,
     first: i64,
-) -> Result<Result<BatchResults, Failed>, DbErr> {
+) -> Result<Result<(BatchResults, Option<DateTime<Utc>>), Failed>, DbErr> {
     let mut state = State {
         owner,
         creates: CreateRun::default(),
         created: vec![None; batch.operations.len()],
         room: repository::room_for_tasks(txn, &owner.user_id, quotas).await?,
         limit: quotas.tasks_per_user,
+        reminder: None,
     };
     let mut results = Vec::with_capacity(batch.operations.len());
     for (index, operation) in batch.operations.into_iter().enumerate() {
@@ -170,7 +173,7 @@ async fn run(
         });
     }
     state.creates.settle(txn).await?;
-    Ok(Ok(BatchResults { results }))
+    Ok(Ok((BatchResults { results }, state.reminder)))
 }
 
 /// What the operations so far have left for the next.
@@ -184,6 +187,8 @@ struct State<'a> {
     /// How many more tasks the owner may hold.
     room: u64,
     limit: u64,
+    /// The earliest reminder the tasks written so far have to come.
+    reminder: Option<DateTime<Utc>>,
 }
 
 impl State<'_> {
@@ -210,7 +215,7 @@ impl State<'_> {
                     repository::insert_in_run(txn, owner, new, &mut self.creates, seq).await?;
                 self.room -= 1;
                 self.created[index] = Some(task.id);
-                Ok(done(201, task))
+                Ok(self.done(201, task))
             }
             Operation::Update {
                 target,
@@ -220,7 +225,7 @@ impl State<'_> {
                 Ok(id) => written(
                     repository::update_in(txn, owner, seq, id, if_match.as_ref(), changes).await?,
                 )
-                .map(|task| done(200, task)),
+                .map(|task| self.done(200, task)),
                 Err(error) => Err(error),
             },
             Operation::Complete {
@@ -239,7 +244,7 @@ impl State<'_> {
                     )
                     .await?,
                 )
-                .map(|task| done(200, task)),
+                .map(|task| self.done(200, task)),
                 Err(error) => Err(error),
             },
             Operation::Delete { target, if_match } => match self.id(target) {
@@ -272,10 +277,16 @@ impl State<'_> {
     }
 }
 
-fn done(status: u16, task: task::Model) -> OperationResult {
-    OperationResult {
-        status,
-        task: Some(Task::from(task)),
-        problem: None,
+impl State<'_> {
+    /// A written task's result, noting the reminder it has to come.
+    fn done(&mut self, status: u16, task: task::Model) -> OperationResult {
+        if let Some(at) = repository::next_reminder(&task) {
+            self.reminder = Some(self.reminder.map_or(at, |earlier| earlier.min(at)));
+        }
+        OperationResult {
+            status,
+            task: Some(Task::from(task)),
+            problem: None,
+        }
     }
 }

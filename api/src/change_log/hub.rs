@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::watch;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Open streams, per user. One per application; cheap to share.
@@ -18,6 +19,10 @@ pub struct ChangeHub {
     /// Cancelled when the service shuts down: every stream ends then, so
     /// shutdown does not wait on them.
     closing: CancellationToken,
+    /// The earliest reminder scheduled (by any instance) since this
+    /// instance's scheduler last looked, and the signal that wakes it.
+    scheduled: Mutex<Option<DateTime<Utc>>>,
+    schedule_changed: Notify,
 }
 
 struct Watchers {
@@ -37,6 +42,8 @@ impl ChangeHub {
             users: Mutex::default(),
             max_streams_per_user,
             closing: CancellationToken::new(),
+            scheduled: Mutex::default(),
+            schedule_changed: Notify::new(),
         })
     }
 
@@ -67,10 +74,39 @@ impl ChangeHub {
         }
     }
 
-    /// Wakes every stream: after notifications may have been lost.
+    /// Wakes every stream, and the scheduler: after notifications may
+    /// have been lost.
     pub fn wake_all(&self) {
         for watchers in self.lock().values() {
             watchers.wake.send_replace(());
+        }
+        self.reminder_scheduled(Utc::now());
+    }
+
+    /// A reminder was scheduled at `at` (and committed): the scheduler
+    /// wakes for it if it sleeps until later.
+    pub fn reminder_scheduled(&self, at: DateTime<Utc>) {
+        let mut scheduled = self
+            .scheduled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *scheduled = Some(scheduled.map_or(at, |earlier| earlier.min(at)));
+        self.schedule_changed.notify_one();
+    }
+
+    /// Resolves with the earliest reminder scheduled since the last call
+    /// (at once if one was scheduled meanwhile).
+    pub async fn next_scheduled(&self) -> DateTime<Utc> {
+        loop {
+            if let Some(at) = self
+                .scheduled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                return at;
+            }
+            self.schedule_changed.notified().await;
         }
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use super::hub::ChangeHub;
-use super::write::CHANNEL;
+use super::write::{CHANNEL, REMINDERS_CHANNEL};
 
 /// How the listening connection names itself in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "todo-api-listener";
@@ -41,6 +41,16 @@ async fn listen_forever(url: &str, hub: &ChangeHub) {
                 hub.wake_all();
                 loop {
                     match listener.try_recv().await {
+                        Ok(Some(notification)) if notification.channel() == REMINDERS_CHANNEL => {
+                            let at = notification
+                                .payload()
+                                .parse()
+                                .ok()
+                                .and_then(chrono::DateTime::from_timestamp_millis);
+                            if let Some(at) = at {
+                                hub.reminder_scheduled(at);
+                            }
+                        }
                         Ok(Some(notification)) => {
                             tracing::trace!(user = notification.payload(), "a change committed");
                             hub.wake(notification.payload());
@@ -73,6 +83,6 @@ async fn connect(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with(options);
     let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, REMINDERS_CHANNEL]).await?;
     Ok(listener)
 }

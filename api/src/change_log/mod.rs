@@ -28,8 +28,9 @@ pub mod write;
 pub use cursor::{Cursor, START};
 pub use hub::{ChangeHub, Subscription};
 pub use owner::{
-    forget, record_change, record_more_changes, take_for_erasure, unfinished_erasures, visible,
+    forget, lock_owners, record_change, record_more_changes, take_changes, take_for_erasure,
+    unfinished_erasures, visible,
 };
 pub use position::Position;
 pub use tombstones::{delete_some_tombstones, purge_expired_tombstones, record_deletion};
-pub use write::{Write, announced, begin, commit};
+pub use write::{Write, announced, begin, commit, commit_many, commit_scheduling};

@@ -84,6 +84,73 @@ pub async fn record_more_changes(
         .ok_or_else(|| DbErr::RecordNotFound("the owner's row".into()))
 }
 
+/// Of `user_ids`, those whose rows this transaction now holds, sorted:
+/// each row is taken as every write takes it, in id order (so two
+/// takers never deadlock). On PostgreSQL a row another transaction holds
+/// is skipped (`FOR UPDATE SKIP LOCKED`), so two instances split the users
+/// between them instead of waiting on each other; SQLite's writer holds
+/// them all. Users being erased, or gone, are left out.
+pub async fn lock_owners(
+    txn: &DatabaseTransaction,
+    user_ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let mut select = Query::select();
+    select
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(user::Column::Id.is_in(user_ids.iter().map(String::as_str)))
+        .and_where(user::Column::Erasing.eq(false))
+        .order_by(user::Column::Id, sea_orm::Order::Asc);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        select.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    let rows = txn.query_all(&select).await?;
+    rows.iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect()
+}
+
+/// Takes `counts[user]` change numbers for each user, whose rows `txn`
+/// holds ([`lock_owners`]), in one statement; answers the last number
+/// each took (the numbers before it, down to `count` of them, are theirs
+/// too).
+pub async fn take_changes(
+    txn: &DatabaseTransaction,
+    counts: &BTreeMap<String, i64>,
+) -> Result<BTreeMap<String, i64>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(counts.len() * 2);
+    let mut rows = Vec::with_capacity(counts.len());
+    for (user_id, count) in counts {
+        let placeholder = |n: usize| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        rows.push(format!(
+            "({}, {})",
+            placeholder(values.len() + 1),
+            placeholder(values.len() + 2)
+        ));
+        values.push(user_id.as_str().into());
+        values.push((*count).into());
+    }
+    // `VALUES` names its columns column1, column2 on both databases.
+    let sql = format!(
+        r#"UPDATE "users" SET "change_seq" = "users"."change_seq" + "taken"."column2" FROM (VALUES {}) AS "taken" WHERE "users"."id" = "taken"."column1" RETURNING "users"."id", "users"."change_seq""#,
+        rows.join(", ")
+    );
+    let taken = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    taken
+        .iter()
+        .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+        .collect()
+}
+
 /// Raises each user's `purged_seq` to the change number given (never
 /// lowers it: another sweeper may have gone further), in one statement
 /// joining a `VALUES` list, so a batch spanning many users costs one pass,

@@ -1,6 +1,7 @@
 //! Write transactions: how every write begins (timed), and how it commits
 //! and tells the writer's open streams, on every instance.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -13,6 +14,11 @@ use crate::metrics::{WriteKind, WriteTimer};
 /// The PostgreSQL channel a commit is announced on. The payload is the user
 /// id, never task data: every listener reads the changes itself.
 pub const CHANNEL: &str = "task_changes";
+
+/// The PostgreSQL channel a commit that scheduled a reminder is announced
+/// on, so every instance's scheduler can wake for it. The payload is the
+/// reminder's time, in Unix milliseconds.
+pub const REMINDERS_CHANNEL: &str = "reminders_scheduled";
 
 /// A write transaction, timed from BEGIN until it commits or rolls back
 /// (`db_write_transaction_seconds`): on SQLite, how long it keeps every
@@ -71,19 +77,73 @@ pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, Db
 /// instance's listener ([`super::listener`]) passes it on. SQLite has no
 /// such thing and one instance per file: the hub is told after the commit.
 pub async fn commit(write: Write, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
+    commit_announcing(write, &[user_id], None, hub).await
+}
+
+/// [`commit`] for a write that scheduled a reminder at `reminder` (its
+/// earliest, if several): every instance's scheduler is told too, so one
+/// asleep until a later reminder wakes in time for it.
+pub async fn commit_scheduling(
+    write: Write,
+    user_id: &str,
+    reminder: Option<DateTime<Utc>>,
+    hub: &ChangeHub,
+) -> Result<(), DbErr> {
+    commit_announcing(write, &[user_id], reminder, hub).await
+}
+
+/// [`commit`] for a write that changed the feeds of several users (the
+/// scheduler recording reminders).
+pub async fn commit_many(write: Write, user_ids: &[&str], hub: &ChangeHub) -> Result<(), DbErr> {
+    commit_announcing(write, user_ids, None, hub).await
+}
+
+async fn commit_announcing(
+    write: Write,
+    user_ids: &[&str],
+    reminder: Option<DateTime<Utc>>,
+    hub: &ChangeHub,
+) -> Result<(), DbErr> {
     let Write { txn, _timer, _turn } = write;
     let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), user_id.into()],
-        ))
-        .await?;
+        // One statement for any number of users.
+        let mut values: Vec<sea_orm::Value> = vec![CHANNEL.into()];
+        let rows: Vec<String> = user_ids
+            .iter()
+            .map(|user_id| {
+                values.push((*user_id).into());
+                format!("(${})", values.len())
+            })
+            .collect();
+        if !rows.is_empty() {
+            let sql = format!(
+                r#"SELECT pg_notify($1, "users"."column1") FROM (VALUES {}) AS "users""#,
+                rows.join(", ")
+            );
+            txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
+        }
+        if let Some(at) = reminder {
+            txn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_notify($1, $2)",
+                [
+                    REMINDERS_CHANNEL.into(),
+                    at.timestamp_millis().to_string().into(),
+                ],
+            ))
+            .await?;
+        }
     }
     txn.commit().await?;
     if backend != DbBackend::Postgres {
-        hub.wake(user_id);
+        for user_id in user_ids {
+            hub.wake(user_id);
+        }
+        if let Some(at) = reminder {
+            hub.reminder_scheduled(at);
+        }
     }
     Ok(())
 }

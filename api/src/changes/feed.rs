@@ -1,15 +1,17 @@
 //! One page of a change feed, merged from changed tasks and tombstones.
 
-use entity::{task, task_tombstone};
+use entity::{reminder, task, task_tombstone};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::repository::{Changed, changed_between};
 use crate::change_log::Position;
 
-/// One change: a task in its latest state, or a deletion.
+/// One change: a task in its latest state, a deletion, or a reminder
+/// recorded.
 pub enum Change {
     Upsert(task::Model),
     Delete(task_tombstone::Model),
+    Reminder(reminder::Model),
 }
 
 impl Change {
@@ -17,6 +19,8 @@ impl Change {
         match self {
             Self::Upsert(task) => task.change_seq,
             Self::Delete(tombstone) => tombstone.change_seq,
+            // Only recorded reminders are read.
+            Self::Reminder(reminder) => reminder.change_seq.unwrap_or_default(),
         }
     }
 }
@@ -54,6 +58,7 @@ fn page(changed: Changed, through: i64, limit: usize) -> Page {
         .into_iter()
         .map(Change::Upsert)
         .chain(changed.deleted.into_iter().map(Change::Delete))
+        .chain(changed.reminders.into_iter().map(Change::Reminder))
         .collect();
     changes.sort_unstable_by_key(Change::seq);
     let has_more = changes.len() > limit;
@@ -94,6 +99,9 @@ mod tests {
             time_zone: "UTC".into(),
             due_at: None,
             completed_at: None,
+            recurrence: None,
+            series_start: None,
+            reminders: String::new(),
         }
     }
 
@@ -111,6 +119,7 @@ mod tests {
         let changed = || Changed {
             tasks: vec![task(1, 2), task(2, 5)],
             deleted: vec![tombstone(3, 3), tombstone(4, 6)],
+            reminders: Vec::new(),
         };
         let full = page(changed(), 9, 3);
         let seqs: Vec<i64> = full.changes.iter().map(Change::seq).collect();

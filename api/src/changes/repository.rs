@@ -1,6 +1,7 @@
-//! The feed's reads: what changed after a cursor.
+//! The feed's reads: what changed after a cursor (tasks written,
+//! tombstones, reminders recorded).
 
-use entity::{task, task_tombstone};
+use entity::{reminder, task, task_tombstone};
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -13,6 +14,7 @@ use crate::change_log;
 pub struct Changed {
     pub tasks: Vec<task::Model>,
     pub deleted: Vec<task_tombstone::Model>,
+    pub reminders: Vec<reminder::Model>,
 }
 
 /// Everything up to `through` (a
@@ -50,6 +52,26 @@ pub async fn changed_between(
             .all(db)
             .await
     };
-    let (tasks, deleted) = tokio::try_join!(tasks, deleted)?;
-    Ok(Changed { tasks, deleted })
+    // Recorded reminders, like deletions, only follow a cursor: a snapshot
+    // lists none.
+    let reminders = async {
+        if !with_deletions {
+            return Ok(Vec::new());
+        }
+        reminder::Entity::find()
+            .filter(reminder::Column::UserId.eq(user_id))
+            .filter(change_log::visible(user_id))
+            .filter(reminder::Column::ChangeSeq.gt(after))
+            .filter(reminder::Column::ChangeSeq.lte(through))
+            .order_by_asc(reminder::Column::ChangeSeq)
+            .limit(limit + 1)
+            .all(db)
+            .await
+    };
+    let (tasks, deleted, reminders) = tokio::try_join!(tasks, deleted, reminders)?;
+    Ok(Changed {
+        tasks,
+        deleted,
+        reminders,
+    })
 }

@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
 
 use super::feed::{self, Change};
-use super::schema::{ChangesPage, DeletedTask};
+use super::schema::{ChangesPage, DeletedTask, ReminderEvent};
 use super::stream::{Follower, StreamItem, instant_at};
 use crate::auth::BearerAuth;
 use crate::change_log::{ChangeHub, Cursor, Position};
@@ -38,8 +38,9 @@ pub enum ChangesResponse {
 #[derive(ApiResponse)]
 pub enum EventsResponse {
     /// Server-sent events, one per change as it commits: `event: upsert`
-    /// (data: the task) or `event: delete` (data: `{"id", "deleted_at"}`),
-    /// each with the cursor just after it as its `id`. A stream opened
+    /// (data: the task), `event: delete` (data: `{"id", "deleted_at"}`) or
+    /// `event: reminder` (data: the reminder, when its time comes), each
+    /// with the cursor just after it as its `id`. A stream opened
     /// without a cursor first sends a bare `id:` (the present). A comment
     /// line keeps the connection alive every 15 s. The stream ends when the
     /// token expires: reconnect with a fresh one and `Last-Event-ID`.
@@ -59,8 +60,8 @@ impl ChangesApi {
     /// Your changes since a cursor
     ///
     /// Each task created or changed after `since` once, in its latest
-    /// state, and each task deleted after it; then the cursor to pass next
-    /// time. Without `since`: the current tasks and a cursor to follow from.
+    /// state, each task deleted and each reminder recorded after it; then
+    /// the cursor to pass next time. Without `since`: the current tasks and a cursor to follow from.
     /// While `has_more` is true, ask again with the new cursor. A cursor is
     /// valid for at least 30 days; an older one, or one never issued to the
     /// caller, is a 410: drop the local copy and start again without `since`.
@@ -89,16 +90,18 @@ impl ChangesApi {
         let since = since.transpose()?;
         let after = since.map_or(0, |cursor| cursor.seq);
         let page = feed::read(&db, user_id, &position, after, limit, since.is_some()).await?;
-        let (mut tasks, mut deleted) = (Vec::new(), Vec::new());
+        let (mut tasks, mut deleted, mut reminders) = (Vec::new(), Vec::new(), Vec::new());
         for change in page.changes {
             match change {
                 Change::Upsert(task) => tasks.push(Task::from(task)),
                 Change::Delete(tombstone) => deleted.push(DeletedTask::from(tombstone)),
+                Change::Reminder(reminder) => reminders.push(ReminderEvent::from(reminder)),
             }
         }
         Ok(ChangesResponse::Ok(RenderedJson::render(&ChangesPage {
             tasks,
             deleted,
+            reminders,
             cursor: position.cursor_at(page.last_seq).encode(),
             has_more: page.has_more,
         })))

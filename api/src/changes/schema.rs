@@ -24,6 +24,35 @@ impl From<entity::task_tombstone::Model> for DeletedTask {
     }
 }
 
+/// A reminder as it was recorded: its event's data and its entry in the
+/// change feed.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct ReminderEvent {
+    /// The task reminded of.
+    pub task_id: i64,
+    /// The task's title when the reminder was recorded.
+    pub title: String,
+    /// When the occurrence reminded of is due.
+    pub due_at: Timestamp,
+    /// The reminder's time: `due_at` less the task's minutes.
+    pub remind_at: Timestamp,
+    /// Recorded more than 60 s after `remind_at`: no instance of the
+    /// service ran at its time.
+    pub late: bool,
+}
+
+impl From<entity::reminder::Model> for ReminderEvent {
+    fn from(row: entity::reminder::Model) -> Self {
+        Self {
+            task_id: row.task_id,
+            title: row.title.unwrap_or_default(),
+            due_at: row.due_at.into(),
+            remind_at: row.remind_at.into(),
+            late: row.late,
+        }
+    }
+}
+
 /// One page of the caller's changes.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct ChangesPage {
@@ -32,6 +61,8 @@ pub struct ChangesPage {
     pub tasks: Vec<Task>,
     /// Tasks deleted after the cursor.
     pub deleted: Vec<DeletedTask>,
+    /// Reminders recorded after the cursor (none without `since`).
+    pub reminders: Vec<ReminderEvent>,
     /// Where this page ends: pass it as `since` next time (or as
     /// `Last-Event-ID` to `GET /api/events`). Opaque.
     pub cursor: String,
@@ -39,12 +70,14 @@ pub struct ChangesPage {
     pub has_more: bool,
 }
 
-/// An event's `data`: the task (event `upsert`) or the deletion (event
-/// `delete`). Each event's `id` is the cursor just after it.
+/// An event's `data`: the task (event `upsert`), the deletion (event
+/// `delete`) or the reminder (event `reminder`). Each event's `id` is the
+/// cursor just after it.
 #[derive(Debug, Clone, Union)]
 pub enum TaskEvent {
     Upsert(Task),
     Delete(DeletedTask),
+    Reminder(ReminderEvent),
 }
 
 #[cfg(test)]
@@ -60,6 +93,13 @@ mod tests {
             deleted: vec![DeletedTask {
                 id: 7,
                 deleted_at: chrono::Utc::now().into(),
+            }],
+            reminders: vec![ReminderEvent {
+                task_id: 42,
+                title: "Buy milk".into(),
+                due_at: chrono::Utc::now().into(),
+                remind_at: chrono::Utc::now().into(),
+                late: false,
             }],
             cursor: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             has_more: true,

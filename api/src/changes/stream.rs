@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::time::Instant;
 
 use super::feed::{self, Change};
-use super::schema::{DeletedTask, TaskEvent};
+use super::schema::{DeletedTask, ReminderEvent, TaskEvent};
 use crate::change_log::{Cursor, Position, START, Subscription};
 use crate::tasks::Task;
 
@@ -71,13 +71,17 @@ impl StreamItem {
                 Change::Delete(tombstone) => {
                     serde_json::to_string(&DeletedTask::from(tombstone.clone()))
                 }
+                Change::Reminder(reminder) => {
+                    serde_json::to_string(&ReminderEvent::from(reminder.clone()))
+                }
             },
             Self::Position(_) => return String::new(),
         };
         rendered.unwrap_or_default()
     }
 
-    /// `event: upsert` or `event: delete`, with the cursor as its `id:`;
+    /// `event: upsert`, `event: delete` or `event: reminder`, with the
+    /// cursor as its `id:`;
     /// a bare `id:` for a position.
     pub fn into_event(self) -> Event {
         let data = self.data();
@@ -86,6 +90,7 @@ impl StreamItem {
                 .event_type(match *change {
                     Change::Upsert(_) => "upsert",
                     Change::Delete(_) => "delete",
+                    Change::Reminder(_) => "reminder",
                 })
                 .id(cursor.encode()),
             Self::Position(cursor) => Event::message(data).id(cursor.encode()),

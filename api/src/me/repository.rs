@@ -5,6 +5,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use crate::change_log::{self, ChangeHub};
 use crate::idempotent;
 use crate::metrics::WriteKind;
+use crate::reminders::store as reminder_store;
 use crate::tasks::repository as tasks;
 
 /// How many rows one step of an erasure deletes: a step's transaction holds
@@ -16,7 +17,7 @@ const ERASE_STEP: u64 = 500;
 /// The pause between two steps, so other writers get the lock in between.
 const ERASE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Erases the user: their tasks, tombstones, idempotency keys and, last,
+/// Erases the user: their tasks, tombstones, reminders, idempotency keys and, last,
 /// their row, in steps of at most [`ERASE_STEP`] rows, each its own short
 /// transaction, so erasing a huge account never holds the write lock for
 /// long. Returns once all of it is gone; a user with no row (who never
@@ -62,6 +63,9 @@ async fn erase_step(txn: &DatabaseTransaction, user_id: &str) -> Result<bool, Db
     }
     if left > 0 {
         left -= change_log::delete_some_tombstones(txn, user_id, left).await?;
+    }
+    if left > 0 {
+        left -= reminder_store::delete_some(txn, user_id, left).await?;
     }
     if left > 0 {
         left -= idempotent::forget_some(txn, user_id, left).await?;

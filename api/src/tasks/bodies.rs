@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use super::due::{DueDate, DueTime, Zone};
 use super::priority::Priority;
+use super::recurrence::Recurrence;
+use super::reminder_offsets::ReminderOffsets;
 use super::tag_names::TagSet;
 use super::text_fields::{Description, Title};
 use crate::http::json_body::{FromJsonBody, ObjectReader};
@@ -43,6 +45,13 @@ pub struct CreateTask {
     /// The IANA zone the due date and time are meant in; defaults to `UTC`.
     #[oai(default = "utc")]
     pub time_zone: Zone,
+    /// Repeats the task (an RFC 5545 `RRULE` value); needs `due_date`.
+    #[oai(nullable)]
+    pub recurrence: Option<Recurrence>,
+    /// Minutes before the due time at which to remind (0 to 40320, at
+    /// most 5, distinct); needs `due_time`.
+    #[oai(default)]
+    pub reminders: ReminderOffsets,
 }
 
 fn utc() -> Zone {
@@ -60,20 +69,45 @@ impl Example for CreateTask {
             due_date: DueDate::parse("2026-12-24").ok(),
             due_time: DueTime::parse("18:00").ok(),
             time_zone: Zone::parse("Europe/Berlin").unwrap_or(Zone::UTC),
+            recurrence: None,
+            reminders: ReminderOffsets::parse(&[Value::from(30)]).unwrap_or_default(),
         }
     }
 }
 
-/// A due time needs a due date: the rule on a task as it would be after a
-/// write, naming the field at fault.
-pub fn check_due(date: Option<&DueDate>, time: Option<&DueTime>) -> Result<(), FieldError> {
-    match (date, time) {
-        (None, Some(_)) => Err(FieldError::new(
+/// What a task's schedule is, as it would be after a write: the fields
+/// the rules between them read.
+pub struct Schedule<'a> {
+    pub date: Option<&'a DueDate>,
+    pub time: Option<&'a DueTime>,
+    pub recurring: bool,
+    pub reminders: &'a ReminderOffsets,
+}
+
+/// A due time and a recurrence need a due date, reminders a due time:
+/// the rules on a task as it would be after a write, naming each
+/// dependent field at fault.
+pub fn check_schedule(schedule: Schedule<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if schedule.date.is_none() && schedule.time.is_some() {
+        errors.push(FieldError::new(
             "due_time",
             "needs a due_date; clear it (null) together with the date",
-        )),
-        _ => Ok(()),
+        ));
     }
+    if schedule.date.is_none() && schedule.recurring {
+        errors.push(FieldError::new(
+            "recurrence",
+            "needs a due_date, where the series starts; clear it (null) together with the date",
+        ));
+    }
+    if schedule.time.is_none() && !schedule.reminders.is_empty() {
+        errors.push(FieldError::new(
+            "reminders",
+            "need a due_time to count back from; clear them ([]) together with the time",
+        ));
+    }
+    errors
 }
 
 impl FromJsonBody for CreateTask {
@@ -97,12 +131,20 @@ impl FromJsonBody for CreateTask {
         let time_zone = reader
             .optional("time_zone", "cannot be null; send \"UTC\"")
             .unwrap_or(Zone::UTC);
+        let recurrence: Option<Recurrence> = reader.nullable("recurrence").take();
+        let reminders: ReminderOffsets = reader
+            .optional("reminders", "cannot be null; send []")
+            .unwrap_or_default();
         // Only between fields that were themselves valid.
-        if let (true, Err(error)) = (
-            reader.is_valid(),
-            check_due(due_date.as_ref(), due_time.as_ref()),
-        ) {
-            reader.reject(&error.field, error.message);
+        if reader.is_valid() {
+            for error in check_schedule(Schedule {
+                date: due_date.as_ref(),
+                time: due_time.as_ref(),
+                recurring: recurrence.is_some(),
+                reminders: &reminders,
+            }) {
+                reader.reject(&error.field, error.message);
+            }
         }
         reader.finish(title.map(|title| CreateTask {
             title,
@@ -113,6 +155,8 @@ impl FromJsonBody for CreateTask {
             due_date,
             due_time,
             time_zone,
+            recurrence,
+            reminders,
         }))
     }
 }
@@ -147,6 +191,13 @@ pub struct UpdateTask {
     /// Cannot be null; `UTC` is the default.
     #[oai(skip_serializing_if_is_none)]
     pub time_zone: Option<Zone>,
+    /// `null` ends the series; a new or changed rule starts it again from
+    /// the due date.
+    #[oai(nullable)]
+    pub recurrence: MaybeUndefined<Recurrence>,
+    /// Replaces the reminders; cannot be null (`[]` clears them).
+    #[oai(skip_serializing_if_is_none)]
+    pub reminders: Option<ReminderOffsets>,
 }
 
 impl Example for UpdateTask {
@@ -160,6 +211,8 @@ impl Example for UpdateTask {
             due_date: MaybeUndefined::Undefined,
             due_time: MaybeUndefined::Undefined,
             time_zone: None,
+            recurrence: MaybeUndefined::Undefined,
+            reminders: None,
         }
     }
 }
@@ -178,12 +231,14 @@ impl FromJsonBody for UpdateTask {
             due_date: reader.nullable("due_date"),
             due_time: reader.nullable("due_time"),
             time_zone: reader.optional("time_zone", "cannot be null; send \"UTC\""),
+            recurrence: reader.nullable("recurrence"),
+            reminders: reader.optional("reminders", "cannot be null; send []"),
         };
         if reader.is_valid() && update.changes_nothing() {
             reader.reject(
                 "body",
                 "send at least one of `title`, `description`, `completed`, `priority`, \
-                 `tags`, `due_date`, `due_time`, `time_zone`",
+                 `tags`, `due_date`, `due_time`, `time_zone`, `recurrence`, `reminders`",
             );
         }
         reader.finish(Some(update))
@@ -217,6 +272,8 @@ impl UpdateTask {
             && self.due_date.is_undefined()
             && self.due_time.is_undefined()
             && self.time_zone.is_none()
+            && self.recurrence.is_undefined()
+            && self.reminders.is_none()
     }
 }
 

@@ -10,12 +10,13 @@ use sea_orm::{DbErr, QueryResult};
 
 use super::due::{DueDate, DueTime, Zone};
 use super::priority::Priority;
+use super::reminder_offsets::ReminderOffsets;
 use super::tag_names::TagSet;
 use super::task::Task;
 use crate::http::timestamp::Timestamp;
 
 /// The task columns a listed task is read from, in the order decoded.
-pub const COLUMNS: [task::Column; 15] = [
+pub const COLUMNS: [task::Column; 17] = [
     task::Column::Id,
     task::Column::UserId,
     task::Column::Title,
@@ -30,6 +31,8 @@ pub const COLUMNS: [task::Column; 15] = [
     task::Column::DueTime,
     task::Column::TimeZone,
     task::Column::DueAt,
+    task::Column::Recurrence,
+    task::Column::Reminders,
     task::Column::CompletedAt,
 ];
 
@@ -67,8 +70,10 @@ macro_rules! decode {
                     .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(at(13))?
                     .map(Timestamp)
                     .into(),
+                recurrence: row.try_get::<Option<String>, _>(at(14))?.into(),
+                reminders: ReminderOffsets::stored(row.try_get::<&str, _>(at(15))?),
                 completed_at: row
-                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(at(14))?
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(at(16))?
                     .map(Timestamp)
                     .into(),
             }),

@@ -3,7 +3,8 @@
 //! `routes` holds the handlers; `task` the response type; `bodies` and
 //! `list_query` the inputs and their validation, with the text limits in
 //! `text_fields`, the tag rules in `tag_names`, priorities in `priority`
-//! and due dates in `due`; `repository` every SQL statement on tasks, and
+//! due dates in `due`, series in `recurrence` and reminder offsets in
+//! `reminder_offsets`; `repository` every SQL statement on tasks, and
 //! `tag_store` every one on the tags they carry.
 
 mod bodies;
@@ -13,6 +14,8 @@ mod listed;
 #[cfg(test)]
 mod plans;
 mod priority;
+mod recurrence;
+mod reminder_offsets;
 pub(crate) mod repository;
 mod routes;
 mod tag_names;

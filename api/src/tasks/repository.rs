@@ -19,10 +19,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
 };
 
-use super::bodies::{CreateTask, UpdateTask, check_due};
+use super::bodies::{CreateTask, Schedule, UpdateTask, check_schedule};
 use super::due::{self, DueDate, DueTime, Zone};
 use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use super::listed;
+use super::recurrence::Recurrence;
+use super::reminder_offsets::ReminderOffsets;
 use super::tag_names::{TagSet, parse_tag, tag_key};
 use super::tag_store::{self, CreateRun, TagCount};
 use super::task::Task;
@@ -36,6 +38,7 @@ use crate::http::text::Text;
 use crate::http::timestamp;
 use crate::idempotent::{Keyed, KeysExhausted, Once};
 use crate::metrics::WriteKind;
+use crate::reminders::store as reminder_store;
 
 /// One page of tasks, how many match the filters in all, and where the
 /// owner's change feed stood as they were read (the list's `ETag`).
@@ -385,7 +388,7 @@ pub async fn create(
         return Ok(Err(over));
     }
     let task = insert_task(&txn, owner, new, now, seq).await?;
-    change_log::commit(txn, &owner.user_id, hub).await?;
+    change_log::commit_scheduling(txn, &owner.user_id, next_reminder(&task), hub).await?;
     Ok(Ok(task))
 }
 
@@ -448,10 +451,11 @@ pub async fn create_once(
         }
     };
     let task = insert_task(&txn, owner, new, now, seq).await?;
+    let reminder = next_reminder(&task);
     let body = admitted
         .remember(RenderedJson::render(&Task::from(task)))
         .await?;
-    change_log::commit(txn, &owner.user_id, hub).await?;
+    change_log::commit_scheduling(txn, &owner.user_id, reminder, hub).await?;
     Ok(Once::Answered(body))
 }
 
@@ -486,6 +490,7 @@ async fn insert_task(
     let tags = tag_store::resolve(txn, &owner.user_id, &new.tags).await?;
     let task = insert_row(txn, owner, new, &tags, now, seq).await?;
     tag_store::link(txn, task.id, &tags).await?;
+    schedule_reminders(txn, &task).await?;
     Ok(task)
 }
 
@@ -501,6 +506,7 @@ pub async fn insert_in_run(
     let tags = run.resolve(txn, &owner.user_id, &new.tags).await?;
     let task = insert_row(txn, owner, new, &tags, timestamp::now(), seq).await?;
     run.link_later(task.id, &tags);
+    schedule_reminders(txn, &task).await?;
     Ok(task)
 }
 
@@ -539,9 +545,47 @@ async fn insert_row(
         time_zone: Set(new.time_zone.name().to_owned()),
         due_at: Set(due_at),
         completed_at: Set(new.completed.then_some(now)),
+        series_start: Set(new.recurrence.as_ref().and(new.due_date.map(|date| date.0))),
+        recurrence: Set(new.recurrence.as_ref().map(Recurrence::canonical)),
+        reminders: Set(new.reminders.joined()),
     }
     .insert(txn)
     .await
+}
+
+/// Schedules the reminders of `task` as written: those of its occurrence
+/// still to come, while it is pending.
+async fn schedule_reminders(txn: &DatabaseTransaction, task: &task::Model) -> Result<(), DbErr> {
+    let (Some(due_at), false) = (task.due_at, task.completed) else {
+        return Ok(());
+    };
+    let offsets = ReminderOffsets::stored(&task.reminders);
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    reminder_store::schedule(
+        txn,
+        &task.user_id,
+        task.id,
+        due_at,
+        offsets.instants(due_at),
+        timestamp::now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The earliest reminder `task` as written has still to come: what the
+/// scheduler is told when the write commits.
+pub fn next_reminder(task: &task::Model) -> Option<DateTime<Utc>> {
+    let (Some(due_at), false) = (task.due_at, task.completed) else {
+        return None;
+    };
+    let now = timestamp::now();
+    ReminderOffsets::stored(&task.reminders)
+        .instants(due_at)
+        .filter(|&at| at > now)
+        .min()
 }
 
 /// Applies `changes` if `expected` allows and the task as it would be
@@ -578,12 +622,25 @@ pub async fn update_in(
         async |txn, current, mut update| {
             let due_date = merged(changes.due_date, current.due_date.map(DueDate));
             let due_time = merged(changes.due_time, current.due_time.map(DueTime));
-            if let Err(error) = check_due(due_date.as_ref(), due_time.as_ref()) {
-                return Ok(Err(vec![error]));
-            }
             let zone = changes
                 .time_zone
                 .unwrap_or_else(|| Zone::stored(&current.time_zone));
+            let stored_rule = current.recurrence.as_deref().map(Recurrence::parse);
+            let rule_sent = !changes.recurrence.is_undefined();
+            let rule = merged(changes.recurrence, stored_rule.and_then(Result::ok));
+            let reminders_sent = changes.reminders.is_some();
+            let reminders = changes
+                .reminders
+                .unwrap_or_else(|| ReminderOffsets::stored(&current.reminders));
+            let errors = check_schedule(Schedule {
+                date: due_date.as_ref(),
+                time: due_time.as_ref(),
+                recurring: rule.is_some(),
+                reminders: &reminders,
+            });
+            if !errors.is_empty() {
+                return Ok(Err(errors));
+            }
             if let Some(title) = changes.title {
                 update = update
                     .col_expr(
@@ -603,15 +660,44 @@ pub async fn update_in(
                     .col_expr(task::Column::DescriptionKey, Expr::value(folded))
                     .col_expr(task::Column::Description, Expr::value(description));
             }
-            if let Some(completed) = changes.completed {
-                update = completion(update, &current, completed);
-            }
             if let Some(priority) = changes.priority {
                 update = update.col_expr(task::Column::Priority, Expr::value(priority.rank()));
             }
-            let schedule_changed = !changes.due_date.is_undefined()
+            // The series restarts from the due date when its rule is new
+            // or changed, or its date, time or zone changed.
+            let canonical = rule.as_ref().map(Recurrence::canonical);
+            let rule_changed = rule_sent && canonical != current.recurrence;
+            let moved = due_date.map(|d| d.0) != current.due_date
+                || due_time.map(|t| t.0) != current.due_time
+                || zone.name() != current.time_zone;
+            let series_start = match &rule {
+                None => None,
+                Some(_) if rule_changed || moved => due_date.map(|d| d.0),
+                Some(_) => current.series_start.or(due_date.map(|d| d.0)),
+            };
+            if rule_sent || series_start != current.series_start {
+                update = update
+                    .col_expr(task::Column::Recurrence, Expr::value(canonical))
+                    .col_expr(task::Column::SeriesStart, Expr::value(series_start));
+            }
+            if reminders_sent {
+                update = update.col_expr(task::Column::Reminders, Expr::value(reminders.joined()));
+            }
+            let mut due_date = due_date;
+            let mut schedule_changed = !changes.due_date.is_undefined()
                 || !changes.due_time.is_undefined()
                 || changes.time_zone.is_some();
+            if let Some(completed) = changes.completed {
+                let series = rule.as_ref().zip(series_start);
+                match next_occurrence(&current, completed, series, due_date, due_time, zone) {
+                    Some(next) => {
+                        due_date = Some(DueDate(next));
+                        schedule_changed = true;
+                        update = advanced(update);
+                    }
+                    None => update = completion(update, &current, completed),
+                }
+            }
             if schedule_changed {
                 let due_at = due_date.map(|date| due::due_at(date.0, due_time.map(|t| t.0), zone));
                 update = update
@@ -628,6 +714,36 @@ pub async fn update_in(
         },
     )
     .await
+}
+
+/// Where a write that sets `completed` on `current` moves a recurring
+/// task: the day of its series' next occurrence after the one due on
+/// `date`, when the write makes it completed and the series has one.
+/// `None`: the write completes (or reopens) it as any task.
+fn next_occurrence(
+    current: &task::Model,
+    completed: bool,
+    series: Option<(&Recurrence, chrono::NaiveDate)>,
+    date: Option<DueDate>,
+    time: Option<DueTime>,
+    zone: Zone,
+) -> Option<chrono::NaiveDate> {
+    if !completed || current.completed {
+        return None;
+    }
+    let ((rule, start), date) = (series?, date?);
+    rule.next_after(start, time.map(|t| t.0), zone, date.0)
+}
+
+/// A recurring task completed and moved to its next occurrence: pending
+/// again, with the time of this completion.
+fn advanced(update: UpdateMany<task::Entity>) -> UpdateMany<task::Entity> {
+    update
+        .col_expr(task::Column::Completed, Expr::value(false))
+        .col_expr(
+            task::Column::CompletedAt,
+            Expr::value(Some(timestamp::now())),
+        )
 }
 
 /// A nullable field of an update over the stored value.
@@ -685,7 +801,22 @@ pub async fn set_completion_in(
 ) -> Result<Written<task::Model>, DbErr> {
     change(txn, owner, seq, id, expected, async |_, current, update| {
         let completed = completed.unwrap_or(!current.completed);
-        Ok(Ok(completion(update, &current, completed)))
+        let rule = current.recurrence.as_deref().map(Recurrence::parse);
+        let series = rule.as_ref().and_then(|rule| rule.as_ref().ok());
+        let (date, time) = (current.due_date.map(DueDate), current.due_time.map(DueTime));
+        let zone = Zone::stored(&current.time_zone);
+        let series = series.zip(current.series_start);
+        Ok(Ok(
+            match next_occurrence(&current, completed, series, date, time, zone) {
+                Some(next) => {
+                    let due_at = due::due_at(next, time.map(|t| t.0), zone);
+                    advanced(update)
+                        .col_expr(task::Column::DueDate, Expr::value(Some(next)))
+                        .col_expr(task::Column::DueAt, Expr::value(Some(due_at)))
+                }
+                None => completion(update, &current, completed),
+            },
+        ))
     })
     .await
 }
@@ -723,6 +854,9 @@ pub async fn delete_in(
     if !current.tags.is_empty() {
         tag_store::drop_unused(txn, owner).await?;
     }
+    if !current.reminders.is_empty() {
+        reminder_store::cancel(txn, id).await?;
+    }
     change_log::record_deletion(txn, owner, id, seq, timestamp::now()).await?;
     Ok(Written::Done(()))
 }
@@ -732,7 +866,7 @@ pub async fn delete_in(
 /// passing it the change number to stamp. Unless `write` is done, the
 /// transaction rolls back, so a 404, 412 or 422 changes nothing, the
 /// owner's row included.
-async fn as_owner<T>(
+async fn as_owner<T: Reminding>(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
@@ -742,13 +876,32 @@ async fn as_owner<T>(
     let seq = change_log::record_change(&txn, owner, timestamp::now()).await?;
     match write(&txn, seq).await? {
         Written::Done(written) => {
-            change_log::commit(txn, &owner.user_id, hub).await?;
+            let reminder = written.next_reminder();
+            change_log::commit_scheduling(txn, &owner.user_id, reminder, hub).await?;
             Ok(Written::Done(written))
         }
         refused => {
             txn.rollback().await?;
             Ok(refused)
         }
+    }
+}
+
+/// What a write leaves to remind of, for the scheduler.
+pub trait Reminding {
+    fn next_reminder(&self) -> Option<DateTime<Utc>>;
+}
+
+impl Reminding for task::Model {
+    fn next_reminder(&self) -> Option<DateTime<Utc>> {
+        next_reminder(self)
+    }
+}
+
+/// A deletion leaves nothing.
+impl Reminding for () {
+    fn next_reminder(&self) -> Option<DateTime<Utc>> {
+        None
     }
 }
 
@@ -796,6 +949,8 @@ async fn change(
         Err(refused) => return Ok(refused),
     };
     let version = current.version;
+    // What the task's reminders depend on, before the write.
+    let current_due = (current.due_at, current.reminders.clone(), current.completed);
     let update = one_owned(task::Entity::update_many(), owner, id)
         .filter(task::Column::Version.eq(version))
         .col_expr(task::Column::UpdatedAt, Expr::value(timestamp::now()))
@@ -805,12 +960,18 @@ async fn change(
         Ok(update) => update,
         Err(errors) => return Ok(Written::Invalid(errors)),
     };
-    Ok(
-        match update.exec_with_returning(txn).await?.into_iter().next() {
-            Some(task) => Written::Done(task),
-            None => Written::Stale,
-        },
-    )
+    let Some(task) = update.exec_with_returning(txn).await?.into_iter().next() else {
+        return Ok(Written::Stale);
+    };
+    let reminders_moved = task.due_at != current_due.0
+        || task.reminders != current_due.1
+        || task.completed != current_due.2;
+    let has_reminders = !task.reminders.is_empty() || !current_due.1.is_empty();
+    if has_reminders && reminders_moved {
+        reminder_store::cancel(txn, id).await?;
+        schedule_reminders(txn, &task).await?;
+    }
+    Ok(Written::Done(task))
 }
 
 /// The caller's tags with their counts.

@@ -5,6 +5,7 @@ use poem_openapi::types::Example;
 
 use super::due::{DueDate, DueTime, Zone};
 use super::priority::Priority;
+use super::reminder_offsets::ReminderOffsets;
 use super::tag_names::TagSet;
 use crate::http::nullable::Nullable;
 use crate::http::timestamp::Timestamp;
@@ -48,6 +49,12 @@ pub struct Task {
     /// zone, or without a time the end of that day there.
     #[oai(read_only)]
     pub due_at: Nullable<Timestamp>,
+    /// The series' rule, an RFC 5545 `RRULE` value in canonical form;
+    /// null for a one-off task. Completing a recurring task moves it to
+    /// its next occurrence.
+    pub recurrence: Nullable<String>,
+    /// Minutes before `due_at` at which the owner is reminded, ascending.
+    pub reminders: ReminderOffsets,
     /// When the task was last completed.
     #[oai(read_only)]
     pub completed_at: Nullable<Timestamp>,
@@ -70,6 +77,8 @@ impl From<entity::task::Model> for Task {
             due_time: row.due_time.map(DueTime).into(),
             time_zone: Zone::stored(&row.time_zone),
             due_at: row.due_at.map(Timestamp).into(),
+            recurrence: row.recurrence.into(),
+            reminders: ReminderOffsets::stored(&row.reminders),
             completed_at: row.completed_at.map(Timestamp).into(),
         }
     }
@@ -106,6 +115,8 @@ impl Example for Task {
                     .to_utc(),
             ))
             .into(),
+            recurrence: Some("FREQ=WEEKLY;BYDAY=SU".to_owned()).into(),
+            reminders: ReminderOffsets::parse(&[0.into(), 30.into()]).expect("a valid example"),
             completed_at: None.into(),
         }
     }
@@ -128,6 +139,8 @@ mod tests {
         task.due_date = None.into();
         task.due_time = None.into();
         task.due_at = None.into();
+        task.recurrence = None.into();
+        task.reminders = Default::default();
         task.completed_at = Some(task.created_at).into();
         assert_eq!(
             serde_json::to_value(&task).unwrap(),
@@ -203,21 +216,35 @@ impl Task {
         }
         out.push_str(",\"time_zone\":");
         push_json_str(out, self.time_zone.name());
-        for (key, at) in [
-            (",\"due_at\":", &self.due_at.0),
-            (",\"completed_at\":", &self.completed_at.0),
-        ] {
-            out.push_str(key);
-            match at {
-                Some(at) => {
-                    out.push('"');
-                    out.push_str(&at.written());
-                    out.push('"');
-                }
-                None => out.push_str("null"),
-            }
+        push_json_instant(out, ",\"due_at\":", self.due_at.0.as_ref());
+        out.push_str(",\"recurrence\":");
+        match &self.recurrence.0 {
+            Some(rule) => push_json_str(out, rule),
+            None => out.push_str("null"),
         }
+        out.push_str(",\"reminders\":[");
+        for (i, minutes) in self.reminders.minutes().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{minutes}");
+        }
+        out.push(']');
+        push_json_instant(out, ",\"completed_at\":", self.completed_at.0.as_ref());
         out.push('}');
+    }
+}
+
+/// `key` and the instant `at` (or null).
+fn push_json_instant(out: &mut String, key: &str, at: Option<&Timestamp>) {
+    out.push_str(key);
+    match at {
+        Some(at) => {
+            out.push('"');
+            out.push_str(&at.written());
+            out.push('"');
+        }
+        None => out.push_str("null"),
     }
 }
 
@@ -267,6 +294,8 @@ mod rendering_tests {
         bare.due_date = None.into();
         bare.due_time = None.into();
         bare.due_at = None.into();
+        bare.recurrence = Some("FREQ=MONTHLY;BYDAY=-1FR".to_owned()).into();
+        bare.reminders = Default::default();
         bare.completed = true;
         bare.completed_at = Some(Timestamp(chrono::DateTime::UNIX_EPOCH)).into();
         for tasks in [vec![], vec![full.clone()], vec![full, bare]] {

@@ -241,7 +241,9 @@ async fn the_update_body_documents_at_least_one_field(app: TestApp) {
             "tags",
             "due_date",
             "due_time",
-            "time_zone"
+            "time_zone",
+            "recurrence",
+            "reminders"
         ]
     );
 

@@ -39,6 +39,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("the tasks resource", &["tasks"]),
+    // Scheduled by the tasks resource's writes, recorded by its scheduler.
+    ("reminders", &["reminders"]),
     ("idempotent writes", &["idempotent"]),
     ("the change log", &["change_log"]),
     ("auth", &["auth"]),

@@ -386,7 +386,7 @@ enum Sse {
 }
 
 /// Reads `GET /api/events` as it arrives.
-struct Stream {
+pub(crate) struct Stream {
     response: Response,
     buffer: String,
 }
@@ -410,7 +410,7 @@ async fn open_stream(base: &str, token: &str, last_event_id: Option<&str>) -> Re
 }
 
 impl Stream {
-    async fn open(base: &str, token: &str, last_event_id: Option<&str>) -> Self {
+    pub(crate) async fn open(base: &str, token: &str, last_event_id: Option<&str>) -> Self {
         let response = open_stream(base, token, last_event_id).await;
         assert_eq!(response.status(), 200, "opening the stream");
         assert_eq!(response.headers()["content-type"], "text/event-stream");
@@ -436,7 +436,10 @@ impl Stream {
     }
 
     /// The next message that is not a keep-alive, within `within`.
-    async fn message(&mut self, within: Duration) -> (Option<String>, Option<String>, Value) {
+    pub(crate) async fn message(
+        &mut self,
+        within: Duration,
+    ) -> (Option<String>, Option<String>, Value) {
         let deadline = Instant::now() + within;
         loop {
             match self
@@ -459,7 +462,7 @@ impl Stream {
     }
 
     /// Asserts nothing but keep-alives arrive for `quiet`.
-    async fn assert_quiet(&mut self, quiet: Duration) {
+    pub(crate) async fn assert_quiet(&mut self, quiet: Duration) {
         let deadline = Instant::now() + quiet;
         loop {
             match self

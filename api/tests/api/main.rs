@@ -37,6 +37,8 @@ mod pgbouncer;
 mod pooling;
 mod quotas;
 mod rate_limit;
+mod recurrence;
+mod reminders;
 mod schema;
 mod static_key_set;
 mod storage;
@@ -74,6 +76,8 @@ fn main() -> ExitCode {
         pooling::tests(),
         quotas::tests(),
         rate_limit::tests(),
+        recurrence::tests(),
+        reminders::tests(),
         schema::tests(),
         storage::tests(),
         sweeper::tests(),

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use entity::{idempotency_key, tag, task, task_tag, task_tombstone, user};
+use entity::{idempotency_key, reminder, tag, task, task_tag, task_tombstone, user};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityName, IdenStatic,
@@ -117,7 +117,20 @@ fn declared_by_entities(backend: DbBackend) -> SchemaSnapshot {
     ] {
         snapshot.columns.insert(table.to_owned(), columns);
     }
+    snapshot.columns.insert(
+        reminder::Entity.table_name().to_owned(),
+        reminder::Column::iter()
+            .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+            .collect(),
+    );
+    for index in reminder::indexes() {
+        let spec = index.get_index_spec();
+        snapshot
+            .indexes
+            .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
+    }
     for (table, column, target) in [
+        ("reminders", "user_id", "users"),
         ("tags", "user_id", "users"),
         ("task_tags", "task_id", "tasks"),
         ("task_tags", "tag_id", "tags"),
@@ -391,8 +404,9 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
 
 async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(database: TestDatabase) {
     let db = Database::connect(&database.url).await.unwrap();
-    // The schema just before priorities, tags and due dates.
-    let before_organizing = Migrator::migrations().len() as u32 - 1;
+    // The schema just before priorities, tags and due dates (and the
+    // recurring tasks and reminders after them).
+    let before_organizing = Migrator::migrations().len() as u32 - 2;
     Migrator::up(&db, Some(before_organizing)).await.unwrap();
     assert!(!snapshot(&db).await.columns["tasks"].contains_key("priority"));
     let now = "'2026-11-01T09:00:00Z'";
@@ -420,11 +434,22 @@ async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(databas
     let organized = rows(
         &db,
         "SELECT priority, tags, due_date, due_time, time_zone, due_at, version, \
-         completed_at IS NOT NULL AS has_completed_at FROM tasks ORDER BY id",
+         completed_at IS NOT NULL AS has_completed_at, recurrence, series_start, reminders \
+         FROM tasks ORDER BY id",
     )
     .await;
     for (row, completed) in organized.iter().zip([false, true]) {
         assert_eq!(row.try_get::<i16>("", "priority").unwrap(), 0);
+        assert_eq!(
+            row.try_get::<Option<String>>("", "recurrence").unwrap(),
+            None
+        );
+        assert_eq!(
+            row.try_get::<Option<chrono::NaiveDate>>("", "series_start")
+                .unwrap(),
+            None
+        );
+        assert_eq!(text(row, "reminders"), "");
         assert_eq!(text(row, "tags"), "");
         assert_eq!(text(row, "time_zone"), "UTC");
         assert_eq!(
@@ -458,9 +483,12 @@ async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(databas
     );
 
     // Down again: the new columns and tables go, the tasks stay.
-    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::down(&db, Some(2)).await.unwrap();
     let back = snapshot(&db).await;
     assert!(!back.columns["tasks"].contains_key("priority"));
+    assert!(!back.columns["tasks"].contains_key("recurrence"));
+    assert!(!back.columns["tasks"].contains_key("reminders"));
+    assert!(!back.columns.contains_key("reminders"));
     assert!(!back.columns["tasks"].contains_key("due_at"));
     assert!(!back.columns.contains_key("tags"));
     assert!(!back.columns.contains_key("task_tags"));
