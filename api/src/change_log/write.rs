@@ -3,12 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
 };
 
 use super::hub::ChangeHub;
-use crate::database::write_turns::{self, Turn};
+use crate::database::write_turns::{self, Member};
 use crate::metrics::{WriteKind, WriteTimer};
 
 /// The PostgreSQL channel a commit is announced on. The payload is the user
@@ -22,12 +21,16 @@ pub const REMINDERS_CHANNEL: &str = "reminders_scheduled";
 
 /// A write transaction, timed from BEGIN until it commits or rolls back
 /// (`db_write_transaction_seconds`): on SQLite, how long it keeps every
-/// other writer waiting. Every write begins here.
+/// other writer waiting. Every write begins here. On a SQLite file it is a
+/// savepoint in a transaction that writers queued behind one another share
+/// ([`write_turns`]): committed, it is answered once that transaction's
+/// commit has made it durable.
 pub struct Write {
+    /// Declared before `member`: dropped first, so an unfinished write's
+    /// savepoint is rolled back before its group commits.
     txn: DatabaseTransaction,
+    member: Option<Member>,
     _timer: WriteTimer,
-    /// On SQLite, this writer's turn; released after the transaction ends.
-    _turn: Option<Turn>,
 }
 
 impl std::ops::Deref for Write {
@@ -41,11 +44,29 @@ impl std::ops::Deref for Write {
 impl Write {
     /// Commits a write that changed nothing a stream follows.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        let Write {
+            txn,
+            member,
+            _timer,
+        } = self;
+        txn.commit().await?;
+        match member {
+            Some(member) => member.finish(true).await,
+            None => Ok(()),
+        }
     }
 
     pub async fn rollback(self) -> Result<(), DbErr> {
-        self.txn.rollback().await
+        let Write {
+            txn,
+            member,
+            _timer,
+        } = self;
+        let rolled_back = txn.rollback().await;
+        if let Some(member) = member {
+            member.finish(false).await?;
+        }
+        rolled_back
     }
 }
 
@@ -58,16 +79,11 @@ impl Write {
 /// On SQLite the writer first waits for its turn ([`write_turns`]), so
 /// writers queue in arrival order rather than poll for the lock.
 pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, DbErr> {
-    let turn = write_turns::take(db).await?;
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let txn = db.begin_with_options(options).await?;
+    let (txn, member) = write_turns::begin(db).await?;
     Ok(Write {
         txn,
+        member,
         _timer: WriteTimer::start(kind),
-        _turn: turn,
     })
 }
 
@@ -104,8 +120,7 @@ async fn commit_announcing(
     reminder: Option<DateTime<Utc>>,
     hub: &ChangeHub,
 ) -> Result<(), DbErr> {
-    let Write { txn, _timer, _turn } = write;
-    let backend = txn.get_database_backend();
+    let backend = write.txn.get_database_backend();
     if backend == DbBackend::Postgres {
         // One statement for any number of users.
         let mut values: Vec<sea_orm::Value> = vec![CHANNEL.into()];
@@ -121,22 +136,26 @@ async fn commit_announcing(
                 r#"SELECT pg_notify($1, "users"."column1") FROM (VALUES {}) AS "users""#,
                 rows.join(", ")
             );
-            txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            write
+                .txn
+                .execute_raw(Statement::from_sql_and_values(backend, sql, values))
                 .await?;
         }
         if let Some(at) = reminder {
-            txn.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_notify($1, $2)",
-                [
-                    REMINDERS_CHANNEL.into(),
-                    at.timestamp_millis().to_string().into(),
-                ],
-            ))
-            .await?;
+            write
+                .txn
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_notify($1, $2)",
+                    [
+                        REMINDERS_CHANNEL.into(),
+                        at.timestamp_millis().to_string().into(),
+                    ],
+                ))
+                .await?;
         }
     }
-    txn.commit().await?;
+    write.commit().await?;
     if backend != DbBackend::Postgres {
         for user_id in user_ids {
             hub.wake(user_id);

@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 
 use crate::binary::{KillOnDrop, api_command, plain};
 use crate::helpers::{
-    Backend, TestApp, assert_problem, fresh_database, id_of, json_with_status, test_settings,
+    Backend, TestApp, TestDatabase, assert_problem, fresh_database, id_of, json_with_status,
+    test_settings,
 };
 use crate::pgbouncer::requiring;
 
@@ -41,7 +42,70 @@ pub fn tests() -> Vec<Trial> {
         crate::standalone![a_read_only_sqlite_file_refuses_writes_and_is_not_ready],
         crate::postgres_only![a_read_only_postgres_database_refuses_writes_until_it_is_writable],
         crate::sqlite_only![a_second_instance_on_one_sqlite_file_refuses_to_start],
+        crate::both_backends![every_acknowledged_write_survives_a_sigkill_under_load],
     ])
+}
+
+/// Sixteen writers create tasks as fast as they are answered (on SQLite,
+/// in groups sharing one commit), the process is killed with SIGKILL in
+/// the middle of it, and after a restart every task answered with a 201 is
+/// there, as it was answered.
+async fn every_acknowledged_write_survives_a_sigkill_under_load(database: TestDatabase) {
+    let service = Service::start(&database.url);
+    let stop_at = Instant::now() + Duration::from_millis(1500);
+    let address = service.address.clone();
+    let writers = (0..16).map(|writer| {
+        let caller = Caller::new(&address, &format!("writer-{}", writer % 4));
+        async move {
+            let mut acknowledged = Vec::new();
+            for n in 0.. {
+                let Ok(response) = caller
+                    .client
+                    .post(format!("{}/api/tasks", caller.address))
+                    .bearer_auth(&caller.token)
+                    .json(&json!({"title": format!("w{writer} n{n}")}))
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                if response.status() != StatusCode::CREATED {
+                    break;
+                }
+                let Ok(task) = response.json::<Value>().await else {
+                    break;
+                };
+                acknowledged.push((caller.token.clone(), task));
+            }
+            acknowledged
+        }
+    });
+    let killer = async {
+        tokio::time::sleep_until(stop_at.into()).await;
+        service.kill();
+    };
+    let (acknowledged, ()) = tokio::join!(join_all(writers), killer);
+    let acknowledged: Vec<(String, Value)> = acknowledged.into_iter().flatten().collect();
+    assert!(
+        acknowledged.len() > 50,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let restarted = Service::start(&database.url);
+    let client = reqwest::Client::new();
+    for (token, task) in &acknowledged {
+        let stored: Value = client
+            .get(format!("{}/api/tasks/{}", restarted.address, id_of(task)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(&stored, task, "an acknowledged task is there as answered");
+    }
 }
 
 const SECRET: &str = "storage-test-secret";
