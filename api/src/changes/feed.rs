@@ -3,7 +3,7 @@
 use entity::{reminder, task, task_tombstone};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use super::repository::{Changed, changed_between};
+use super::repository::{ChangeKinds, Changed, changed_between};
 use crate::change_log::Position;
 
 /// One change: a task in its latest state, a deletion, or a reminder
@@ -35,7 +35,8 @@ pub struct Page {
 
 /// Up to `limit` of `user_id`'s changes after change `after`, read no
 /// further than `position.head` (see [`changed_between`] for why that
-/// bound makes the page complete). Tombstones only `with_deletions`: a
+/// bound makes the page complete), with the kinds `kinds` asks for beside
+/// tasks. Tombstones only for a client that has seen something: a
 /// client that has seen nothing has nothing to delete.
 pub async fn read(
     db: &DatabaseConnection,
@@ -43,9 +44,9 @@ pub async fn read(
     position: &Position,
     after: i64,
     limit: u64,
-    with_deletions: bool,
+    kinds: ChangeKinds,
 ) -> Result<Page, DbErr> {
-    let changed = changed_between(db, user_id, after, position.head, limit, with_deletions).await?;
+    let changed = changed_between(db, user_id, after, position.head, limit, kinds).await?;
     Ok(page(changed, position.head, limit as usize))
 }
 

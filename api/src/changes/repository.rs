@@ -9,6 +9,17 @@ use sea_orm::{
 
 use crate::change_log;
 
+/// Which kinds of change beside tasks a read includes.
+#[derive(Clone, Copy, Debug)]
+pub struct ChangeKinds {
+    /// Tombstones: not for a client that has seen nothing (it has nothing
+    /// to delete).
+    pub deletions: bool,
+    /// Recorded reminders: news for anyone following, but a snapshot (the
+    /// feed without `since`) lists none.
+    pub reminders: bool,
+}
+
 /// One user's changes numbered in `(after, through]`, oldest first: at
 /// most `limit + 1` of each kind, so the caller can tell whether more remain.
 pub struct Changed {
@@ -28,7 +39,7 @@ pub async fn changed_between(
     after: i64,
     through: i64,
     limit: u64,
-    with_deletions: bool,
+    kinds: ChangeKinds,
 ) -> Result<Changed, DbErr> {
     let tasks = task::Entity::find()
         .filter(task::Column::UserId.eq(user_id))
@@ -39,7 +50,7 @@ pub async fn changed_between(
         .limit(limit + 1)
         .all(db);
     let deleted = async {
-        if !with_deletions {
+        if !kinds.deletions {
             return Ok(Vec::new());
         }
         task_tombstone::Entity::find()
@@ -52,10 +63,8 @@ pub async fn changed_between(
             .all(db)
             .await
     };
-    // Recorded reminders, like deletions, only follow a cursor: a snapshot
-    // lists none.
     let reminders = async {
-        if !with_deletions {
+        if !kinds.reminders {
             return Ok(Vec::new());
         }
         reminder::Entity::find()

@@ -13,6 +13,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::DatabaseConnection;
 
 use super::feed::{self, Change};
+use super::repository::ChangeKinds;
 use super::schema::{ChangesPage, DeletedTask, ReminderEvent};
 use super::stream::{Follower, StreamItem, instant_at};
 use crate::auth::BearerAuth;
@@ -89,7 +90,12 @@ impl ChangesApi {
         let since = since.0.as_deref().map(|cursor| accepted(&position, cursor));
         let since = since.transpose()?;
         let after = since.map_or(0, |cursor| cursor.seq);
-        let page = feed::read(&db, user_id, &position, after, limit, since.is_some()).await?;
+        // Without `since`, a snapshot: no tombstones and no reminders.
+        let kinds = ChangeKinds {
+            deletions: since.is_some(),
+            reminders: since.is_some(),
+        };
+        let page = feed::read(&db, user_id, &position, after, limit, kinds).await?;
         let (mut tasks, mut deleted, mut reminders) = (Vec::new(), Vec::new(), Vec::new());
         for change in page.changes {
             match change {

@@ -13,6 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::time::Instant;
 
 use super::feed::{self, Change};
+use super::repository::ChangeKinds;
 use super::schema::{DeletedTask, ReminderEvent, TaskEvent};
 use crate::change_log::{Cursor, Position, START, Subscription};
 use crate::tasks::Task;
@@ -178,7 +179,12 @@ impl Follower {
             &position,
             self.cursor.seq,
             BATCH,
-            self.cursor != START,
+            // A stream sends every reminder recorded after its cursor,
+            // even from the very start.
+            ChangeKinds {
+                deletions: self.cursor != START,
+                reminders: true,
+            },
         )
         .await?;
         for change in page.changes {

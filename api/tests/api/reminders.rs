@@ -195,7 +195,19 @@ async fn a_reminder_is_recorded_once_on_time_on_every_stream_and_in_the_feed(met
     bobs.assert_quiet(Duration::from_millis(700)).await;
 
     let listed = feed_reminders(&app.address, &ada, &since).await;
-    assert_eq!(listed, [expected]);
+    assert_eq!(listed, [expected.clone()]);
+    // A stream resumed from before it all (here the very first cursor)
+    // replays the reminder after the task.
+    let mut resumed = Stream::open(&app.address, &ada, Some(&since)).await;
+    assert_eq!(
+        resumed.message(Duration::from_secs(2)).await.0.as_deref(),
+        Some("upsert")
+    );
+    let (event, _, data) = resumed.message(Duration::from_secs(2)).await;
+    assert_eq!(
+        (event.as_deref(), data),
+        (Some("reminder"), expected.clone())
+    );
     assert_eq!(reminder_rows(&app.db).await, [(id, true)]);
 
     let scrape = reqwest::get(format!("{}/metrics", app.metrics_address.as_ref().unwrap()))
