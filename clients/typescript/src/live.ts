@@ -1,6 +1,8 @@
 // Live sync: the change feed (`GET /api/tasks/changes`) and the event stream
 // (`GET /api/events`), typed from openapi.json. The stream is read with
 // `fetch`, not the browser's EventSource, which cannot send a bearer token.
+// Besides task changes, both carry reminders: a task's reminder whose time
+// came. A reminder is news for the user, never a change of the task.
 import type { components, paths } from "./generated/schema.js";
 
 type Task = components["schemas"]["Task"];
@@ -12,6 +14,13 @@ type BodyOf<R> = R extends { content: infer C } ? C[keyof C] : never;
 export type ChangesPage = BodyOf<paths["/api/tasks/changes"]["get"]["responses"][200]>;
 /** A deleted task: `{ id, deleted_at }`. */
 export type DeletedTask = ChangesPage["deleted"][number];
+/**
+ * A reminder whose time came: `{ task_id, title, due_at, remind_at, late }`,
+ * the data of a `reminder` event and an entry of the feed's `reminders`.
+ * `late` is true when it was recorded more than a minute after `remind_at`
+ * (no instance of the service ran then).
+ */
+export type Reminder = ChangesPage["reminders"][number];
 
 /** Where the service is and how to call it. */
 export interface LiveConnection {
@@ -89,6 +98,8 @@ export interface ChangeSet {
   tasks: Task[];
   /** The tasks deleted since the cursor (none without one). */
   deleted: DeletedTask[];
+  /** The reminders recorded since the cursor, oldest first (none in a snapshot's first page). */
+  reminders: Reminder[];
   /** Where to follow on from: `since` of the next call, or `Last-Event-ID` of the stream. */
   cursor: string;
 }
@@ -100,6 +111,7 @@ export async function loadChanges(
 ): Promise<ChangeSet> {
   const tasks = new Map<number, Task>();
   const deleted = new Map<number, DeletedTask>();
+  const reminders: Reminder[] = [];
   let since = options.since;
   let reconnect = options.reconnect ?? false;
   for (;;) {
@@ -113,8 +125,12 @@ export async function loadChanges(
       tasks.delete(gone.id);
       deleted.set(gone.id, gone);
     }
+    // Each one is news of its own: kept apart from the tasks, in order, none merged.
+    reminders.push(...(page.reminders ?? [])); // `??`: a service from before reminders
     since = page.cursor;
-    if (!page.has_more) return { tasks: [...tasks.values()], deleted: [...deleted.values()], cursor: page.cursor };
+    if (!page.has_more) {
+      return { tasks: [...tasks.values()], deleted: [...deleted.values()], reminders, cursor: page.cursor };
+    }
   }
 }
 
@@ -226,6 +242,13 @@ export interface WatchOptions extends LiveConnection {
   /** A task was deleted. */
   onDelete?(deleted: DeletedTask, cursor: string): Awaitable<void>;
   /**
+   * A reminder's time came: tell the user (a notification, say). It comes
+   * from the stream, or from the change feed when a snapshot was loaded
+   * across several pages; either way once per cursor, so resuming repeats
+   * none. It changes no task: `onUpsert` brings task changes.
+   */
+  onReminder?(reminder: Reminder, cursor: string): Awaitable<void>;
+  /**
    * The stream is live. `resumed` is false when it started at "now" rather
    * than after a known cursor (and no snapshot was loaded): changes made
    * before `cursor` are not in it, so reload what you show.
@@ -297,6 +320,8 @@ export async function watchTasks(options: WatchOptions): Promise<void> {
       if (cursor === null && options.snapshot) {
         const snapshot = await loadChanges(options, { signal, reconnect });
         await callback(options.onSnapshot?.bind(options), snapshot.tasks, snapshot.cursor);
+        // Those recorded while the later pages were read: delivered as the stream would.
+        for (const reminder of snapshot.reminders) await callback(options.onReminder?.bind(options), reminder, snapshot.cursor);
         cursor = snapshot.cursor;
         resumed = true;
       }
@@ -364,6 +389,7 @@ async function deliver(options: WatchOptions, message: EventStreamMessage): Prom
   }
   if (message.event === "upsert") await callback(options.onUpsert?.bind(options), parsed as Task, message.id);
   else if (message.event === "delete") await callback(options.onDelete?.bind(options), parsed as DeletedTask, message.id);
+  else if (message.event === "reminder") await callback(options.onReminder?.bind(options), parsed as Reminder, message.id);
   // other event types are left for newer clients
 }
 

@@ -138,7 +138,12 @@ export interface FlushReport {
   /** The conflicts this flush found (all open ones are in `state.conflicts`). */
   conflicts: SyncConflict[];
   failures: SyncFailure[];
-  /** The changes since the queue's cursor, read after sending; null when not asked for. */
+  /**
+   * The changes since the queue's cursor, read after sending; null when not
+   * asked for. Its `reminders` are the ones the event stream also sends
+   * after that cursor: an app following the stream tells the user from one
+   * of the two only.
+   */
   changes: ChangeSet | null;
 }
 
@@ -733,14 +738,16 @@ function taskOfCreate(write: Extract<QueuedWrite, { op: "create" }>): Task {
     due_time: task.due_time ?? null,
     time_zone: task.time_zone ?? "UTC",
     due_at: null,
+    recurrence: task.recurrence ?? null,
+    reminders: [...(task.reminders ?? [])].sort((a, b) => a - b),
     completed_at: task.completed ? write.at : null,
   };
 }
 
 /** The create body that brings a task back as this device had it. */
 function createBodyOf(task: Task): NewTask {
-  const { title, description, completed, priority, tags, due_date, due_time, time_zone } = task;
-  return { title, description, completed, priority, tags, due_date, due_time, time_zone };
+  const { title, description, completed, priority, tags, due_date, due_time, time_zone, recurrence, reminders } = task;
+  return { title, description, completed, priority, tags, due_date, due_time, time_zone, recurrence, reminders };
 }
 
 /** A task as shown, without the queue's marker: what a write's base records. */

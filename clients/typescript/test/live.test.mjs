@@ -1,6 +1,7 @@
 // The live-sync helpers against the live service: the change feed, the
 // event stream followed with `watchTasks` (resuming, a fresh token on every
-// connection, a 410 reset, stopping), and the stream parser on its own.
+// connection, a 410 reset, stopping), reminders (a `reminder` event when
+// one is due, the feed's `reminders`), and the stream parser on its own.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -9,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { binary, startService } from "../../../e2e/lib/service.mjs";
 import { createTodoClient } from "../dist/src/client.js";
 import { CursorExpiredError, EventStreamParser, fetchChanges, loadChanges, watchTasks } from "../dist/src/live.js";
+import { OfflineQueue } from "../dist/src/offline.js";
 
 const secret = "typescript-client-live-test-secret";
 let service;
@@ -70,6 +72,7 @@ function watcher(token, options = {}) {
     onSnapshot: (tasks, cursor) => seen.events.push({ type: "snapshot", titles: tasks.map((t) => t.title), cursor }),
     onUpsert: (task, cursor) => seen.events.push({ type: "upsert", task, cursor }),
     onDelete: (deleted, cursor) => seen.events.push({ type: "delete", id: deleted.id, deleted, cursor }),
+    onReminder: (reminder, cursor) => seen.events.push({ type: "reminder", reminder, cursor, at: Date.now() }),
     onOpen: (info) => seen.events.push({ type: "open", ...info }),
     onReset: () => seen.events.push({ type: "reset" }),
     onRetry: (info) => seen.retries.push(info),
@@ -80,6 +83,7 @@ function watcher(token, options = {}) {
     done,
     cut: () => cut?.(),
     changes: () => seen.events.filter((e) => e.type === "upsert" || e.type === "delete"),
+    reminders: () => seen.events.filter((e) => e.type === "reminder"),
     lastCursor: () => seen.events.filter((e) => e.cursor).at(-1)?.cursor,
     stop: async () => {
       controller.abort();
@@ -102,6 +106,7 @@ describe("the change feed", () => {
     const first = await fetchChanges(connection, { limit: 2 });
     assert.equal(first.tasks.length, 2);
     assert.deepEqual(first.deleted, []);
+    assert.deepEqual(first.reminders, [], "always present; a snapshot lists none");
     assert.equal(first.has_more, true);
     const all = await loadChanges(connection, { limit: 2 });
     assert.deepEqual(all.tasks.map((t) => t.title).sort(), ["one", "three", "two"]);
@@ -113,8 +118,9 @@ describe("the change feed", () => {
     assert.deepEqual(since.tasks.map((t) => t.title), ["one, edited"]);
     assert.deepEqual(since.deleted.map((d) => d.id), [ids[1]]);
     assert.match(since.deleted[0].deleted_at, /Z$/);
+    assert.deepEqual(since.reminders, []);
     const nothing = await loadChanges(connection, { since: since.cursor });
-    assert.deepEqual([nothing.tasks, nothing.deleted], [[], []]);
+    assert.deepEqual([nothing.tasks, nothing.deleted, nothing.reminders], [[], [], []]);
 
     // Another user's feed holds none of it.
     const other = await loadChanges({ baseUrl: service.address, getToken: () => tokenFor("feed-other") });
@@ -246,6 +252,154 @@ describe("watchTasks", () => {
     await assert.rejects(failing.done, /the app failed/);
     assert.equal(failing.seen.retries[0].error.status, 401);
     assert.deepEqual(failing.seen.tokens, [{ reconnect: false }, { reconnect: true }]);
+  });
+});
+
+/**
+ * The next whole minute (UTC) at least `leadMs` away, as a due date and time
+ * the service takes: `{ at, due_date, due_time }`.
+ */
+function nextWholeMinute(leadMs = 5000) {
+  const at = new Date(Math.ceil((Date.now() + leadMs) / 60_000) * 60_000);
+  const iso = at.toISOString();
+  return { at, due_date: iso.slice(0, 10), due_time: iso.slice(11, 16) };
+}
+
+const sameInstant = (a, b) => new Date(a).getTime() === new Date(b).getTime();
+
+describe("reminders", () => {
+  test("a reminder due during the test reaches onReminder; the change feed lists it apart from the tasks", async (t) => {
+    const token = tokenFor("remind-ada");
+    const api = createTodoClient(service.address, () => token);
+    const connection = { baseUrl: service.address, getToken: () => token };
+    // Stopped whatever happens, or their retries would outlive the service.
+    const watches = [];
+    t.after(() => Promise.all(watches.map((w) => w.stop())));
+    const watch = (...args) => {
+      const w = watcher(...args);
+      watches.push(w);
+      return w;
+    };
+    const ada = watch(token);
+    const bob = watch(tokenFor("remind-bob"));
+    await within(5000, () => assert.ok(ada.seen.events.some((e) => e.type === "open")));
+    await within(5000, () => assert.ok(bob.seen.events.some((e) => e.type === "open")));
+    const start = ada.seen.events.find((e) => e.type === "open").cursor;
+
+    const due = nextWholeMinute();
+    const body = { due_date: due.due_date, due_time: due.due_time, time_zone: "UTC", reminders: [0] };
+    const created = (await api.POST("/api/tasks", { body: { title: "Call the bank", ...body } })).data;
+    assert.deepEqual(created.reminders, [0]);
+    assert.equal(created.recurrence, null);
+    assert.ok(sameInstant(created.due_at, due.at), `due at ${due.at.toISOString()}, not ${created.due_at}`);
+    // Deleted before its time: its reminder is cancelled.
+    const dropped = (await api.POST("/api/tasks", { body: { title: "Never mind", ...body } })).data;
+    await api.DELETE("/api/tasks/{id}", { params: { path: { id: dropped.id } } });
+    const early = await fetchChanges(connection, { since: start });
+    assert.deepEqual(early.reminders, [], "none yet");
+
+    // Within 2 s of its time (the contract), give or take a little.
+    await within(due.at.getTime() - Date.now() + 5000, () => assert.equal(ada.reminders().length, 1));
+    const [event] = ada.reminders();
+    const { reminder } = event;
+    assert.deepEqual(Object.keys(reminder).sort(), ["due_at", "late", "remind_at", "task_id", "title"]);
+    assert.equal(reminder.task_id, created.id);
+    assert.equal(reminder.title, "Call the bank");
+    assert.ok(sameInstant(reminder.due_at, created.due_at));
+    assert.ok(sameInstant(reminder.remind_at, due.at), "0 minutes before: at the due time");
+    assert.equal(reminder.late, false);
+    assert.ok(event.at >= due.at.getTime() - 1000, `not early (${event.at - due.at.getTime()} ms)`);
+    assert.ok(event.at - due.at.getTime() < 5000, `on time (${event.at - due.at.getTime()} ms)`);
+    assert.ok(event.cursor && event.cursor !== start, "with a cursor of its own");
+    assert.deepEqual(summary(ada.changes()), ["upsert Call the bank", "upsert Never mind", `delete ${dropped.id}`], "no task change");
+
+    // The feed: the reminder under `reminders`, the task once under `tasks`,
+    // and nothing after the reminder's own cursor.
+    const page = await fetchChanges(connection, { since: start });
+    assert.deepEqual(page.reminders, [reminder], "each entry is the event's data");
+    assert.deepEqual(page.tasks.map((t) => t.id), [created.id]);
+    assert.deepEqual(page.deleted.map((d) => d.id), [dropped.id]);
+    const paged = await loadChanges(connection, { since: start, limit: 1 });
+    assert.deepEqual(paged.reminders, [reminder], "across pages, kept apart from the tasks");
+    assert.deepEqual(paged.tasks.map((t) => t.id), [created.id]);
+    const after = await fetchChanges(connection, { since: event.cursor });
+    assert.deepEqual([after.tasks, after.deleted, after.reminders], [[], [], []]);
+
+    // The offline queue's catch-up carries it too.
+    const queue = new OfflineQueue({ connection: { baseUrl: service.address, getToken: () => token } });
+    queue.setCursor(start);
+    const report = await queue.flush();
+    assert.deepEqual(report.changes.reminders, [reminder]);
+    assert.deepEqual(report.changes.tasks.map((t) => t.id), [created.id]);
+
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(ada.reminders().length, 1, "exactly once");
+    assert.deepEqual(bob.seen.events.filter((e) => e.type !== "open"), [], "nothing of Ada's reaches Bob");
+
+    // Resuming the stream after a cursor from before it delivers it again,
+    // in order (a task deleted since comes as its deletion alone): after
+    // the first change's cursor, and after the one the stream opened with
+    // (for a user with no changes yet, the very first cursor). A client
+    // that has seen nothing may miss deletions, not reminders.
+    const line = (events) =>
+      events.filter((e) => e.type !== "open").map((e) => (e.type === "reminder" ? `reminder ${e.reminder.task_id}` : summary([e])[0]));
+    for (const [since, expected, skip] of [
+      [ada.changes()[0].cursor, [`delete ${dropped.id}`, `reminder ${created.id}`], null],
+      [start, ["upsert Call the bank", `reminder ${created.id}`], `delete ${dropped.id}`],
+    ]) {
+      const resumed = watch(token, { since });
+      await within(5000, () =>
+        assert.deepEqual(line(resumed.seen.events).filter((e) => e !== skip), expected, `resumed after ${since}`),
+      );
+      assert.equal(resumed.reminders()[0].cursor, event.cursor);
+    }
+  });
+
+  test("reminders the feed lists while a snapshot is read are delivered by onReminder, not as tasks", async () => {
+    // A service of pages: the snapshot's second page carries a reminder
+    // recorded meanwhile; the stream then sends another.
+    const task = { id: 7, title: "Water plants", version: 1 };
+    const fromFeed = { task_id: 7, title: "Water plants", due_at: "2026-11-21T09:30:00Z", remind_at: "2026-11-21T09:15:00Z", late: false };
+    const fromStream = { ...fromFeed, remind_at: "2026-11-21T09:30:00Z" };
+    const pages = {
+      "": { tasks: [task], deleted: [], reminders: [], cursor: "c1", has_more: true },
+      c1: { tasks: [], deleted: [], reminders: [fromFeed], cursor: "c2", has_more: false },
+    };
+    const requests = [];
+    const controller = new AbortController();
+    const events = [];
+    const done = watchTasks({
+      baseUrl: "http://service.invalid",
+      snapshot: true,
+      signal: controller.signal,
+      getToken: () => "token",
+      async fetch(input, init) {
+        const url = new URL(String(input));
+        requests.push(`${url.pathname}${url.search}`);
+        if (url.pathname === "/api/tasks/changes") return Response.json(pages[url.searchParams.get("since") ?? ""]);
+        assert.equal(new Headers(init.headers).get("last-event-id"), "c2");
+        const body = new ReadableStream({
+          start(stream) {
+            stream.enqueue(new TextEncoder().encode(`event: reminder\nid: c3\ndata: ${JSON.stringify(fromStream)}\n\n`));
+          },
+        });
+        return new Response(body, { headers: { "content-type": "text/event-stream" } });
+      },
+      onSnapshot: (tasks, cursor) => events.push(["snapshot", tasks.map((t) => t.id), cursor]),
+      onUpsert: (t, cursor) => events.push(["upsert", t.id, cursor]),
+      onReminder: (reminder, cursor) => events.push(["reminder", reminder, cursor]),
+      onOpen: ({ cursor }) => events.push(["open", cursor]),
+    });
+    await within(2000, () => assert.equal(events.length, 4));
+    controller.abort();
+    await done;
+    assert.deepEqual(events, [
+      ["snapshot", [7], "c2"],
+      ["reminder", fromFeed, "c2"],
+      ["open", "c2"],
+      ["reminder", fromStream, "c3"],
+    ]);
+    assert.deepEqual(requests, ["/api/tasks/changes", "/api/tasks/changes?since=c1", "/api/events"]);
   });
 });
 

@@ -2,7 +2,8 @@
 // offline and shown over the list, sent as one `POST /api/batch` and applied
 // exactly once, even when the answer to the first try is lost; refs named
 // in the batch and mapped to ids across batches; a 412 turned into a
-// conflict holding both versions; more than 100 writes in several batches.
+// conflict holding both versions; more than 100 writes in several batches;
+// a recurring task with reminders made and completed through batches.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
@@ -298,4 +299,53 @@ test("more than 100 writes go in several batches, each with its own key", async 
   assert.equal(new Set(listed.body.map((t) => t.title)).size, 120, "each once");
   assert.equal(listed.body[0].description, "first, edited");
   assert.equal(listed.body[119].description, "last, edited");
+});
+
+test("a recurring task with reminders, made and completed offline, reaches the service in batches", async () => {
+  const fay = user("fay");
+  const wire = recordingFetch();
+  const queue = queueFor(fay, wire);
+  // A Monday a week or two ahead, and the Wednesday after it (UTC).
+  const day = (date) => date.toISOString().slice(0, 10);
+  const monday = new Date();
+  monday.setUTCDate(monday.getUTCDate() + 7 + ((8 - monday.getUTCDay()) % 7));
+  const wednesday = new Date(monday);
+  wednesday.setUTCDate(monday.getUTCDate() + 2);
+
+  const shown = await queue.create({
+    title: "Team sync",
+    due_date: day(monday),
+    due_time: "09:00",
+    time_zone: "UTC",
+    recurrence: "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10",
+    reminders: [15, 0],
+  });
+  assert.deepEqual([shown.recurrence, shown.reminders], ["FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", [0, 15]], "shown as the service will answer it");
+  // Reminders need a due time: refused as the single request would be.
+  await queue.create({ title: "No time", due_date: day(monday), reminders: [5] });
+  const first = await queue.flush({ catchUp: false });
+  assert.deepEqual(first.applied.map((a) => a.status), [201]);
+  const stored = first.applied[0].task;
+  assert.deepEqual(
+    [stored.recurrence, stored.reminders, stored.due_date, stored.due_time],
+    ["FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", [0, 15], day(monday), "09:00"],
+  );
+  assert.deepEqual(first.failures.map((f) => [f.status, f.problem.errors.map((e) => e.field)]), [[422, ["reminders"]]]);
+
+  // Completing it moves it to its next occurrence, still pending.
+  await queue.complete(stored, true);
+  const second = await queue.flush({ catchUp: false });
+  const advanced = second.applied[0].task;
+  assert.deepEqual(
+    [advanced.completed, advanced.due_date, advanced.due_time, advanced.version],
+    [false, day(wednesday), "09:00", 2],
+  );
+  assert.ok(advanced.completed_at, "completed_at records the completion");
+  assert.deepEqual(operationsOf(wire.batches[1]), [{ op: "complete", id: stored.id, if_match: '"1"', completed: true }]);
+
+  // An update clears both.
+  await queue.update(advanced, { recurrence: null, reminders: [] });
+  await queue.flush({ catchUp: false });
+  const cleared = (await fay.call("GET", `/api/tasks/${stored.id}`)).body;
+  assert.deepEqual([cleared.recurrence, cleared.reminders, cleared.version], [null, [], 3]);
 });

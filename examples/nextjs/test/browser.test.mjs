@@ -4,9 +4,11 @@
 // token refreshed unnoticed, account deletion behind a typed confirmation,
 // live updates between two tabs on two instances of the service, the states
 // a user sees (loading, the service down and back, a session that ended,
-// the contract's limits), the sign-in limits, the start-up check, and
-// working offline (writes queued and marked, sent once when back online
-// even when an answer is lost, conflicts shown with both versions).
+// the contract's limits), the sign-in limits, the start-up check, working
+// offline (writes queued and marked, sent once when back online even when
+// an answer is lost, conflicts shown with both versions), reminders (a
+// system notification where allowed, a toast where not) and repeating
+// tasks (the picker, the row's label, completing one moves it on).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -969,4 +971,267 @@ test("offline: writes wait on the device, marked, reach the service once when ba
   assert.deepEqual(ivan.seen.responses, [], "no error response");
   assert.deepEqual(ivan.seen.foreign, [], "nothing loaded from outside");
   await ivan.context.close();
+});
+
+/** Signs in on the sign-in page as a user who signed up earlier; resolves once the list has loaded. */
+async function signIn(context, name, origin = stack.origin) {
+  const page = await context.newPage();
+  await page.goto(`${origin}/sign-in`);
+  await page.getByLabel("Email").fill(emailOf(name));
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${origin}/`);
+  await page.getByTestId("range").waitFor();
+  return page;
+}
+
+/**
+ * Wraps the pages' `Notification` so that each notification the app shows
+ * (and each time it asks for permission) is recorded, the real one still
+ * made: read with `notifications(page)`.
+ */
+async function recordNotifications(context) {
+  await context.addInitScript(() => {
+    const Real = window.Notification;
+    const seen = { shown: [], asked: 0 };
+    window.recordedNotifications = seen;
+    class Recorded extends Real {
+      constructor(title, options = {}) {
+        super(title, options);
+        seen.shown.push({ title, body: options.body, tag: options.tag, permission: Real.permission });
+      }
+      static requestPermission(...args) {
+        seen.asked++;
+        return Real.requestPermission(...args);
+      }
+    }
+    window.Notification = Recorded;
+  });
+  return (page) => page.evaluate(() => window.recordedNotifications);
+}
+
+const sameInstant = (a, b) => new Date(a).getTime() === new Date(b).getTime();
+
+/** The next whole minute (UTC) at least `leadMs` away: `{ at, date, time }` as the form takes them in UTC. */
+function nextWholeMinute(leadMs) {
+  const at = new Date(Math.ceil((Date.now() + leadMs) / 60_000) * 60_000);
+  return { at, date: at.toISOString().slice(0, 10), time: at.toISOString().slice(11, 16) };
+}
+
+test("a reminder due during the test: a system notification where the browser allows it, a toast where it does not", async () => {
+  // Two windows of Quinn's, both in UTC: in the first, notifications are
+  // allowed (Playwright's grantPermissions, CDP's Browser.grantPermissions);
+  // in the second they never were, and headless Chromium answers "denied"
+  // when asked, as a user saying no would.
+  const allowed = await userContext("Quinn", { timezoneId: "UTC" });
+  await allowed.context.grantPermissions(["notifications"], { origin: stack.origin });
+  const notificationsIn = await recordNotifications(allowed.context);
+  const q1 = await signUp(allowed.context, "Quinn");
+  const asQuinn = await stack.sign({ sub: await userId(q1) });
+  const other = await userContext("Quinn, elsewhere", { timezoneId: "UTC" });
+  const notificationsElsewhere = await recordNotifications(other.context);
+  const q2 = await signIn(other.context, "Quinn");
+  assert.equal(await q1.evaluate(() => Notification.permission), "granted");
+  assert.equal(await q2.evaluate(() => Notification.permission), "default");
+  await live(q1);
+  await live(q2);
+
+  // Reminders wait for a due time.
+  const form = q2.getByRole("form", { name: "Add a task" });
+  const atDueTime = form.getByRole("button", { name: "At due time" });
+  assert.ok(await atDueTime.isDisabled());
+  await form.getByText("Set a time to add reminders.").waitFor();
+  assert.equal(await form.getByRole("button", { name: "Enable notifications" }).count(), 0);
+  const due = nextWholeMinute(12_000);
+  await form.getByLabel("Title").fill("Stretch");
+  await form.getByLabel("Due date").fill(due.date);
+  await form.getByLabel("Time (optional)").fill(due.time);
+  assert.ok(await atDueTime.isEnabled());
+  assert.deepEqual(
+    await form.getByTestId("reminder-choice").allInnerTexts(),
+    ["At due time", "5 min before", "15 min before", "30 min before", "1 hour before", "1 day before"],
+  );
+  await form.getByRole("button", { name: "Enable notifications" }).waitFor();
+
+  // Setting the first reminder asks for permission; refused, the form says
+  // where reminders will show instead.
+  await atDueTime.click();
+  assert.equal(await atDueTime.getAttribute("aria-pressed"), "true");
+  await form.getByTestId("notifications-off").getByText(/Notifications are blocked in this browser/).waitFor();
+  assert.equal((await notificationsElsewhere(q2)).asked, 1, "asked once, on the first reminder");
+  assert.equal(await form.getByRole("button", { name: "Enable notifications" }).count(), 0);
+  await q2.screenshot({ path: path.join(outputDir, "reminder-form.png") });
+  await form.getByRole("button", { name: "Add" }).click();
+  await taskRow(q2, "Stretch").waitFor();
+  assert.match(await taskRow(q2, "Stretch").getByTestId("reminders").innerText(), /At due time$/);
+  const [stored] = (await stack.service.call("GET", "/api/tasks?q=Stretch", asQuinn)).body;
+  assert.deepEqual([stored.due_date, stored.due_time, stored.time_zone, stored.reminders], [due.date, due.time, "UTC", [0]]);
+  assert.equal(new Date(stored.due_at).getTime(), due.at.getTime());
+  assert.ok(Date.now() < due.at.getTime(), "saved before its time");
+  await taskRow(q1, "Stretch").waitFor();
+
+  // When its time comes: a system notification in the first window, a
+  // toast in the second.
+  const deadline = due.at.getTime() - Date.now() + 8_000;
+  await q1.waitForFunction(() => window.recordedNotifications.shown.length > 0, null, { timeout: deadline });
+  const { shown } = await notificationsIn(q1);
+  assert.deepEqual(shown.map(({ title, body, permission }) => ({ title, body, permission })), [
+    { title: "Stretch", body: "Due now", permission: "granted" },
+  ]);
+  // One tag per task and reminder time: the system shows it once however many tabs are open.
+  const prefix = `reminder-${stored.id}-`;
+  assert.ok(shown[0].tag.startsWith(prefix) && sameInstant(shown[0].tag.slice(prefix.length), due.at), shown[0].tag);
+  const toast = q2.locator('[data-testid="notice"][data-tone="reminder"]');
+  await toast.waitFor({ timeout: 5_000 });
+  assert.equal(await toast.locator("p").innerText(), "Reminder: “Stretch” is due now.");
+  assert.deepEqual((await notificationsElsewhere(q2)).shown, [], "no system notification where it is not allowed");
+  assert.equal(await q1.locator('[data-testid="notice"][data-tone="reminder"]').count(), 0, "no toast where it is");
+  await q2.screenshot({ path: path.join(outputDir, "reminder-toast.png") });
+  await q1.screenshot({ path: path.join(outputDir, "reminder-notified.png") });
+
+  // The toast stays until dismissed.
+  await new Promise((resolve) => setTimeout(resolve, 4_500));
+  assert.equal(await toast.count(), 1);
+  await toast.getByRole("button", { name: "Dismiss" }).click();
+  await toast.waitFor({ state: "detached" });
+
+  for (const who of [allowed, other]) {
+    assert.deepEqual(who.seen.responses, [], "no error response");
+    assert.deepEqual(who.seen.failed, [], "no failed request");
+    assert.deepEqual(who.seen.console, [], "no console error");
+    assert.deepEqual(who.seen.foreign, [], "nothing loaded from outside");
+  }
+  await allowed.context.close();
+  await other.context.close();
+});
+
+test("repeating tasks: picked in the form, labelled on the row, and completing a daily one moves it to tomorrow", async () => {
+  const zone = "Europe/Berlin";
+  const rosa = await userContext("Rosa", { timezoneId: zone });
+  const r1 = await signUp(rosa.context, "Rosa");
+  const asRosa = await stack.sign({ sub: await userId(r1) });
+  const day = (offset) =>
+    r1.evaluate((offset) => {
+      const d = new Date();
+      d.setDate(d.getDate() + offset);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+    }, offset);
+  const [today, tomorrow, nextYear] = [await day(0), await day(1), await day(365)];
+  const stored = async (title) => (await stack.service.call("GET", `/api/tasks?q=${encodeURIComponent(title)}`, asRosa)).body[0];
+
+  // The repeat picker waits for a due date; daily needs nothing more.
+  const form = r1.getByRole("form", { name: "Add a task" });
+  const repeat = form.getByLabel("Repeat", { exact: true });
+  assert.ok(await repeat.isDisabled());
+  await form.getByLabel("Title").fill("Water the plants");
+  await form.getByLabel("Due date").fill(today);
+  assert.ok(await repeat.isEnabled());
+  assert.deepEqual(await repeat.locator("option").allInnerTexts(), ["Does not repeat", "Daily", "Weekly", "Monthly", "Yearly"]);
+  await repeat.selectOption("daily");
+  assert.equal(await form.getByLabel("Repeat every").inputValue(), "1");
+  assert.equal(await form.getByLabel("Ends").inputValue(), "never");
+  await r1.screenshot({ path: path.join(outputDir, "repeat-form.png") });
+  await form.getByRole("button", { name: "Add" }).click();
+  const row = taskRow(r1, "Water the plants");
+  await row.waitFor();
+  assert.equal(await row.getByTestId("repeats").innerText(), "Repeats daily");
+  assert.equal(await row.getByTestId("due").innerText(), "Due Today");
+  const made = await stored("Water the plants");
+  assert.deepEqual([made.recurrence, made.due_date, made.time_zone, made.reminders], ["FREQ=DAILY", today, zone, []]);
+
+  // Ticked: the service moves it to tomorrow and it stays pending.
+  await row.getByRole("checkbox").click();
+  await eventually(async () => assert.equal(await row.getByTestId("due").innerText(), "Due Tomorrow"));
+  assert.equal(await row.getByRole("checkbox").isChecked(), false);
+  assert.equal(await row.getAttribute("data-completed"), "false");
+  const advanced = await stored("Water the plants");
+  assert.deepEqual([advanced.completed, advanced.due_date, advanced.recurrence, advanced.version], [false, tomorrow, "FREQ=DAILY", 2]);
+  assert.ok(advanced.completed_at, "the completion is recorded");
+  await showing(r1, "Pending");
+  await eventually(async () => assert.deepEqual(await titles(r1), ["Water the plants"]));
+  await showing(r1, "All");
+  await r1.screenshot({ path: path.join(outputDir, "repeat-completed.png"), fullPage: true });
+
+  // Edited: every 2 weeks on Monday and Wednesday, 10 times.
+  let edit = await startEditing(r1, "Water the plants");
+  assert.equal(await edit.getByLabel("Repeat", { exact: true }).inputValue(), "daily");
+  await edit.getByLabel("Repeat", { exact: true }).selectOption("weekly");
+  const days = edit.getByRole("group", { name: "Repeat on" });
+  for (const name of ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]) {
+    const button = days.getByRole("button", { name, exact: true });
+    const want = name === "Monday" || name === "Wednesday";
+    if (((await button.getAttribute("aria-pressed")) === "true") !== want) await button.click();
+  }
+  await edit.getByLabel("Repeat every").fill("2");
+  await edit.getByLabel("Ends").selectOption("count");
+  await edit.getByLabel("Number of times").fill("10");
+  await r1.screenshot({ path: path.join(outputDir, "repeat-weekly.png") });
+  await edit.getByRole("button", { name: "Save" }).click();
+  await edit.waitFor({ state: "detached" });
+  await eventually(async () => assert.equal(await row.getByTestId("repeats").innerText(), "Repeats every 2 weeks on Mon, Wed, 10 times"));
+  assert.equal((await stored("Water the plants")).recurrence, "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;COUNT=10");
+
+  // Monthly until a day a year ahead; an interval of 0 is refused first, in the browser.
+  edit = await startEditing(r1, "Water the plants");
+  assert.equal(await edit.getByLabel("Repeat every").inputValue(), "2");
+  await edit.getByLabel("Repeat", { exact: true }).selectOption("monthly");
+  await edit.getByLabel("Repeat every").fill("0");
+  await edit.getByLabel("Ends").selectOption("until");
+  await edit.getByLabel("Last day").fill(nextYear);
+  await edit.getByRole("button", { name: "Save" }).click();
+  assert.equal(await fieldMessage(edit.getByLabel("Repeat", { exact: true })), "Repeat every 1 to 999 months");
+  await edit.getByLabel("Repeat every").fill("1");
+  await edit.getByRole("button", { name: "Save" }).click();
+  await edit.waitFor({ state: "detached" });
+  const until = nextYear.replaceAll("-", "");
+  await eventually(async () => assert.match(await row.getByTestId("repeats").innerText(), /^Repeats monthly, until \d{1,2} \w{3} \d{4}$/));
+  assert.equal((await stored("Water the plants")).recurrence, `FREQ=MONTHLY;UNTIL=${until}`);
+
+  // A rule set elsewhere that the picker cannot show is labelled, and kept by an edit.
+  const custom = await stack.service.call("POST", "/api/tasks", asRosa, {
+    title: "Pay the rent",
+    due_date: tomorrow,
+    recurrence: "FREQ=MONTHLY;BYMONTHDAY=-1",
+    time_zone: zone,
+  });
+  assert.equal(custom.status, 201);
+  const rent = taskRow(r1, "Pay the rent");
+  await eventually(async () => assert.equal(await rent.getByTestId("repeats").innerText(), "Repeats monthly on the last day"));
+  edit = await startEditing(r1, "Pay the rent");
+  assert.equal(await edit.getByLabel("Repeat", { exact: true }).inputValue(), "custom");
+  await edit.getByLabel("Description").fill("by transfer");
+  await edit.getByRole("button", { name: "Save" }).click();
+  await edit.waitFor({ state: "detached" });
+  await eventually(async () => assert.equal((await stored("Pay the rent")).description, "by transfer"));
+  assert.equal((await stored("Pay the rent")).recurrence, "FREQ=MONTHLY;BYMONTHDAY=-1");
+
+  // Clearing the due date clears the repeat with it.
+  edit = await startEditing(r1, "Water the plants");
+  await edit.getByRole("button", { name: "Clear the due date" }).click();
+  assert.ok(await edit.getByLabel("Repeat", { exact: true }).isDisabled());
+  assert.equal(await edit.getByLabel("Repeat", { exact: true }).inputValue(), "none");
+  await edit.getByRole("button", { name: "Save" }).click();
+  await edit.waitFor({ state: "detached" });
+  await eventually(async () => assert.equal(await row.getByTestId("repeats").count(), 0));
+  const cleared = await stored("Water the plants");
+  assert.deepEqual([cleared.recurrence, cleared.due_date, cleared.due_time], [null, null, null]);
+
+  // On a phone: the weekly picker fits the screen.
+  const onPhone = await browser.newContext({ ...phone, timezoneId: zone });
+  const p1 = await signIn(onPhone, "Rosa");
+  const phoneForm = p1.getByRole("form", { name: "Add a task" });
+  await phoneForm.getByLabel("Due date").fill(tomorrow);
+  await phoneForm.getByLabel("Time (optional)").fill("08:00");
+  await phoneForm.getByLabel("Repeat", { exact: true }).selectOption("weekly");
+  await phoneForm.getByLabel("Ends").selectOption("until");
+  await phoneForm.getByRole("button", { name: "15 min before" }).click();
+  assert.equal(await p1.evaluate(() => document.documentElement.scrollWidth), 390, "no sideways scrolling");
+  await phoneForm.screenshot({ path: path.join(outputDir, "phone-repeat-form.png") });
+  await onPhone.close();
+
+  assert.deepEqual(rosa.seen.responses, [], "no error response");
+  assert.deepEqual(rosa.seen.failed, [], "no failed request");
+  assert.deepEqual(rosa.seen.console, [], "no console error");
+  assert.deepEqual(rosa.seen.foreign, [], "nothing loaded from outside");
+  await rosa.context.close();
 });

@@ -93,6 +93,16 @@ export const ChevronRightIcon = (p: P) => (
     <path d="M8 4l6 6-6 6" />
   </Icon>
 );
+export const RepeatIcon = (p: P) => (
+  <Icon {...p}>
+    <path d="M4 9V7.5A2.5 2.5 0 016.5 5H15M12.5 2.5L15 5l-2.5 2.5M16 11v1.5a2.5 2.5 0 01-2.5 2.5H5M7.5 17.5L5 15l2.5-2.5" />
+  </Icon>
+);
+export const BellIcon = (p: P) => (
+  <Icon {...p}>
+    <path d="M5 13.5V9a5 5 0 0110 0v4.5l1.5 1.5h-13zM8.3 17a1.8 1.8 0 003.4 0" />
+  </Icon>
+);
 export const LogoIcon = (p: P) => (
   <svg viewBox="0 0 32 32" aria-hidden="true" focusable="false" width="1em" height="1em" {...p}>
     <rect width="32" height="32" rx="7" fill="#1f6feb" />

@@ -8,6 +8,7 @@ import { useLiveTasks, type LiveState } from "@/lib/api/use-live-tasks";
 import { Conflict, useTagList, useTaskList, type ListQuery } from "@/lib/api/use-tasks";
 import { useUndoableDeletes } from "@/lib/api/use-undoable-deletes";
 import { limits } from "@/lib/limits";
+import { dueWords, notifyReminder } from "@/lib/notifications";
 
 import { AlertIcon, ChevronLeftIcon, ChevronRightIcon, SearchIcon, XIcon } from "./icons";
 import { SyncBanner, SyncProblems } from "./offline-status";
@@ -89,7 +90,10 @@ export function TaskBoard() {
   // then if it had to be), and go on whatever the list shows next.
   const [loaded, setLoaded] = useState(false);
   if (list.isSuccess && !loaded) setLoaded(true);
-  const live = useLiveTasks(loaded);
+  // A reminder: a system notification where the browser allows it, else a toast.
+  const live = useLiveTasks(loaded, (reminder) => {
+    if (!notifyReminder(reminder)) notices.show(`Reminder: “${reminder.title}” is ${dueWords(reminder)}.`, "reminder");
+  });
 
   // The page as the service sent it, with the writes still waiting applied
   // over it (tasks added offline lead the first page).

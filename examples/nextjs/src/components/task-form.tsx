@@ -6,8 +6,11 @@ import { ApiProblem, describeWrite } from "@/lib/api/errors";
 import { useTagList, useTaskMutations, type NewTask, type TaskChanges } from "@/lib/api/use-tasks";
 import { browserTimeZone } from "@/lib/due";
 import { characters, limits, tagProblem } from "@/lib/limits";
+import { noRepeat, repeatOf, repeatProblem, ruleOf, type Repeat } from "@/lib/recurrence";
 
 import { PlusIcon, XIcon } from "./icons";
+import { ReminderPicker } from "./reminder-picker";
+import { RepeatPicker } from "./repeat-picker";
 import { TagInput, withTag } from "./tag-input";
 
 export type Priority = Task["priority"];
@@ -26,9 +29,27 @@ export type Draft = {
   dueDate: string;
   /** `HH:MM`, or "" for "some time that day". */
   dueTime: string;
+  /**
+   * How it repeats, and the reminders: they need a due date (a time, for
+   * reminders), and while it is empty (being retyped, say) they are kept
+   * here, shown and sent as none.
+   */
+  repeat: Repeat;
+  /** Minutes before the due time, sorted. */
+  reminders: number[];
 };
 
-export const emptyDraft: Draft = { title: "", description: "", priority: "none", tags: [], tagText: "", dueDate: "", dueTime: "" };
+export const emptyDraft: Draft = {
+  title: "",
+  description: "",
+  priority: "none",
+  tags: [],
+  tagText: "",
+  dueDate: "",
+  dueTime: "",
+  repeat: noRepeat,
+  reminders: [],
+};
 
 export function draftOf(task: Task): Draft {
   return {
@@ -39,6 +60,8 @@ export function draftOf(task: Task): Draft {
     tagText: "",
     dueDate: task.due_date ?? "",
     dueTime: task.due_time ?? "",
+    repeat: repeatOf(task.recurrence),
+    reminders: task.reminders,
   };
 }
 
@@ -50,7 +73,8 @@ function tagsOf(draft: Draft): string[] {
 /**
  * The request body for a draft: the service's field names and types. A due
  * date and time are meant in the browser's time zone; when editing, the
- * task keeps its zone unless the date or time changed.
+ * task keeps its zone unless the date or time changed. The repeat rule is
+ * sent as it was when unchanged, which keeps the series where it is.
  */
 export function bodyOf(draft: Draft, base?: Task): NewTask & TaskChanges {
   const dueDate = draft.dueDate || null;
@@ -64,6 +88,8 @@ export function bodyOf(draft: Draft, base?: Task): NewTask & TaskChanges {
     due_date: dueDate,
     due_time: dueTime,
     ...(dueDate && moved ? { time_zone: browserTimeZone() } : {}),
+    recurrence: dueDate ? ruleOf(draft.repeat) : null,
+    reminders: dueTime ? draft.reminders : [],
   };
 }
 
@@ -82,6 +108,9 @@ export function checkDraft(draft: Draft): Record<string, string> {
   }
   if (tagsOf(draft).length > limits.tagsPerTask) errors.tags = `A task has at most ${limits.tagsPerTask} tags`;
   if (draft.dueTime && !draft.dueDate) errors.due_date = "Pick a day for the time";
+  const repeat = draft.dueDate ? repeatProblem(draft.repeat, draft.dueDate) : null;
+  if (repeat) errors.recurrence = repeat;
+  if (draft.dueTime && draft.reminders.length > limits.reminders) errors.reminders = `At most ${limits.reminders} reminders`;
   return errors;
 }
 
@@ -225,7 +254,7 @@ export function TaskFields({
                 <button
                   type="button"
                   className="absolute top-1/2 right-1.5 -translate-y-1/2 rounded p-1 text-slate-400 hover:bg-slate-100 hover:text-slate-700"
-                  onClick={() => onChange({ ...draft, dueDate: "", dueTime: "" })}
+                  onClick={() => onChange({ ...draft, dueDate: "", dueTime: "", repeat: noRepeat, reminders: [] })}
                 >
                   <XIcon className="size-3.5" />
                   <span className="sr-only">Clear the due date</span>
@@ -259,6 +288,20 @@ export function TaskFields({
             error={errors.tags}
           />
         </div>
+      </div>
+      <div className="grid gap-3 sm:col-span-full md:grid-cols-2">
+        <RepeatPicker
+          repeat={draft.dueDate ? draft.repeat : noRepeat}
+          dueDate={draft.dueDate}
+          onChange={(repeat) => onChange({ ...draft, repeat })}
+          error={errors.recurrence}
+        />
+        <ReminderPicker
+          reminders={draft.dueDate && draft.dueTime ? draft.reminders : []}
+          enabled={Boolean(draft.dueDate && draft.dueTime)}
+          onChange={(reminders) => onChange({ ...draft, reminders })}
+          error={errors.reminders}
+        />
       </div>
     </>
   );

@@ -5,8 +5,9 @@ import { fieldErrors, type Task } from "todo-api-client";
 import { ApiProblem, describeWrite } from "@/lib/api/errors";
 import { Conflict, useTagList, useTaskMutations } from "@/lib/api/use-tasks";
 import { describeDue } from "@/lib/due";
+import { describeRule, reminderLabel } from "@/lib/recurrence";
 
-import { CalendarIcon, FlagIcon, PencilIcon, TrashIcon } from "./icons";
+import { BellIcon, CalendarIcon, FlagIcon, PencilIcon, RepeatIcon, TrashIcon } from "./icons";
 import { TaskFields, bodyOf, checkDraft, draftOf, priorityNames, type Draft } from "./task-form";
 
 const priorityStyle = {
@@ -18,8 +19,9 @@ const priorityStyle = {
 
 /**
  * One task: toggle, edit, delete (undoable, by the board); a 412 shows the
- * newer version. Its priority, due date (marked when overdue) and tags show
- * under the title; a tag is a button that filters the list by it.
+ * newer version. Its priority, due date (marked when overdue), how it
+ * repeats, its reminders and its tags show under the title; a tag is a
+ * button that filters the list by it.
  */
 export function TaskItem({
   task,
@@ -169,7 +171,7 @@ export function TaskItem({
           {task.description && (
             <p className="mt-0.5 text-sm break-words whitespace-pre-line text-slate-500">{task.description}</p>
           )}
-          {(task.priority !== "none" || due || task.tags.length > 0 || waiting) && (
+          {(task.priority !== "none" || due || task.recurrence || task.reminders.length > 0 || task.tags.length > 0 || waiting) && (
             <div className="mt-1.5 flex flex-wrap items-center gap-1.5">
               {waiting && (
                 <span
@@ -203,6 +205,27 @@ export function TaskItem({
                 >
                   <CalendarIcon className="size-3" />
                   {due.overdue ? `Overdue · ${due.label}` : `Due ${due.label}`}
+                </span>
+              )}
+              {task.recurrence && (
+                <span
+                  data-testid="repeats"
+                  className="chip bg-violet-50 text-violet-700 ring-1 ring-violet-200 ring-inset"
+                  title={task.recurrence}
+                >
+                  <RepeatIcon className="size-3" />
+                  {describeRule(task.recurrence)}
+                </span>
+              )}
+              {task.reminders.length > 0 && task.due_time && (
+                <span
+                  data-testid="reminders"
+                  className="chip bg-slate-50 text-slate-600 ring-1 ring-slate-200 ring-inset"
+                  title={`Reminders: ${task.reminders.map(reminderLabel).join(", ")}`}
+                >
+                  <BellIcon className="size-3" />
+                  <span className="sr-only">Reminder: </span>
+                  {task.reminders.length === 1 ? reminderLabel(task.reminders[0] ?? 0) : `${task.reminders.length} reminders`}
                 </span>
               )}
               {task.tags.map((tag) => {

@@ -4,11 +4,14 @@ import type { Task } from "todo-api-client";
 
 import { UNDO_WINDOW_MS, type PendingDelete } from "@/lib/api/use-undoable-deletes";
 
-import { AlertIcon, CheckIcon, XIcon } from "./icons";
+import { AlertIcon, BellIcon, CheckIcon, XIcon } from "./icons";
 
-export type Notice = { id: number; text: string; tone: "success" | "error" };
+export type Notice = { id: number; text: string; tone: "success" | "error" | "reminder" };
 
-/** Short messages that go away by themselves (errors stay twice as long). */
+/**
+ * Short messages that go away by themselves (errors stay twice as long); a
+ * reminder stays until dismissed, since the user may not be looking.
+ */
 export function useNotices() {
   const [list, setList] = useState<Notice[]>([]);
   const next = useRef(1);
@@ -17,7 +20,7 @@ export function useNotices() {
     (text: string, tone: Notice["tone"]) => {
       const id = next.current++;
       setList((all) => [...all.slice(-2), { id, text, tone }]);
-      setTimeout(() => dismiss(id), tone === "error" ? 10_000 : 4_000);
+      if (tone !== "reminder") setTimeout(() => dismiss(id), tone === "error" ? 10_000 : 4_000);
     },
     [dismiss],
   );
@@ -72,13 +75,20 @@ export function Toasts({
           key={notice.id}
           role={notice.tone === "error" ? "alert" : "status"}
           data-testid="notice"
+          data-tone={notice.tone}
           className={
             "pointer-events-auto flex w-full max-w-sm items-start gap-3 rounded-xl border px-4 py-3 text-sm shadow-lg " +
-            (notice.tone === "error" ? "border-red-200 bg-red-50 text-red-800" : "border-slate-200 bg-white text-slate-800")
+            {
+              error: "border-red-200 bg-red-50 text-red-800",
+              success: "border-slate-200 bg-white text-slate-800",
+              reminder: "border-brand-100 bg-brand-50 text-slate-900",
+            }[notice.tone]
           }
         >
           {notice.tone === "error" ? (
             <AlertIcon className="mt-0.5 size-4 shrink-0" />
+          ) : notice.tone === "reminder" ? (
+            <BellIcon className="mt-0.5 size-4 shrink-0 text-brand-600" />
           ) : (
             <CheckIcon className="mt-0.5 size-4 shrink-0 text-emerald-600" />
           )}

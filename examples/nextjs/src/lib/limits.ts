@@ -11,6 +11,12 @@ export const limits = {
   tagsPerTask: 20,
   /** Characters in a search. */
   search: 200,
+  /** Reminders on one task. */
+  reminders: 5,
+  /** A repeat's interval ("every N weeks"): the contract's INTERVAL. */
+  repeatInterval: 999,
+  /** "Ends after N times": the contract sets no top; the picker does. */
+  repeatCount: 999,
 } as const;
 
 /** Characters as the service counts them: Unicode scalar values, not UTF-16 units. */

@@ -146,7 +146,11 @@ function useSyncLoop(queue: OfflineQueue, online: boolean, queryClient: QueryCli
   return { retrying: online && retrying, sync: useCallback(() => run.current(), []) };
 }
 
-/** The changes the catch-up read, patched into every cached page before the lists are fetched again. */
+/**
+ * The changes the catch-up read, patched into every cached page before the
+ * lists are fetched again. Its reminders are left alone: the event stream
+ * brings the same ones, and the user hears of each from there.
+ */
 function patchLists(queryClient: QueryClient, changes: ChangeSet) {
   const latest = new Map(changes.tasks.map((task) => [task.id, task]));
   const deleted = new Set(changes.deleted.map((gone) => gone.id));

@@ -5,10 +5,11 @@
 // once, and the lists on screen are refetched, since only the service knows
 // where a task now belongs among the filters, the sort and the pages. Each
 // event's cursor is handed to the offline queue: after sending what waited,
-// it catches up from there through the change feed.
+// it catches up from there through the change feed. Reminders whose time
+// came are handed to `onReminder`: they change no task.
 import { useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
-import { watchTasks, type Task } from "todo-api-client";
+import { useEffect, useRef, useState } from "react";
+import { watchTasks, type Reminder, type Task } from "todo-api-client";
 
 import { useApiUrl } from "@/app/providers";
 
@@ -29,12 +30,20 @@ export function stopLiveUpdates(): void {
   for (const controller of watching) controller.abort();
 }
 
-/** Follows the user's changes once `enabled` (after the list first loaded); returns the stream's state. */
-export function useLiveTasks(enabled: boolean): LiveState {
+/**
+ * Follows the user's changes once `enabled` (after the list first loaded),
+ * telling `onReminder` of each reminder as it comes; returns the stream's state.
+ */
+export function useLiveTasks(enabled: boolean, onReminder?: (reminder: Reminder) => void): LiveState {
   const apiUrl = useApiUrl();
   const queryClient = useQueryClient();
   const { queue } = useOffline();
   const [state, setState] = useState<LiveState>("connecting");
+  // The latest callback, without reopening the stream when it changes.
+  const remind = useRef(onReminder);
+  useEffect(() => {
+    remind.current = onReminder;
+  });
 
   useEffect(() => {
     if (!enabled) return;
@@ -93,6 +102,10 @@ export function useLiveTasks(enabled: boolean): LiveState {
         queue.setCursor(cursor);
         patch((tasks) => tasks.filter((cached) => cached.id !== id));
         refetch();
+      },
+      onReminder: (reminder, cursor) => {
+        queue.setCursor(cursor);
+        remind.current?.(reminder);
       },
       // A 410: the stream starts again at "now", and onOpen reloads the lists.
       onReset: refetch,

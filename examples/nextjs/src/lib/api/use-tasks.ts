@@ -126,10 +126,15 @@ export function useTaskMutations() {
       return data;
     },
     // Optimistic: the box flips at once and flips back if the call fails.
+    // Not for a recurring task being completed: the service moves it to its
+    // next occurrence (still pending) rather than ticking it.
     onMutate: async (task) => {
       await queryClient.cancelQueries({ queryKey: listKey });
+      if (task.recurrence && !task.completed) return;
       patchCached(task.id, (cached) => ({ ...cached, completed: !task.completed }));
     },
+    // The answer at once (a recurring task's next due date, say), ahead of the refetch.
+    onSuccess: (answered) => patchCached(answered.id, (cached) => (answered.version >= cached.version ? answered : cached)),
     onSettled: refresh,
   });
 
