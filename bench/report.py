@@ -2,13 +2,14 @@
 
 Reads the JSON lines bench/run.sh wrote (one "meta" line, one "scenario" line
 per wrk run, one "pgbench" line per pgbench run, one "batch" line for the
-batch scenario, one "fanout" line for the fan-out scenario; a scenario line
-with "peer": "pocketbase" is PocketBase's run of it, which the report
-compares with the service's), prints the tables, writes
-bench/results/<timestamp>-<backend>.json and .svg plus latest.json and
-latest.svg, and exits 1 when any request failed or the fan-out lost, repeated
-or misrouted an event: zero errors is a requirement of every run, the smoke
-run included.
+batch scenario, one "fanout" line for the fan-out scenario, one "reminders"
+line for the reminder scenario; a scenario line with "peer": "pocketbase" is
+PocketBase's run of it, which the report compares with the service's), prints
+the tables, writes bench/results/<timestamp>-<backend>.json and .svg plus
+latest.json and latest.svg, and exits 1 when any request failed, the fan-out
+lost, repeated or misrouted an event, or the reminder scenario lost,
+repeated, misrouted or garbled a reminder: zero errors is a requirement of
+every run, the smoke run included.
 
 Python 3.11 standard library only, so a fresh clone needs nothing installed.
 """
@@ -32,9 +33,16 @@ FANOUT_TARGET_EXTRA_MB = 64
 # the time of 50 single creates sent one after the other.
 BATCH_TARGET_RATIO = 0.1
 
+# The reminder scenario's target (BENCHMARKS.md), judged on full runs of at
+# least REMINDERS_TARGET_COUNT reminders over REMINDERS_TARGET_USERS streams:
+# p99 from a reminder's time to its event at the client.
+REMINDERS_TARGET_P99_MS = 500
+REMINDERS_TARGET_COUNT = 10000
+REMINDERS_TARGET_USERS = 1000
+
 
 def load(path):
-    meta, scenarios, pgbench, fanout, batch, peers = {}, [], {}, None, None, []
+    meta, scenarios, pgbench, fanout, batch, peers, reminders = {}, [], {}, None, None, [], None
     for line in Path(path).read_text().splitlines():
         record = json.loads(line)
         kind = record.pop("kind")
@@ -50,7 +58,9 @@ def load(path):
             fanout = record
         elif kind == "batch":
             batch = record["batch"]
-    return meta, scenarios, pgbench, fanout, batch, peers
+        elif kind == "reminders":
+            reminders = record
+    return meta, scenarios, pgbench, fanout, batch, peers, reminders
 
 
 def ratio(service, peer):
@@ -199,6 +209,128 @@ def summarize_fanout(meta, record):
     return summary
 
 
+def summarize_reminders(meta, record):
+    """The reminder client's figures, flattened, with its failures and targets."""
+    if record is None:
+        return None
+    r = record["reminders"]
+    mb = lambda kb: None if kb is None else round(kb / 1024, 1)
+    summary = {
+        "users": r["users"],
+        "opened": r["opened"],
+        "per_user": r["per_user"],
+        "offsets": r["offsets"],
+        "reminders": r["reminders"],
+        "created": r["created"],
+        "due_at": r["due_at"],
+        "lead_s": r["lead_s"],
+        "create_s": r["create_s"],
+        "create_batch_p99_ms": r["create_batch_ms"]["p99"],
+        "setup_margin_s": r["setup_margin_s"],
+        "open_s": r["open_s"],
+        "received": r["received"],
+        "lost": r["lost"],
+        "duplicates": r["duplicates"],
+        "misrouted": r["misrouted"],
+        "unexpected": r["unexpected"],
+        "early": r["early"],
+        "wrong_data": r["wrong_data"],
+        "late_flagged": r["late_flagged"],
+        "feed": r["feed"],
+        "errors": r["errors"],
+        "error_kinds": r["error_kinds"],
+        "failures": r["failures"],
+        "lag_min_ms": r["lag_ms"]["min"],
+        "lag_p50_ms": r["lag_ms"]["p50"],
+        "lag_p90_ms": r["lag_ms"]["p90"],
+        "lag_p99_ms": r["lag_ms"]["p99"],
+        "lag_max_ms": r["lag_ms"]["max"],
+        "first_ms": r["first_ms"],
+        "last_ms": r["last_ms"],
+        # Reminders received in each second after their time.
+        "per_second": r["per_second"],
+        # And in each 100 ms over the first 10 s after it.
+        "per_100ms": r.get("per_100ms", []),
+        "rss_before_mb": mb(r["rss_kb"]["before"]),
+        "rss_idle_mb": mb(r["rss_kb"]["idle"]),
+        "rss_due_mb": mb(r["rss_kb"]["due"]),
+        "rss_after_mb": mb(r["rss_kb"]["after"]),
+        "window_s": r["window_s"],
+        # Shares of all cores from 100 ms before the reminders' time to the
+        # last arrival: the machine, the service, its database, the client, others.
+        "cpu_pct": r["cpu_pct"],
+        "service_cpu_ms": r["service_cpu_ms"],
+        "max_connections": record["max_connections"],
+        "machine_busy_pct": record["machine_busy_pct"],
+    }
+    during = (r["cpu_pct"] or {}).get("others")
+    summary["busy_pct"] = max(record["machine_busy_pct"], round(during) if during is not None else 0)
+    targets = []
+    p99 = summary["lag_p99_ms"]
+    if (not meta["smoke"] and p99 is not None and r["reminders"] >= REMINDERS_TARGET_COUNT
+            and r["users"] >= REMINDERS_TARGET_USERS):
+        targets.append((f"p99 lag ≤ {REMINDERS_TARGET_P99_MS} ms for {REMINDERS_TARGET_COUNT:,} reminders "
+                        f"over {REMINDERS_TARGET_USERS:,} streams", f"{p99:.1f} ms", p99 <= REMINDERS_TARGET_P99_MS))
+    targets.append(("zero lost reminders", str(r["lost"]), r["lost"] == 0))
+    targets.append(("zero errors (repeated, misrouted, early, wrong and unlisted reminders included)",
+                    str(r["errors"]), r["errors"] == 0))
+    summary["targets"] = [{"target": t, "value": v, "met": met} for t, v, met in targets]
+    return summary
+
+
+def reminders_table(meta, rem):
+    def ms(value):
+        return "-" if value is None else f"{value:.1f}"
+
+    head = ("reminders", "streams", "received", "p50 ms", "p90 ms", "p99 ms", "max ms", "lost", "repeated",
+            "errors", "note")
+    line = (
+        "time → event", str(rem["opened"]) if rem["opened"] == rem["users"] else f'{rem["opened"]}/{rem["users"]}',
+        f'{rem["received"]}/{rem["reminders"]}',
+        ms(rem["lag_p50_ms"]), ms(rem["lag_p90_ms"]), ms(rem["lag_p99_ms"]), ms(rem["lag_max_ms"]),
+        str(rem["lost"]) if not rem["lost"] else f'{rem["lost"]} LOST',
+        str(rem["duplicates"]) if not rem["duplicates"] else f'{rem["duplicates"]} REPEATED',
+        str(rem["errors"]) if not rem["errors"] else f'{rem["errors"]} FAILED',
+        busy_note(rem["busy_pct"], meta["busy_threshold_pct"]),
+    )
+    widths = [max(len(a), len(b)) for a, b in zip(head, line)]
+    last = len(head) - 1
+    cells = lambda row: "  ".join(c.ljust(w) if i in (0, last) else c.rjust(w)
+                                  for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    out = [cells(head), "  ".join("-" * w for w in widths), cells(line), ""]
+    out.append(f'all due at {rem["due_at"]}: {rem["per_user"]} tasks a user, due 0 to {min(rem["offsets"], rem["per_user"]) - 1} minutes '
+               f'later with a reminder as many minutes before; created in {rem["create_s"]} s through '
+               f'POST /api/batch (p99 {ms(rem["create_batch_p99_ms"])} ms a batch), '
+               f'{rem["setup_margin_s"]} s before the due time')
+    if rem["last_ms"] is not None and rem["last_ms"] < 3000 and rem["per_100ms"]:
+        spread = f'per 100 ms after it: {rem["per_100ms"]}'
+    else:
+        spread = f'per second after it: {rem["per_second"]}'
+    out.append(f'first arrival {ms(rem["first_ms"])} ms, last {ms(rem["last_ms"])} ms after the due time; {spread}')
+    feed = rem["feed"]
+    out.append(f'change feeds of {feed["users"]} users: {feed["listed"]} reminders listed, {feed["missing"]} missing, '
+               f'{feed["duplicates"]} twice, {feed["unexpected"]} unexpected, {feed["differs"]} differing from the event')
+    out.append(f'late-flagged {rem["late_flagged"]}, early {rem["early"]}, misrouted {rem["misrouted"]}, '
+               f'unexpected {rem["unexpected"]}, wrong data {rem["wrong_data"]}')
+    out.append(f'service RSS: {ms(rem["rss_before_mb"])} MB before the streams, {ms(rem["rss_idle_mb"])} MB with them '
+               f'open, {ms(rem["rss_due_mb"])} MB at the due time (tasks created), {ms(rem["rss_after_mb"])} MB after; '
+               f'MAX_CONNECTIONS={rem["max_connections"]}')
+    cpu = rem["cpu_pct"]
+    if cpu:
+        parts = [f'service {cpu["service"]}%']
+        if cpu["database"] is not None:
+            parts.append(f'its database {cpu["database"]}%')
+        parts += [f'client {cpu["client"]}%', f'others {cpu["others"]}%']
+        out.append(f'machine from 0.1 s before the due time to the last arrival ({rem["window_s"]} s): '
+                   f'{cpu["machine"]}% of all cores busy: ' + ", ".join(parts) +
+                   f'; service CPU {"-" if rem["service_cpu_ms"] is None else rem["service_cpu_ms"]} ms')
+    if rem["error_kinds"]:
+        out.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(rem["error_kinds"].items())))
+    for t in rem["targets"]:
+        out.append(f'target: {t["target"]}: {t["value"]}, {"met" if t["met"] else "MISSED"}')
+    return "\n".join(out)
+
+
 def summarize(meta, scenarios, pgbench):
     rows = []
     for s in scenarios:
@@ -309,7 +441,7 @@ def table(meta, rows, pgbench):
     return "\n".join(out)
 
 
-def chart(meta, rows, pgbench, fan, warnings, comparison=()):
+def chart(meta, rows, pgbench, fan, warnings, comparison=(), rem=None):
     """Panels of horizontal bars: throughput (with pgbench for reference) and
     p99 of the wrk scenarios, then the service beside PocketBase (req/s and
     p99, a pair of bars per scenario), then the fan-out's delivery latency
@@ -335,8 +467,13 @@ def chart(meta, rows, pgbench, fan, warnings, comparison=()):
     peer_top = p99_top + len(bars) * row_h + 60 if rows else top
     peer_p99_top = peer_top + len(peer_rps) * row_h + 60
     fan_top = peer_p99_top + len(peer_p99) * row_h + 60 if peer_rps else peer_top
-    height = ((fan_top + len(fan_bars) * row_h + 3 * 16) if fan
-              else fan_top - 60 if rows or peer_rps else top) + pad
+    end = ((fan_top + len(fan_bars) * row_h + 3 * 16) if fan
+           else fan_top - 60 if rows or peer_rps else top)
+    rem_bars = [] if rem is None else [
+        (name, value) for name, value in (("p50", rem["lag_p50_ms"]), ("p90", rem["lag_p90_ms"]),
+                                          ("p99", rem["lag_p99_ms"]), ("max", rem["lag_max_ms"])) if value is not None]
+    rem_top = end + 60 if fan or rows or peer_rps else top
+    height = (rem_top + len(rem_bars) * row_h + 2 * 16 if rem else end) + pad
     width = label_w + bar_w + 110
     max_rps = max([b[1] for b in rps_rows] + [1])
     max_p99 = max([b[2] for b in bars] + [1])
@@ -345,6 +482,8 @@ def chart(meta, rows, pgbench, fan, warnings, comparison=()):
         runs.append(f'{meta["duration"]} per scenario')
     if fan:
         runs.append(f'fan-out {fan["streams"]:,} streams × {fan["rate"]:g} writes/s × {fan["duration_s"]:g} s')
+    if rem:
+        runs.append(f'reminders {rem["reminders"]:,} over {rem["users"]:,} streams')
     title = (f'{meta["backend"]}, {meta["profile"]} build, {", ".join(runs)}'
              f'{", smoke" if meta["smoke"] else ""} — {meta["date"]} ({meta["commit"]})')
     width = max(width, 20 + round(7.6 * len(title)))  # room for the title at 14 px bold
@@ -406,21 +545,39 @@ def chart(meta, rows, pgbench, fan, warnings, comparison=()):
         )):
             colour = "#b00020" if i == 1 and failed else "black"
             svg.append(f'<text x="10" y="{y + 16 * i}" fill="{colour}">{escape(text)}</text>')
+    if rem:
+        svg.append(f'<text x="10" y="{rem_top - 8}" font-weight="bold">reminders: due time to event (ms), '
+                   f'{rem["reminders"]:,} due at once, {rem["opened"]:,} streams; '
+                   f'dashed: the {REMINDERS_TARGET_P99_MS} ms p99 target</text>')
+        scale = max([v for _, v in rem_bars] + [REMINDERS_TARGET_P99_MS]) * 1.05
+        for i, (label, value) in enumerate(rem_bars):
+            bar(rem_top + i * row_h, label, value, scale, f"{value:,.1f}", "#b5894a")
+        x = label_w + bar_w * REMINDERS_TARGET_P99_MS / scale
+        svg.append(f'<line x1="{x:.1f}" y1="{rem_top}" x2="{x:.1f}" y2="{rem_top + len(rem_bars) * row_h}" '
+                   f'stroke="#b00020" stroke-dasharray="4 3"/>')
+        y = rem_top + len(rem_bars) * row_h + 16
+        text = (f'{rem["received"]:,} of {rem["reminders"]:,} received; lost {rem["lost"]}, '
+                f'repeated {rem["duplicates"]}, misrouted {rem["misrouted"]}, errors {rem["errors"]}')
+        colour = "#b00020" if rem["failures"] else "black"
+        svg.append(f'<text x="10" y="{y}" fill="{colour}">{escape(text)}</text>')
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
 
 
 def main():
     source, results_dir = sys.argv[1], Path(sys.argv[2])
-    meta, scenarios, pgbench, fanout, batch, peers = load(source)
+    meta, scenarios, pgbench, fanout, batch, peers, reminders = load(source)
     rows = summarize(meta, scenarios, pgbench)
     peer_rows = summarize(meta, peers, {})
     comparison = compare(rows, peer_rows)
     fan = summarize_fanout(meta, fanout)
+    rem = summarize_reminders(meta, reminders)
     threshold = meta["busy_threshold_pct"]
     busy = [meta["machine_busy_start_pct"]] + [r["machine_busy_pct"] for r in rows + peer_rows]
     if fan:
         busy.append(fan["busy_pct"])
+    if rem:
+        busy.append(rem["busy_pct"])
     warnings = []
     if max(busy) > threshold:
         warnings.append(f"machine busy: {max(busy)}% of all cores used by others (over {threshold}%): "
@@ -439,6 +596,10 @@ def main():
         warnings.append(f'fan-out: {fan["lost"]} lost, {fan["duplicates"]} duplicated, {fan["misrouted"]} misrouted '
                         f'events and {fan["errors"]} errors: every write must reach its stream exactly once')
         errors += fan["failures"]
+    if rem and rem["failures"]:
+        warnings.append(f'reminders: {rem["lost"]} lost, {rem["duplicates"]} repeated, {rem["misrouted"]} misrouted '
+                        f'and {rem["errors"]} errors in all: every reminder must reach its stream exactly once')
+        errors += rem["failures"]
 
     if rows:
         print()
@@ -460,6 +621,9 @@ def main():
     if fan:
         print()
         print(fanout_table(meta, fan))
+    if rem:
+        print()
+        print(reminders_table(meta, rem))
     print()
     print(f'time to ready: {meta["ready_ms"]} ms (process start to /health/ready 200, migrated database)')
     if "peak_rss_kb" in meta:
@@ -469,7 +633,7 @@ def main():
         print(f"\n!!! {warning.upper() if warning.startswith('machine') else warning}")
 
     report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "fanout": fan,
-              "batch": batch, "warnings": warnings}
+              "batch": batch, "reminders": rem, "warnings": warnings}
     if peer_rows:
         # PocketBase's own rows (its CPU under service_cpu_ms_per_request),
         # and each beside the service's.
@@ -477,7 +641,7 @@ def main():
     results_dir.mkdir(parents=True, exist_ok=True)
     stem = f'{meta["timestamp"]}-{meta["backend"]}{"-smoke" if meta["smoke"] else ""}'
     text = json.dumps(report, indent=2) + "\n"
-    svg = chart(meta, rows, pgbench, fan, warnings, comparison)
+    svg = chart(meta, rows, pgbench, fan, warnings, comparison, rem)
     for name, content in ((f"{stem}.json", text), ("latest.json", text), (f"{stem}.svg", svg), ("latest.svg", svg)):
         (results_dir / name).write_text(content)
     print(f"\nwrote {results_dir / (stem + '.json')} and .svg (also latest.json, latest.svg)")

