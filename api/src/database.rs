@@ -43,6 +43,9 @@ pub struct PoolSettings {
     /// The longest any statement may run (`REQUEST_TIMEOUT`); inside a
     /// request, the time left until its deadline is used instead.
     pub statement_timeout: Duration,
+    /// How long a connection may sit idle in the pool before it is closed;
+    /// the driver's default (ten minutes) when none.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl PoolSettings {
@@ -65,6 +68,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
     let settings = PoolSettings {
         max_connections: None,
         statement_timeout: Duration::from_secs(30),
+        idle_timeout: None,
     };
     connect_with(database_url, settings).await
 }
@@ -117,6 +121,9 @@ pub async fn connect_with(
         // SeaORM opens one SQLite connection unless told otherwise, which
         // queues every read behind every other; WAL lets a few run at once.
         .max_connections(settings.pool_size(database_url));
+    if let Some(idle) = settings.idle_timeout {
+        options.idle_timeout(idle);
+    }
     // sqlx asks for `extra_float_digits` at connection start, a parameter
     // PgBouncer refuses unless configured to ignore it; no column is a float.
     options.map_sqlx_postgres_opts(|postgres| postgres.extra_float_digits(None));

@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 
 use crate::auth::{Clock, KeySetHandles, TokenRequest, TokenVerifier, mint_hs256};
 use crate::change_log::{ChangeHub, listener};
-use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings};
+use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings, is_sqlite_file};
 use crate::database::storage::WriteOutcomes;
 use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, migrate};
 use crate::fair_share::{FairShare, share_of};
@@ -43,6 +43,9 @@ use crate::telemetry::trace_request;
 /// The user a local-development token is minted for.
 pub const DEMO_USER_ID: &str = "demo-user";
 
+/// How long the reminder scheduler's connection stays open after a round.
+const SCHEDULER_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long shutdown waits for the reminder scheduler's round under way.
 const SCHEDULER_STOP: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -61,6 +64,8 @@ pub struct Application {
     instance_lock: Option<InstanceLock>,
     /// What the sweeper needs: it starts with the server and stops with it.
     db: DatabaseConnection,
+    /// The reminder scheduler's pool of one connection.
+    scheduler_db: DatabaseConnection,
     metrics: Arc<Metrics>,
     sweeper: SweeperSettings,
 }
@@ -76,9 +81,24 @@ impl Application {
         let pool = PoolSettings {
             max_connections: settings.database_max_connections,
             statement_timeout: settings.limits.request_timeout,
+            idle_timeout: None,
         };
         let database_url = settings.database_url.expose_secret();
         let db = connect_with(database_url, pool).await?;
+        // The reminder scheduler's own connection, so a burst of reminders
+        // is recorded while the streams it wakes read from the main pool;
+        // closed soon after each burst, never kept through its sleep.
+        let scheduler_pool = PoolSettings {
+            max_connections: Some(1),
+            idle_timeout: Some(SCHEDULER_IDLE),
+            ..pool
+        };
+        let scheduler_db = if database_url.starts_with("sqlite:") && !is_sqlite_file(database_url) {
+            // Each connection to an in-memory database is a database of its own.
+            db.clone()
+        } else {
+            connect_with(database_url, scheduler_pool).await?
+        };
         let instance_lock = instance_lock::acquire(database_url)?;
         let share = share_of(pool.pool_size(database_url));
         if settings.auto_migrate {
@@ -137,6 +157,7 @@ impl Application {
             change_hub,
             instance_lock,
             db,
+            scheduler_db,
             metrics,
             sweeper: settings.sweeper,
         })
@@ -168,7 +189,7 @@ impl Application {
             .map(|listener| tokio::spawn(listener.run()));
         let change_hub = self.change_hub;
         let scheduler = tokio::spawn(scheduler::run(
-            self.db.clone(),
+            self.scheduler_db,
             Arc::clone(&change_hub),
             Arc::clone(&self.metrics),
         ));

@@ -65,7 +65,9 @@ pub fn indexes() -> Vec<IndexCreateStatement> {
             .col(Column::RemindAt)
             .to_owned(),
         // The change feed: one user's recorded reminders after a cursor;
-        // and the firing step's read of one user's pending ones.
+        // a round's read of its owners' pending ones; and a task's pending
+        // ones, to cancel (a few per owner: no index of their own, so
+        // recording one updates one index less).
         Index::create()
             .name("idx-reminders-user_id-change_seq")
             .table(Entity)
@@ -77,12 +79,6 @@ pub fn indexes() -> Vec<IndexCreateStatement> {
             .name("idx-reminders-fired_at")
             .table(Entity)
             .col(Column::FiredAt)
-            .to_owned(),
-        // Rescheduling one task's pending reminders.
-        Index::create()
-            .name("idx-reminders-task_id")
-            .table(Entity)
-            .col(Column::TaskId)
             .to_owned(),
     ]
 }

@@ -26,8 +26,24 @@ pub struct ChangeHub {
 }
 
 struct Watchers {
-    wake: watch::Sender<()>,
+    /// A wake-up, with the changes that caused it where the writer handed
+    /// them over ([`Pushed`]).
+    wake: watch::Sender<Option<Arc<Pushed>>>,
     streams: usize,
+}
+
+/// All of one user's changes numbered `first..` (as many as `reminders`),
+/// handed by the writer that made them to this instance's streams with the
+/// wake-up: a stream that has sent everything before `first` sends them
+/// without reading the database. Only reminders are handed over so far:
+/// the scheduler records many at once, for many streams.
+#[derive(Debug)]
+pub struct Pushed {
+    /// The user's feed epoch, for the cursors.
+    pub epoch: i64,
+    pub first: i64,
+    /// In change-number order: `reminders[i]` is change `first + i`.
+    pub reminders: Vec<entity::reminder::Model>,
 }
 
 /// The user already has as many open streams as allowed.
@@ -51,7 +67,7 @@ impl ChangeHub {
     pub fn open(self: &Arc<Self>, user_id: &str) -> Result<Subscription, TooManyStreams> {
         let mut users = self.lock();
         let watchers = users.entry(user_id.to_owned()).or_insert_with(|| Watchers {
-            wake: watch::Sender::new(()),
+            wake: watch::Sender::new(None),
             streams: 0,
         });
         if watchers.streams >= self.max_streams_per_user {
@@ -68,9 +84,21 @@ impl ChangeHub {
     }
 
     /// `user_id`'s tasks may have changed: wake their streams, if any.
+    /// Changes handed over earlier stay with the wake-up: a stream that has
+    /// not taken them yet still can (it reads what else came after them
+    /// anyway), rather than read them all again. On PostgreSQL the
+    /// notification of a commit whose changes were handed over comes just
+    /// after them.
     pub fn wake(&self, user_id: &str) {
         if let Some(watchers) = self.lock().get(user_id) {
-            watchers.wake.send_replace(());
+            watchers.wake.send_modify(|_| {});
+        }
+    }
+
+    /// `user_id`'s changes `pushed` committed: wake their streams with them.
+    pub fn push(&self, user_id: &str, pushed: Arc<Pushed>) {
+        if let Some(watchers) = self.lock().get(user_id) {
+            watchers.wake.send_replace(Some(pushed));
         }
     }
 
@@ -78,7 +106,7 @@ impl ChangeHub {
     /// have been lost.
     pub fn wake_all(&self) {
         for watchers in self.lock().values() {
-            watchers.wake.send_replace(());
+            watchers.wake.send_modify(|_| {});
         }
         self.reminder_scheduled(Utc::now());
     }
@@ -129,7 +157,7 @@ impl ChangeHub {
 /// One open stream: woken when its user's tasks may have changed; closing
 /// it (dropping) frees its place under the limit.
 pub struct Subscription {
-    wake: watch::Receiver<()>,
+    wake: watch::Receiver<Option<Arc<Pushed>>>,
     user_id: String,
     hub: Arc<ChangeHub>,
 }
@@ -139,6 +167,15 @@ impl Subscription {
     /// database, so a change committed during the read wakes [`Self::woken`].
     pub fn mark_seen(&mut self) {
         self.wake.mark_unchanged();
+    }
+
+    /// The changes handed over with a wake-up not yet seen, if it came with
+    /// any; marks it seen either way.
+    pub fn take_pushed(&mut self) -> Option<Arc<Pushed>> {
+        if !self.wake.has_changed().unwrap_or(false) {
+            return None;
+        }
+        self.wake.borrow_and_update().clone()
     }
 
     /// Resolves at the next wake-up not yet marked seen.

@@ -26,11 +26,11 @@ pub mod tombstones;
 pub mod write;
 
 pub use cursor::{Cursor, START};
-pub use hub::{ChangeHub, Subscription};
+pub use hub::{ChangeHub, Pushed, Subscription};
 pub use owner::{
     forget, lock_owners, record_change, record_more_changes, take_changes, take_for_erasure,
     unfinished_erasures, visible,
 };
 pub use position::Position;
 pub use tombstones::{delete_some_tombstones, purge_expired_tombstones, record_deletion};
-pub use write::{Write, announced, begin, commit, commit_many, commit_scheduling};
+pub use write::{Write, announced, begin, commit, commit_pushing, commit_scheduling};

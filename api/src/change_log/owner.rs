@@ -116,11 +116,11 @@ pub async fn lock_owners(
 /// Takes `counts[user]` change numbers for each user, whose rows `txn`
 /// holds ([`lock_owners`]), in one statement; answers the last number
 /// each took (the numbers before it, down to `count` of them, are theirs
-/// too).
+/// too) and their feed's epoch.
 pub async fn take_changes(
     txn: &DatabaseTransaction,
     counts: &BTreeMap<String, i64>,
-) -> Result<BTreeMap<String, i64>, DbErr> {
+) -> Result<BTreeMap<String, (i64, i64)>, DbErr> {
     let backend = txn.get_database_backend();
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(counts.len() * 2);
     let mut rows = Vec::with_capacity(counts.len());
@@ -139,7 +139,7 @@ pub async fn take_changes(
     }
     // `VALUES` names its columns column1, column2 on both databases.
     let sql = format!(
-        r#"UPDATE "users" SET "change_seq" = "users"."change_seq" + "taken"."column2" FROM (VALUES {}) AS "taken" WHERE "users"."id" = "taken"."column1" RETURNING "users"."id", "users"."change_seq""#,
+        r#"UPDATE "users" SET "change_seq" = "users"."change_seq" + "taken"."column2" FROM (VALUES {}) AS "taken" WHERE "users"."id" = "taken"."column1" RETURNING "users"."id", "users"."change_seq", "users"."sync_epoch""#,
         rows.join(", ")
     );
     let taken = txn
@@ -147,7 +147,10 @@ pub async fn take_changes(
         .await?;
     taken
         .iter()
-        .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+        .map(|row| {
+            let taken = (row.try_get_by_index(1)?, row.try_get_by_index(2)?);
+            Ok((row.try_get_by_index(0)?, taken))
+        })
         .collect()
 }
 

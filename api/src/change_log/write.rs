@@ -6,7 +6,9 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
 };
 
-use super::hub::ChangeHub;
+use std::sync::Arc;
+
+use super::hub::{ChangeHub, Pushed};
 use crate::database::write_turns::{self, Member};
 use crate::metrics::{WriteKind, WriteTimer};
 
@@ -109,9 +111,20 @@ pub async fn commit_scheduling(
 }
 
 /// [`commit`] for a write that changed the feeds of several users (the
-/// scheduler recording reminders).
-pub async fn commit_many(write: Write, user_ids: &[&str], hub: &ChangeHub) -> Result<(), DbErr> {
-    commit_announcing(write, user_ids, None, hub).await
+/// scheduler recording reminders), handing this instance's streams of each
+/// user the changes made ([`Pushed`]) with their wake-up; other instances
+/// are told as for any commit.
+pub async fn commit_pushing(
+    write: Write,
+    pushed: Vec<(String, Arc<Pushed>)>,
+    hub: &ChangeHub,
+) -> Result<(), DbErr> {
+    let user_ids: Vec<&str> = pushed.iter().map(|(user_id, _)| user_id.as_str()).collect();
+    announce_and_commit(write, &user_ids, None).await?;
+    for (user_id, changes) in pushed {
+        hub.push(&user_id, changes);
+    }
+    Ok(())
 }
 
 async fn commit_announcing(
@@ -120,6 +133,26 @@ async fn commit_announcing(
     reminder: Option<DateTime<Utc>>,
     hub: &ChangeHub,
 ) -> Result<(), DbErr> {
+    let backend = announce_and_commit(write, user_ids, reminder).await?;
+    if backend != DbBackend::Postgres {
+        for user_id in user_ids {
+            hub.wake(user_id);
+        }
+        if let Some(at) = reminder {
+            hub.reminder_scheduled(at);
+        }
+    }
+    Ok(())
+}
+
+/// Commits `write`, on PostgreSQL with the `NOTIFY`s that tell every
+/// instance (this one included) of it; answers the backend, for what the
+/// caller tells this instance itself on SQLite.
+async fn announce_and_commit(
+    write: Write,
+    user_ids: &[&str],
+    reminder: Option<DateTime<Utc>>,
+) -> Result<DbBackend, DbErr> {
     let backend = write.txn.get_database_backend();
     if backend == DbBackend::Postgres {
         // One statement for any number of users.
@@ -156,15 +189,7 @@ async fn commit_announcing(
         }
     }
     write.commit().await?;
-    if backend != DbBackend::Postgres {
-        for user_id in user_ids {
-            hub.wake(user_id);
-        }
-        if let Some(at) = reminder {
-            hub.reminder_scheduled(at);
-        }
-    }
-    Ok(())
+    Ok(backend)
 }
 
 /// Runs `write` in a transaction of `kind` and commits it with [`commit`].

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::feed::{self, Change};
 use super::repository::ChangeKinds;
 use super::schema::{DeletedTask, ReminderEvent, TaskEvent};
-use crate::change_log::{Cursor, Position, START, Subscription};
+use crate::change_log::{Cursor, Position, Pushed, START, Subscription};
 use crate::tasks::Task;
 
 /// Changes read per query while catching up.
@@ -146,6 +146,11 @@ impl Follower {
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
             }
+            if let Some(pushed) = self.subscription.take_pushed()
+                && self.follow(&pushed)
+            {
+                continue;
+            }
             self.subscription.mark_seen();
             match self.read().await {
                 Ok(Read::More) => continue,
@@ -163,6 +168,25 @@ impl Follower {
                 () = closing.cancelled() => return None,
             }
         }
+    }
+
+    /// Sends changes handed over with a wake-up ([`Pushed`]) without
+    /// reading the database, if they are the very next ones: the stream
+    /// has sent everything before them. Otherwise the stream reads.
+    fn follow(&mut self, pushed: &Pushed) -> bool {
+        let next = self.cursor.seq + 1;
+        if self.cursor.epoch != pushed.epoch || pushed.first != next {
+            return false;
+        }
+        let mut cursor = self.cursor;
+        for reminder in &pushed.reminders {
+            cursor.seq = reminder.change_seq.unwrap_or(cursor.seq + 1);
+            let change = Change::Reminder(reminder.clone());
+            self.pending
+                .push_back(StreamItem::Change(cursor, Box::new(change)));
+        }
+        self.cursor = cursor;
+        true
     }
 
     async fn read(&mut self) -> Result<Read, DbErr> {

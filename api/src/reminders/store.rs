@@ -2,6 +2,7 @@
 //! recorded ones.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::{reminder, task};
@@ -11,7 +12,7 @@ use sea_orm::{
     EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
-use crate::change_log::{self, ChangeHub};
+use crate::change_log::{self, ChangeHub, Pushed};
 use crate::metrics::WriteKind;
 
 /// A reminder recorded more than this after its time is `late`.
@@ -56,10 +57,12 @@ pub async fn schedule(
 
 /// Cancels the pending reminders of task `task_id`; recorded ones stay in
 /// the feed.
-pub async fn cancel(txn: &DatabaseTransaction, task_id: i64) -> Result<(), DbErr> {
+pub async fn cancel(txn: &DatabaseTransaction, user_id: &str, task_id: i64) -> Result<(), DbErr> {
+    // Found through the owner's index: a task has few pending reminders.
     reminder::Entity::delete_many()
-        .filter(reminder::Column::TaskId.eq(task_id))
+        .filter(reminder::Column::UserId.eq(user_id))
         .filter(reminder::Column::ChangeSeq.is_null())
+        .filter(reminder::Column::TaskId.eq(task_id))
         .exec(txn)
         .await?;
     Ok(())
@@ -91,7 +94,7 @@ pub struct Recorded {
 }
 
 /// Owners whose due reminders one round records.
-const OWNERS_PER_ROUND: u64 = 200;
+const OWNERS_PER_ROUND: usize = 200;
 
 /// Records up to `limit` reminders due by now, of up to
 /// [`OWNERS_PER_ROUND`] owners, in one transaction: each owner's row is
@@ -107,17 +110,25 @@ pub async fn record_due(
     limit: u64,
 ) -> Result<Recorded, DbErr> {
     let now = Utc::now();
-    let owners: Vec<String> = reminder::Entity::find()
+    // The owners of the next due reminders, read in time order from the
+    // index (a read proportional to the round, however large the backlog),
+    // then sorted: the order their rows are taken in.
+    let due_owners: Vec<String> = reminder::Entity::find()
         .select_only()
         .column(reminder::Column::UserId)
-        .distinct()
         .filter(reminder::Column::ChangeSeq.is_null())
         .filter(reminder::Column::RemindAt.lte(now))
-        .order_by_asc(reminder::Column::UserId)
-        .limit(OWNERS_PER_ROUND)
+        .order_by_asc(reminder::Column::RemindAt)
+        .limit(limit)
         .into_tuple()
         .all(db)
         .await?;
+    let owners: Vec<String> = due_owners
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .take(OWNERS_PER_ROUND)
+        .collect();
     if owners.is_empty() {
         return Ok(Recorded {
             reminders: Vec::new(),
@@ -128,11 +139,13 @@ pub async fn record_due(
     let txn = change_log::begin(db, WriteKind::Reminders).await?;
     let held = change_log::lock_owners(&txn, &owners).await?;
     let skipped = held.len() < owners.len();
-    let due: Vec<(i64, String, DateTime<Utc>, Option<String>)> = reminder::Entity::find()
+    let due: Vec<Due> = reminder::Entity::find()
         .select_only()
         .column(reminder::Column::Id)
         .column(reminder::Column::UserId)
+        .column(reminder::Column::TaskId)
         .column(reminder::Column::RemindAt)
+        .column(reminder::Column::DueAt)
         .column_as(Expr::col((task::Entity, task::Column::Title)), "task_title")
         .join(
             JoinType::LeftJoin,
@@ -160,35 +173,53 @@ pub async fn record_due(
         });
     }
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for (_, user_id, _, _) in &due {
+    for (_, user_id, ..) in &due {
         *counts.entry(user_id.clone()).or_default() += 1;
     }
-    let last = change_log::take_changes(&txn, &counts).await?;
+    let taken = change_log::take_changes(&txn, &counts).await?;
     // Each owner's numbers, oldest reminder first, end at the last taken.
-    let mut next: BTreeMap<&str, i64> = counts
+    let recorded_at = Utc::now();
+    let mut pushed: BTreeMap<&str, Pushed> = counts
         .iter()
         .map(|(user_id, count)| {
-            let last = last.get(user_id).copied().unwrap_or_default();
-            (user_id.as_str(), last - count + 1)
+            let (last, epoch) = taken.get(user_id).copied().unwrap_or_default();
+            let pushed = Pushed {
+                epoch,
+                first: last - count + 1,
+                reminders: Vec::with_capacity(*count as usize),
+            };
+            (user_id.as_str(), pushed)
         })
         .collect();
-    let recorded_at = Utc::now();
-    let mut stamped = Vec::with_capacity(due.len());
     let mut reminders = Vec::with_capacity(due.len());
-    for (id, user_id, remind_at, title) in &due {
-        let seq = next.get_mut(user_id.as_str()).map_or(0, |seq| {
-            *seq += 1;
-            *seq - 1
-        });
+    for (id, user_id, task_id, remind_at, due_at, title) in &due {
+        let Some(owner) = pushed.get_mut(user_id.as_str()) else {
+            continue;
+        };
+        let seq = owner.first + owner.reminders.len() as i64;
         let late = recorded_at - *remind_at > LATE_AFTER;
-        stamped.push((*id, seq, late, title.clone().unwrap_or_default()));
+        owner.reminders.push(reminder::Model {
+            id: *id,
+            user_id: user_id.clone(),
+            task_id: *task_id,
+            remind_at: *remind_at,
+            due_at: *due_at,
+            change_seq: Some(seq),
+            fired_at: Some(recorded_at),
+            late,
+            title: Some(title.clone().unwrap_or_default()),
+        });
         reminders.push((*remind_at, late));
     }
+    let stamped: Vec<&reminder::Model> = pushed.values().flat_map(|p| &p.reminders).collect();
     for chunk in stamped.chunks(STAMP_BATCH) {
         stamp(&txn, chunk, recorded_at).await?;
     }
-    let users: Vec<&str> = counts.keys().map(String::as_str).collect();
-    change_log::commit_many(txn, &users, hub).await?;
+    let pushed: Vec<(String, Arc<Pushed>)> = pushed
+        .into_iter()
+        .map(|(user_id, changes)| (user_id.to_owned(), Arc::new(changes)))
+        .collect();
+    change_log::commit_pushing(txn, pushed, hub).await?;
     Ok(Recorded {
         full: due.len() as u64 >= limit,
         reminders,
@@ -196,14 +227,25 @@ pub async fn record_due(
     })
 }
 
+/// A due reminder as a round reads it: id, owner, task, time, the
+/// occurrence's due time and the task's title.
+type Due = (
+    i64,
+    String,
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+);
+
 /// Reminders one statement stamps.
 const STAMP_BATCH: usize = 500;
 
-/// Records each `(id, change number, late, title)` at `at`, in one
-/// statement joining a `VALUES` list.
+/// Records each reminder as `rows` say (change number, lateness, title)
+/// at `at`, in one statement joining a `VALUES` list.
 async fn stamp(
     txn: &DatabaseTransaction,
-    rows: &[(i64, i64, bool, String)],
+    rows: &[&reminder::Model],
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
@@ -220,11 +262,11 @@ async fn stamp(
     let at = bind(at.into());
     let listed: Vec<String> = rows
         .iter()
-        .map(|(id, seq, late, title)| {
-            let id = bind((*id).into());
-            let seq = bind((*seq).into());
-            let late = bind((*late).into());
-            let title = bind(title.clone().into());
+        .map(|row| {
+            let id = bind(row.id.into());
+            let seq = bind(row.change_seq.into());
+            let late = bind(row.late.into());
+            let title = bind(row.title.clone().into());
             format!("({id}, {seq}, {late}, {title})")
         })
         .collect();

@@ -855,7 +855,7 @@ pub async fn delete_in(
         tag_store::drop_unused(txn, owner).await?;
     }
     if !current.reminders.is_empty() {
-        reminder_store::cancel(txn, id).await?;
+        reminder_store::cancel(txn, owner, id).await?;
     }
     change_log::record_deletion(txn, owner, id, seq, timestamp::now()).await?;
     Ok(Written::Done(()))
@@ -968,7 +968,7 @@ async fn change(
         || task.completed != current_due.2;
     let has_reminders = !task.reminders.is_empty() || !current_due.1.is_empty();
     if has_reminders && reminders_moved {
-        reminder_store::cancel(txn, id).await?;
+        reminder_store::cancel(txn, owner, id).await?;
         schedule_reminders(txn, &task).await?;
     }
     Ok(Written::Done(task))

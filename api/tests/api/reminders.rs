@@ -195,7 +195,7 @@ async fn a_reminder_is_recorded_once_on_time_on_every_stream_and_in_the_feed(met
     bobs.assert_quiet(Duration::from_millis(700)).await;
 
     let listed = feed_reminders(&app.address, &ada, &since).await;
-    assert_eq!(listed, [expected.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&expected));
     // A stream resumed from before it all (here the very first cursor)
     // replays the reminder after the task.
     let mut resumed = Stream::open(&app.address, &ada, Some(&since)).await;
