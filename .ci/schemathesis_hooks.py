@@ -14,7 +14,11 @@ dropped. Everything else fails the run.
 - `time_zone` takes the names of the IANA database, a list the document
   does not repeat: any other string is refused.
 - A due time needs a due date on the task as it would be after the write,
-  which for an update depends on what is stored.
+  which for an update depends on what is stored; so do a recurrence (a due
+  date) and reminders (a due time).
+- `recurrence` takes the contract's subset of RFC 5545 `RRULE` (which
+  parts, with which frequency, each once): a grammar JSON Schema cannot
+  state. A refusal of a string that is not such a rule is expected.
 - A batch applied operation by operation (`"atomic": false`) answers 200
   with each operation's own result: an operation whose task breaks the
   schema is refused in its result (a 422 there), not by the batch's status.
@@ -115,11 +119,84 @@ def _explained_refusal(field, case):
         return any(isinstance(t, str) and _blank_or_long(t) for t in tags)
     if field == "due_time":
         return body.get("due_date") is None
+    if field == "recurrence":
+        return body.get("due_date") is None or not _valid_rule(body.get("recurrence"))
+    if field == "reminders":
+        return body.get("due_time") is None
     if field == "due_date":
         return _out_of_range_date(body.get("due_date"))
     if field in ("due_before", "due_after"):
         return _out_of_range_instant(query.get(field))
     return False
+
+
+RULE_PARTS = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "COUNT", "UNTIL"}
+WEEKDAYS = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"}
+
+
+def _ascii_int(text, low, high):
+    return text.isascii() and text.isdigit() and low <= int(text) <= high
+
+
+def _signed_int(text, low, high):
+    sign, digits = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    return _ascii_int(digits, low, high) if digits else False
+
+
+def _valid_until(text):
+    try:
+        if len(text) == 8 and text.isdigit():
+            datetime.datetime.strptime(text, "%Y%m%d")
+            return True
+        if len(text) == 16 and text.endswith("Z"):
+            datetime.datetime.strptime(text, "%Y%m%dT%H%M%SZ")
+            return True
+    except ValueError:
+        pass
+    return False
+
+
+def _valid_rule(rule):
+    """Whether `rule` is in the contract's RRULE subset, as strictly as the
+    service reads it (stricter where unsure, so no refusal is excused that
+    the service should not have made)."""
+    if not isinstance(rule, str) or not rule.isascii() or not 0 < len(rule) <= 500:
+        return False
+    parts = {}
+    for part in rule.split(";"):
+        name, equals, value = part.partition("=")
+        name, value = name.upper(), value.upper()
+        if not equals or name in parts or name not in RULE_PARTS:
+            return False
+        parts[name] = value
+    freq = parts.get("FREQ")
+    if freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        return False
+    if "INTERVAL" in parts and not _ascii_int(parts["INTERVAL"], 1, 999):
+        return False
+    if "COUNT" in parts and ("UNTIL" in parts or not _ascii_int(parts["COUNT"], 1, 2**32 - 1)):
+        return False
+    if "UNTIL" in parts and not _valid_until(parts["UNTIL"]):
+        return False
+    if "BYMONTHDAY" in parts:
+        days = parts["BYMONTHDAY"].split(",")
+        if freq != "MONTHLY" or len(set(days)) < len(days):
+            return False
+        if not all(_signed_int(day, 1, 31) for day in days):
+            return False
+    if "BYDAY" in parts:
+        days = parts["BYDAY"].split(",")
+        if freq == "YEARLY" or len(set(days)) < len(days):
+            return False
+        for day in days:
+            ordinal, name = day[:-2], day[-2:]
+            if name not in WEEKDAYS:
+                return False
+            if (freq == "MONTHLY") != bool(ordinal):
+                return False
+            if ordinal and (ordinal[0] == "+" and ordinal[1:2] == "-" or not _signed_int(ordinal, 1, 5)):
+                return False
+    return True
 
 
 def _refused_fields(response):

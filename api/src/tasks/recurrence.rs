@@ -71,7 +71,10 @@ impl Recurrence {
         if text.chars().count() > MAX_RULE_CHARS {
             return Err(format!("must be at most {MAX_RULE_CHARS} characters"));
         }
-        if text.len() >= 6 && text[..6].eq_ignore_ascii_case("RRULE:") {
+        if text
+            .get(..6)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("RRULE:"))
+        {
             return Err("must be the rule's value, without the `RRULE:` prefix".to_owned());
         }
         let mut freq = None;
@@ -458,6 +461,9 @@ mod tests {
             "FREQ=WEEKLY;BYDAY=",
             "FREQ=DAILY;",
             "INTERVAL=2",
+            "\u{7}7\u{cc}\u{91}",
+            "é;FREQ=DAILY",
+            "FREQ=DAILY;BYDAY=é",
         ] {
             assert!(Recurrence::parse(bad).is_err(), "{bad:?} is refused");
         }
