@@ -32,5 +32,7 @@ pub use owner::{
     unfinished_erasures, visible,
 };
 pub use position::Position;
-pub use tombstones::{delete_some_tombstones, purge_expired_tombstones, record_deletion};
+pub use tombstones::{
+    delete_some_tombstones, purge_expired_tombstones, purge_past, record_deletion,
+};
 pub use write::{Write, announced, begin, commit, commit_pushing, commit_scheduling};

@@ -63,21 +63,38 @@ pub async fn purge_expired_tombstones(db: &DatabaseConnection, batch: u64) -> Re
         .into_tuple()
         .all(db)
         .await?;
+    purge_past(db, &expired, async |txn, ids| {
+        Ok(task_tombstone::Entity::delete_many()
+            .filter(task_tombstone::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?
+            .rows_affected)
+    })
+    .await
+}
+
+/// Deletes records of past changes (`(id, owner, change number)`: expired
+/// tombstones, old recorded reminders) with `delete`, in one short
+/// transaction, after raising each owner's `purged_seq` to the newest
+/// change purged, taking the owners' rows first as every write does: a
+/// cursor older than a purged change is then refused (410), never
+/// answered without it. Returns how many `delete` removed.
+pub async fn purge_past(
+    db: &DatabaseConnection,
+    expired: &[(i64, String, i64)],
+    delete: impl AsyncFnOnce(&DatabaseTransaction, Vec<i64>) -> Result<u64, DbErr>,
+) -> Result<u64, DbErr> {
     if expired.is_empty() {
         return Ok(0);
     }
     let mut newest = BTreeMap::new();
-    for (_, user_id, seq) in &expired {
+    for (_, user_id, seq) in expired {
         let purged = newest.entry(user_id.clone()).or_insert(*seq);
         *purged = (*purged).max(*seq);
     }
     let txn = begin(db, WriteKind::TombstonePurge).await?;
     owner::advance_purged(&txn, &newest).await?;
-    let purged = task_tombstone::Entity::delete_many()
-        .filter(task_tombstone::Column::Id.is_in(expired.iter().map(|(id, _, _)| *id)))
-        .exec(&*txn)
-        .await?
-        .rows_affected;
+    let purged = delete(&txn, expired.iter().map(|(id, _, _)| *id).collect()).await?;
     txn.commit().await?;
     Ok(purged)
 }

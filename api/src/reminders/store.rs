@@ -286,11 +286,9 @@ pub const RECORD_LIFETIME: chrono::TimeDelta = change_log::tombstones::TOMBSTONE
 
 /// Purges at most `batch` reminders recorded longer ago than
 /// [`RECORD_LIFETIME`], oldest first, in one short transaction; returns
-/// how many. As for tombstones, each owner's `purged_seq` is raised first
-/// to the newest change purged, so a cursor from before a purged reminder
-/// is refused (410), never answered without it.
+/// how many, as tombstones are purged ([`change_log::purge_past`]).
 pub async fn purge_expired(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
-    let expired: Vec<(i64, String, Option<i64>)> = reminder::Entity::find()
+    let expired: Vec<(i64, String, i64)> = reminder::Entity::find()
         .select_only()
         .column(reminder::Column::Id)
         .column(reminder::Column::UserId)
@@ -301,24 +299,14 @@ pub async fn purge_expired(db: &DatabaseConnection, batch: u64) -> Result<u64, D
         .into_tuple()
         .all(db)
         .await?;
-    if expired.is_empty() {
-        return Ok(0);
-    }
-    let mut newest = BTreeMap::new();
-    for (_, user_id, seq) in &expired {
-        let seq = seq.unwrap_or_default();
-        let purged = newest.entry(user_id.clone()).or_insert(seq);
-        *purged = (*purged).max(seq);
-    }
-    let txn = change_log::begin(db, WriteKind::TombstonePurge).await?;
-    change_log::owner::advance_purged(&txn, &newest).await?;
-    let purged = reminder::Entity::delete_many()
-        .filter(reminder::Column::Id.is_in(expired.iter().map(|(id, _, _)| *id)))
-        .exec(&*txn)
-        .await?
-        .rows_affected;
-    txn.commit().await?;
-    Ok(purged)
+    change_log::purge_past(db, &expired, async |txn, ids| {
+        Ok(reminder::Entity::delete_many()
+            .filter(reminder::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?
+            .rows_affected)
+    })
+    .await
 }
 
 /// Deletes at most `limit` of the user's reminders, for erasure (whose

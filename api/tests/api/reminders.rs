@@ -7,9 +7,6 @@
 //! that waits for one waits for the next minute boundary at most once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use api::auth::{TokenRequest, mint_hs256};
@@ -19,10 +16,10 @@ use libtest_mimic::Trial;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
-use crate::binary::{KillOnDrop, api_command, plain};
 use crate::harness::Fixture;
 use crate::helpers::{Backend, TestApp, TestDatabase, id_of, json_with_status, spawn_app_with};
 use crate::live::Stream;
+use crate::storage::Service;
 
 pub fn tests() -> Vec<Trial> {
     crate::harness::all([
@@ -288,49 +285,6 @@ async fn reminders_follow_the_task_moved_cancelled_and_armed_again(app: TestApp)
     assert_eq!(pending, [(moved, tomorrow), (recurring, tomorrow)]);
 }
 
-/// The `api` binary serving `database_url`, killed (SIGKILL) on drop.
-struct Process {
-    address: String,
-    _child: KillOnDrop,
-}
-
-impl Process {
-    fn start(database_url: &str, secret: &str) -> Self {
-        let mut child = api_command(&std::env::temp_dir())
-            .env("DATABASE_URL", database_url)
-            .env("BETTER_AUTH_SECRET", secret)
-            .env("PORT", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (lines_tx, lines_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines_tx.send(plain(&line));
-            }
-        });
-        let address = loop {
-            let line = lines_rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the service logs its address");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        Self {
-            address,
-            _child: KillOnDrop(child),
-        }
-    }
-
-    /// SIGKILL: no shutdown, no rollback but the database's own.
-    fn kill(self) {
-        drop(self);
-    }
-}
-
 const SECRET: &str = "reminders-test-secret-0123456789abcdef";
 
 async fn create_batch(address: &str, token: &str, tasks: Vec<Value>) -> Vec<i64> {
@@ -356,7 +310,7 @@ async fn create_batch(address: &str, token: &str, tasks: Vec<Value>) -> Vec<i64>
 
 async fn a_restart_after_downtime_records_the_missed_reminders_late(database: TestDatabase) {
     let token = mint_hs256(SECRET, &TokenRequest::for_user("ada"));
-    let service = Process::start(&database.url, SECRET);
+    let service = Service::start_with_secret(&database.url, SECRET);
     let tomorrow = next_minute(Duration::from_secs(0)) + chrono::TimeDelta::days(1);
     let since = feed_cursor(&service.address, &token).await;
     let ids = create_batch(
@@ -389,7 +343,7 @@ async fn a_restart_after_downtime_records_the_missed_reminders_late(database: Te
         .await
         .unwrap();
     }
-    let restarted = Process::start(&database.url, SECRET);
+    let restarted = Service::start_with_secret(&database.url, SECRET);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let listed = loop {
         let listed = feed_reminders(&restarted.address, &token, &since).await;
@@ -470,7 +424,7 @@ async fn until_none_pending(db: &DatabaseConnection, within: Duration) {
 
 async fn a_killed_instance_loses_and_repeats_no_reminder(database: TestDatabase) {
     let on_postgres = database.url.starts_with("postgres");
-    let first = Process::start(&database.url, SECRET);
+    let first = Service::start_with_secret(&database.url, SECRET);
     let due = next_minute(Duration::from_secs(8));
     let users = many_reminders(&first.address, SECRET, 25, 40, due).await;
     let mut since = Vec::new();
@@ -479,13 +433,13 @@ async fn a_killed_instance_loses_and_repeats_no_reminder(database: TestDatabase)
     }
     // On PostgreSQL a second instance runs throughout; SQLite serves one
     // instance per file, so it is restarted instead.
-    let second = on_postgres.then(|| Process::start(&database.url, SECRET));
+    let second = on_postgres.then(|| Service::start_with_secret(&database.url, SECRET));
     // Killed as the reminders come due, while it records them.
     sleep_until(due + chrono::TimeDelta::milliseconds(5)).await;
     first.kill();
     let survivor = match second {
         Some(second) => second,
-        None => Process::start(&database.url, SECRET),
+        None => Service::start_with_secret(&database.url, SECRET),
     };
     let db = Database::connect(&database.url).await.unwrap();
     until_none_pending(&db, Duration::from_secs(15)).await;

@@ -169,17 +169,21 @@ impl Drop for SmallDisk {
 }
 
 /// The `api` binary serving `database_url`, killed on drop.
-struct Service {
-    address: String,
+pub(crate) struct Service {
+    pub(crate) address: String,
     process: KillOnDrop,
 }
 
 impl Service {
     fn start(database_url: &str) -> Self {
+        Self::start_with_secret(database_url, SECRET)
+    }
+
+    pub(crate) fn start_with_secret(database_url: &str, secret: &str) -> Self {
         let dir = std::env::temp_dir();
         let mut child = api_command(&dir)
             .env("DATABASE_URL", database_url)
-            .env("BETTER_AUTH_SECRET", SECRET)
+            .env("BETTER_AUTH_SECRET", secret)
             .env("PORT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -206,7 +210,8 @@ impl Service {
         }
     }
 
-    fn kill(mut self) {
+    /// SIGKILL: no shutdown, no rollback but the database's own.
+    pub(crate) fn kill(mut self) {
         self.process.0.kill().unwrap();
         self.process.0.wait().unwrap();
     }
