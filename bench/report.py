@@ -27,7 +27,7 @@ RATIO_TO_PGBENCH = ("list", "list-heavy", "list-filtered")
 FANOUT_TARGET_P99_MS = 100
 FANOUT_TARGET_RATE = 200
 FANOUT_TARGET_STREAMS = 1000
-FANOUT_TARGET_EXTRA_MB = 64
+FANOUT_TARGET_EXTRA_MB = 24
 
 # The batch's target: one batch of 50 creates takes at most this share of
 # the time of 50 single creates sent one after the other.
@@ -355,6 +355,61 @@ def summarize(meta, scenarios, pgbench):
     return rows
 
 
+# The load targets (BENCHMARKS.md, "Targets"), judged on full runs only:
+# on SQLite against PocketBase in the same run, on PostgreSQL against the
+# service's own list and pgbench, on both the peak RSS.
+PEER_TARGETS = {"create": 2.0, "update": 2.0, "list": 4.0, "get": 3.0}
+PEER_P99_NO_HIGHER = ("create", "update")
+POSTGRES_CREATE_TO_LIST = 0.8
+POSTGRES_LIST_TO_PGBENCH = 0.6
+POSTGRES_LIST_CPU_MS = 0.2
+POSTGRES_P99_MS = 25
+POSTGRES_P99_SCENARIOS = ("list", "get", "create")
+PEAK_RSS_MB = 64
+
+
+def load_targets(meta, rows, comparison):
+    """Each load target this run can judge: (target, value, met)."""
+    if meta["smoke"]:
+        return []
+    by_name = {}
+    for r in rows:
+        by_name.setdefault(r["scenario"], r)
+    targets = []
+    for c in comparison:
+        name = c["scenario"]
+        if name in PEER_TARGETS and c["rps_ratio"] is not None:
+            want = PEER_TARGETS[name]
+            targets.append((f"SQLite {name} ≥ {want:g} × PocketBase's req/s", f'{c["rps_ratio"]:.2f} ×',
+                            c["rps_ratio"] >= want))
+        if name in PEER_P99_NO_HIGHER and c["p99_ratio"] is not None:
+            targets.append((f"SQLite {name} p99 ≤ PocketBase's",
+                            f'{c["service_p99_ms"]:.1f} against {c["pocketbase_p99_ms"]:.1f} ms',
+                            c["service_p99_ms"] <= c["pocketbase_p99_ms"]))
+    if meta["backend"] == "postgres":
+        lst, create = by_name.get("list"), by_name.get("create")
+        if lst and create:
+            r = create["rps"] / lst["rps"]
+            targets.append((f"create ≥ {POSTGRES_CREATE_TO_LIST} × list's req/s", f"{r:.2f} ×",
+                            r >= POSTGRES_CREATE_TO_LIST))
+        if lst and lst["ratio_to_pgbench"] is not None:
+            targets.append((f"list ≥ {POSTGRES_LIST_TO_PGBENCH} × pgbench", f'{lst["ratio_to_pgbench"]:.2f} ×',
+                            lst["ratio_to_pgbench"] >= POSTGRES_LIST_TO_PGBENCH))
+        if lst and lst["service_cpu_ms_per_request"] is not None:
+            targets.append((f"≤ {POSTGRES_LIST_CPU_MS} ms of service CPU per list",
+                            f'{lst["service_cpu_ms_per_request"]:.3f} ms',
+                            lst["service_cpu_ms_per_request"] <= POSTGRES_LIST_CPU_MS))
+        for name in POSTGRES_P99_SCENARIOS:
+            r = by_name.get(name)
+            if r:
+                targets.append((f"{name} p99 ≤ {POSTGRES_P99_MS} ms", f'{r["p99_ms"]:.1f} ms',
+                                r["p99_ms"] <= POSTGRES_P99_MS))
+    if "peak_rss_kb" in meta:
+        mb = meta["peak_rss_kb"] / 1024
+        targets.append((f"peak RSS ≤ {PEAK_RSS_MB} MB", f"{mb:.1f} MB", mb <= PEAK_RSS_MB))
+    return [{"target": t, "value": v, "met": met} for t, v, met in targets]
+
+
 def busy_note(pct, threshold):
     return f"machine busy: {pct}%" if pct > threshold else ""
 
@@ -615,6 +670,12 @@ def main():
                   f'{seed.get("users")} users × {seed.get("tasks_per_user")} tasks created through its API '
                   f'in {seed.get("seed_s")} s')
         print("÷: the service's figure divided by PocketBase's (req/s above 1, p99 and CPU below 1: the service ahead)")
+    targets = load_targets(meta, rows, comparison)
+    if targets:
+        print()
+        print(f"targets ({meta['backend']}):")
+        for t in targets:
+            print(f'target: {t["target"]}: {t["value"]}, {"met" if t["met"] else "MISSED"}')
     if batch:
         print()
         print(batch_table(meta, batch))
@@ -632,7 +693,7 @@ def main():
     for warning in warnings:
         print(f"\n!!! {warning.upper() if warning.startswith('machine') else warning}")
 
-    report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "fanout": fan,
+    report = {"meta": meta, "scenarios": rows, "pgbench": list(pgbench.values()), "targets": targets, "fanout": fan,
               "batch": batch, "reminders": rem, "warnings": warnings}
     if peer_rows:
         # PocketBase's own rows (its CPU under service_cpu_ms_per_request),

@@ -28,6 +28,10 @@
 #   BENCH_DATABASE_URL  PostgreSQL server to create the database on (else
 #                       TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
 #   BENCH_DURATION      per scenario: 10s (2s with --smoke)
+#   BENCH_SCENARIOS     the wrk scenarios to run, by name, space-separated (e.g.
+#                       "list create"): all by default; pgbench runs beside a
+#                       list scenario it has SQL for, PocketBase beside each it has
+#                       too; for measuring one change quickly, not for the record
 #   BENCH_BUSY_PCT      warn when other processes use more than this share of
 #                       all cores before a scenario: 25
 #   BENCH_BATCH_ROUNDS  batch: rounds of 50 single creates and one batch of 50: 20 (3 with --smoke)
@@ -340,6 +344,8 @@ sql "INSERT INTO task_tags (task_id, tag_id)
      SELECT tasks.id, tags.id FROM bench_seed_task_tags AS seeded
      JOIN tasks ON tasks.user_id = seeded.user_id AND tasks.title_key = seeded.title_key
      JOIN tags ON tags.user_id = seeded.user_id AND tags.name_key = seeded.name_key"
+# Each user's count of tasks, which every write keeps from here on.
+sql "UPDATE users SET task_count = (SELECT COUNT(*) FROM tasks WHERE tasks.user_id = users.id)"
 [[ $(sql "SELECT COUNT(*) FROM task_tags") == $(sql "SELECT COUNT(*) FROM bench_seed_task_tags") ]] ||
     die "bench/seed/$backend.sql: some of bench_seed_task_tags names no task or tag"
 # A task's own copy of its tag names must say what task_tags says: its tags'
@@ -430,6 +436,11 @@ service_ticks() { # [PID]
     echo $((f[11] + f[12]))
 }
 
+# Whether the wrk scenario NAME is to run (BENCH_SCENARIOS).
+chosen() { # NAME
+    [[ -z ${BENCH_SCENARIOS:-} || " $BENCH_SCENARIOS " == *" $1 "* ]]
+}
+
 results=$scratch/results.jsonl
 clk_tck=$(getconf CLK_TCK)
 busy_start=$(machine_busy)
@@ -499,18 +510,18 @@ pgbench_run() { # NAME CONNECTIONS
 
 if $run_wrk; then
     section "scenarios, $duration each"
-    scenario list "$conns"
-    [[ $backend == postgres ]] && pgbench_run list "$conns"
-    scenario list-heavy "$conns"
-    [[ $backend == postgres ]] && pgbench_run list-heavy "$conns"
-    scenario list-filtered "$conns"
-    [[ $backend == postgres ]] && pgbench_run list-filtered "$conns"
-    scenario search "$conns"
-    scenario get "$conns"
-    scenario create "$conns"
-    scenario update "$conns"
-    scenario mixed "$conns"
-    scenario mixed "$conns_high"
+    for name in list list-heavy list-filtered; do
+        chosen "$name" || continue
+        scenario "$name" "$conns"
+        [[ $backend == postgres ]] && pgbench_run "$name" "$conns"
+    done
+    for name in search get create update; do
+        chosen "$name" && scenario "$name" "$conns"
+    done
+    if chosen mixed; then
+        scenario mixed "$conns"
+        scenario mixed "$conns_high"
+    fi
 
     peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
     printf '{"kind": "meta", "peak_rss_kb": %d}\n' "$peak_rss_kb" >>"$results"
@@ -564,10 +575,9 @@ if $run_pocketbase; then
     [[ -n $line ]] || die "bench/pocketbase.mjs printed no result"
     python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("seeded in %.1f s (%d tasks at %d/s), read back as the users see it" % (r["seed_s"], r["tasks"], r["tasks_per_s"]))' "$line" >&2
     section "PocketBase scenarios, $duration each"
-    scenario list "$conns" pocketbase
-    scenario get "$conns" pocketbase
-    scenario create "$conns" pocketbase
-    scenario update "$conns" pocketbase
+    for name in list get create update; do
+        chosen "$name" && scenario "$name" "$conns" pocketbase
+    done
     pocketbase_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pocketbase_pid/status")
     printf '{"kind": "meta", "pocketbase": {"version": "%s", "peak_rss_kb": %d, "seed": %s}}\n' \
         "$pocketbase_version" "$pocketbase_rss_kb" "$line" >>"$results"

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use secrecy::ExposeSecret;
 
 use crate::auth::{Clock, KeySetHandles, TokenRequest, TokenVerifier, mint_hs256};
+use crate::change_log::announcer::Announcer;
 use crate::change_log::{ChangeHub, listener};
 use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings, is_sqlite_file};
 use crate::database::storage::WriteOutcomes;
@@ -129,14 +130,23 @@ impl Application {
             None => None,
         };
 
-        let change_hub = ChangeHub::new(settings.events.streams_per_user);
-        if db.get_database_backend() == DbBackend::Postgres {
+        let change_hub = if db.get_database_backend() == DbBackend::Postgres {
+            // Commits are announced from a connection of their own, closed
+            // when writes pause, like the scheduler's.
+            let announcer_db = connect_with(database_url, scheduler_pool).await?;
+            let hub = ChangeHub::announcing(
+                settings.events.streams_per_user,
+                Announcer::start(announcer_db),
+            );
             let url = (settings.events.listen_database_url.as_ref())
                 .unwrap_or(&settings.database_url)
                 .expose_secret()
                 .to_owned();
-            tokio::spawn(listener::listen(url, Arc::clone(&change_hub)));
-        }
+            tokio::spawn(listener::listen(url, Arc::clone(&hub)));
+            hub
+        } else {
+            ChangeHub::new(settings.events.streams_per_user)
+        };
 
         let app = routes(
             &settings,
@@ -199,11 +209,13 @@ impl Application {
             self.metrics,
             self.sweeper,
         ));
+        let closing_hub = Arc::clone(&change_hub);
         let shutdown = async move {
             shutdown_signal().await;
-            change_hub.close();
+            closing_hub.close();
         };
         let served = serve(self.listener, self.app, self.limits, shutdown).await;
+        change_hub.stop_announcing().await;
         // The scheduler stops at the close, once a round under way is done.
         if tokio::time::timeout(SCHEDULER_STOP, scheduler)
             .await

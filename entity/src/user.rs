@@ -35,6 +35,12 @@ pub struct Model {
     /// stopped half-way) is finished by the sweeper.
     #[sea_orm(default_value = false)]
     pub erasing: bool,
+    /// How many tasks the user holds, kept by every write that adds or
+    /// removes one, in its own transaction under this row's lock: the task
+    /// quota is checked on this row, which every write takes anyway,
+    /// rather than by counting the user's tasks.
+    #[sea_orm(default_value = 0)]
+    pub task_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

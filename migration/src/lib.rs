@@ -17,6 +17,7 @@ mod m20261204_000006_index_tombstones_by_age;
 mod m20261204_000007_hide_accounts_being_erased;
 mod m20261205_000008_organize_tasks;
 mod m20261206_000009_recur_and_remind;
+mod m20261206_000010_count_tasks_per_user;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_hide_accounts_being_erased::Migration),
             Box::new(m20261205_000008_organize_tasks::Migration),
             Box::new(m20261206_000009_recur_and_remind::Migration),
+            Box::new(m20261206_000010_count_tasks_per_user::Migration),
         ]
     }
 }
@@ -63,8 +65,15 @@ pub mod columns_added_later {
     ];
     /// `change_seq`, `sync_epoch` and `purged_seq`:
     /// m20261121_000005_add_change_feed; `erasing`:
-    /// m20261204_000007_hide_accounts_being_erased.
-    pub const USERS: &[&str] = &["change_seq", "sync_epoch", "purged_seq", "erasing"];
+    /// m20261204_000007_hide_accounts_being_erased; `task_count`:
+    /// m20261206_000010_count_tasks_per_user.
+    pub const USERS: &[&str] = &[
+        "change_seq",
+        "sync_epoch",
+        "purged_seq",
+        "erasing",
+        "task_count",
+    ];
 }
 
 /// Per table, the indexes (of `entity::task::indexes`) a later migration adds.

@@ -109,19 +109,24 @@ pub fn render(results: &BatchResults) -> RenderedJson<BatchResults> {
 }
 
 /// Takes the owner's row (first, the order every write takes) and one
-/// change number per operation: the first of them. The numbers of
-/// operations that fail are simply never used.
+/// change number per operation: the first of them (with the owner's task
+/// count before the batch). The numbers of operations that fail are simply
+/// never used.
 async fn take_numbers(
     txn: &DatabaseTransaction,
     owner: &Identity,
     batch: &Batch,
-) -> Result<i64, DbErr> {
-    let first = change_log::record_change(txn, owner, timestamp::now()).await?;
+) -> Result<change_log::Taken, DbErr> {
+    let taken = change_log::record_change(txn, owner, timestamp::now(), 0).await?;
     let more = batch.operations.len() as i64 - 1;
     if more == 0 {
-        return Ok(first);
+        return Ok(taken);
     }
-    Ok(change_log::record_more_changes(txn, &owner.user_id, more).await? - more)
+    let last = change_log::record_more_changes(txn, &owner.user_id, more).await?;
+    Ok(change_log::Taken {
+        seq: last - more,
+        ..taken
+    })
 }
 
 /// Runs every operation in `txn`, operation `i` as change `first + i`;
@@ -131,19 +136,20 @@ async fn run(
     owner: &Identity,
     quotas: &Quotas,
     batch: Batch,
-    first: i64,
+    first: change_log::Taken,
 ) -> Result<Result<(BatchResults, Option<DateTime<Utc>>), Failed>, DbErr> {
+    let room = repository::room_for_tasks(first, quotas);
     let mut state = State {
         owner,
         creates: CreateRun::default(),
         created: vec![None; batch.operations.len()],
-        room: repository::room_for_tasks(txn, &owner.user_id, quotas).await?,
+        room,
         limit: quotas.tasks_per_user,
         reminder: None,
     };
     let mut results = Vec::with_capacity(batch.operations.len());
     for (index, operation) in batch.operations.into_iter().enumerate() {
-        let seq = first + index as i64;
+        let seq = first.seq + index as i64;
         if !matches!(operation, Operation::Create(_)) {
             // Another write may read the run's links, or drop a tag row.
             state.creates.settle(txn).await?;
@@ -173,6 +179,11 @@ async fn run(
         });
     }
     state.creates.settle(txn).await?;
+    // What the batch added, less what it removed.
+    let added = room as i64 - state.room as i64;
+    if added != 0 {
+        change_log::count_tasks(txn, &owner.user_id, added).await?;
+    }
     Ok(Ok((BatchResults { results }, state.reminder)))
 }
 

@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::announcer::Announcer;
+
 /// Open streams, per user. One per application; cheap to share.
 pub struct ChangeHub {
     users: Mutex<HashMap<String, Watchers>>,
@@ -23,6 +25,10 @@ pub struct ChangeHub {
     /// instance's scheduler last looked, and the signal that wakes it.
     scheduled: Mutex<Option<DateTime<Utc>>>,
     schedule_changed: Notify,
+    /// On PostgreSQL, where commits are announced to every instance
+    /// (this one's listener included); on SQLite, the one instance is told
+    /// directly.
+    announcer: Option<Announcer>,
 }
 
 struct Watchers {
@@ -53,14 +59,60 @@ pub struct TooManyStreams {
 }
 
 impl ChangeHub {
+    /// A hub told of commits directly: one instance (SQLite).
     pub fn new(max_streams_per_user: usize) -> Arc<Self> {
+        Self::with(max_streams_per_user, None)
+    }
+
+    /// A hub whose commits `announcer` announces to every instance, whose
+    /// listeners wake their streams (PostgreSQL).
+    pub fn announcing(max_streams_per_user: usize, announcer: Announcer) -> Arc<Self> {
+        Self::with(max_streams_per_user, Some(announcer))
+    }
+
+    fn with(max_streams_per_user: usize, announcer: Option<Announcer>) -> Arc<Self> {
         Arc::new(Self {
             users: Mutex::default(),
             max_streams_per_user,
             closing: CancellationToken::new(),
             scheduled: Mutex::default(),
             schedule_changed: Notify::new(),
+            announcer,
         })
+    }
+
+    /// `user_id`'s changes committed: their streams are woken, on every
+    /// instance.
+    pub fn committed(&self, user_id: &str) {
+        match &self.announcer {
+            Some(announcer) => announcer.changed(user_id),
+            None => self.wake(user_id),
+        }
+    }
+
+    /// A reminder at `at` was scheduled and committed: every instance's
+    /// scheduler is told.
+    pub fn committed_reminder(&self, at: DateTime<Utc>) {
+        match &self.announcer {
+            Some(announcer) => announcer.reminder_scheduled(at),
+            None => self.reminder_scheduled(at),
+        }
+    }
+
+    /// `user_id`'s changes `pushed` committed: this instance's streams are
+    /// woken with them, other instances' as by [`Self::committed`].
+    pub fn committed_pushing(&self, user_id: &str, pushed: Arc<Pushed>) {
+        self.push(user_id, pushed);
+        if let Some(announcer) = &self.announcer {
+            announcer.changed(user_id);
+        }
+    }
+
+    /// Sends the announcements still queued, for shutdown.
+    pub async fn stop_announcing(&self) {
+        if let Some(announcer) = &self.announcer {
+            announcer.stop().await;
+        }
     }
 
     /// Opens a stream for `user_id`, unless they are at the limit.
@@ -96,7 +148,7 @@ impl ChangeHub {
     }
 
     /// `user_id`'s changes `pushed` committed: wake their streams with them.
-    pub fn push(&self, user_id: &str, pushed: Arc<Pushed>) {
+    fn push(&self, user_id: &str, pushed: Arc<Pushed>) {
         if let Some(watchers) = self.lock().get(user_id) {
             watchers.wake.send_replace(Some(pushed));
         }

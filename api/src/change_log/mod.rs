@@ -15,8 +15,10 @@
 //! Every write transaction begins and commits through [`write`](mod@write): begun
 //! timed, committed with an announcement that wakes the writer's streams in
 //! [`hub::ChangeHub`], which PostgreSQL's `LISTEN/NOTIFY` feeds across
-//! instances ([`listener`]) and SQLite's writes feed in process.
+//! instances (sent by [`announcer`], heard by [`listener`]) and SQLite's
+//! writes feed in process.
 
+pub mod announcer;
 pub mod cursor;
 pub mod hub;
 pub mod listener;
@@ -28,8 +30,8 @@ pub mod write;
 pub use cursor::{Cursor, START};
 pub use hub::{ChangeHub, Pushed, Subscription};
 pub use owner::{
-    forget, lock_owners, record_change, record_more_changes, take_changes, take_for_erasure,
-    unfinished_erasures, visible,
+    Taken, count_tasks, forget, lock_owners, record_change, record_more_changes, take_changes,
+    take_for_erasure, unfinished_erasures, visible,
 };
 pub use position::Position;
 pub use tombstones::{

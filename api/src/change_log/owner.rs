@@ -16,21 +16,33 @@ use sea_orm::{
 
 use crate::auth::Identity;
 
+/// What a write took from its owner's row: its change number, and how
+/// many tasks the owner holds with the write's own.
+#[derive(Clone, Copy, Debug)]
+pub struct Taken {
+    pub seq: i64,
+    pub task_count: i64,
+}
+
 /// Records the caller's row on their first write, and on later writes
 /// brings its `email` and `name` up to the token's, in the write's own
 /// transaction; either way takes the user's next change number, which the
-/// write stamps on what it changes. One statement. A claim the token leaves
-/// out keeps the stored value: it says nothing new.
+/// write stamps on what it changes, and adds `tasks` (negative: removes)
+/// to their task count: what the write will add, counted before it is
+/// written, so the quota is checked on the answer. One statement. A claim
+/// the token leaves out keeps the stored value: it says nothing new.
 ///
 /// Every write takes this row first (and erasure deletes it first), so
 /// writes of one user queue on its lock in the same order and never
 /// deadlock, and their change numbers follow the order they commit in: the
-/// change feed relies on that to never skip one.
+/// change feed relies on that to never skip one. A write that turns out
+/// not to add (or remove) what it counted rolls back.
 pub async fn record_change(
     txn: &DatabaseTransaction,
     owner: &Identity,
     now: DateTime<Utc>,
-) -> Result<i64, DbErr> {
+    tasks: i64,
+) -> Result<Taken, DbErr> {
     let stored = |column: user::Column| Expr::col((user::Entity, column));
     let offered = |column: user::Column| Expr::col((Alias::new("excluded"), column));
     // The token's value where it has one, else the stored one.
@@ -45,6 +57,7 @@ pub async fn record_change(
         sync_epoch: Set(rand::random()),
         purged_seq: Set(0),
         erasing: Set(false),
+        task_count: Set(Ord::max(tasks, 0)),
     })
     .on_conflict(
         OnConflict::column(user::Column::Id)
@@ -54,11 +67,37 @@ pub async fn record_change(
                 user::Column::ChangeSeq,
                 stored(user::Column::ChangeSeq).add(1),
             )
+            .value(
+                user::Column::TaskCount,
+                stored(user::Column::TaskCount).add(tasks),
+            )
             .to_owned(),
     )
     .exec_with_returning(txn)
     .await?;
-    Ok(user.change_seq)
+    Ok(Taken {
+        seq: user.change_seq,
+        task_count: user.task_count,
+    })
+}
+
+/// Adds `tasks` (negative: removes) to the count of the user whose row
+/// `txn` holds, for a write that learns only as it goes how many it adds:
+/// a batch.
+pub async fn count_tasks(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    tasks: i64,
+) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::TaskCount,
+            Expr::col(user::Column::TaskCount).add(tasks),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Takes `more` change numbers after the one [`record_change`] took, in

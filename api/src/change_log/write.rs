@@ -2,9 +2,7 @@
 //! and tells the writer's open streams, on every instance.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use std::sync::Arc;
 
@@ -12,8 +10,9 @@ use super::hub::{ChangeHub, Pushed};
 use crate::database::write_turns::{self, Member};
 use crate::metrics::{WriteKind, WriteTimer};
 
-/// The PostgreSQL channel a commit is announced on. The payload is the user
-/// id, never task data: every listener reads the changes itself.
+/// The PostgreSQL channel a commit is announced on ([`super::announcer`]).
+/// The payload is the user id, never task data: every listener reads the
+/// changes itself.
 pub const CHANNEL: &str = "task_changes";
 
 /// The PostgreSQL channel a commit that scheduled a reminder is announced
@@ -90,12 +89,13 @@ pub async fn begin(db: &DatabaseConnection, kind: WriteKind) -> Result<Write, Db
 }
 
 /// Commits a write of `user_id`'s and tells their open streams, on every
-/// instance. On PostgreSQL the announcement is a `NOTIFY` in the same
-/// transaction, which the server delivers only once it commits; each
-/// instance's listener ([`super::listener`]) passes it on. SQLite has no
-/// such thing and one instance per file: the hub is told after the commit.
+/// instance ([`ChangeHub::committed`]), once it is committed: on
+/// PostgreSQL by a `NOTIFY` that each instance's listener
+/// ([`super::listener`]) passes on, sent after the commit
+/// ([`super::announcer`] says why); SQLite has one instance per file,
+/// whose hub is told.
 pub async fn commit(write: Write, user_id: &str, hub: &ChangeHub) -> Result<(), DbErr> {
-    commit_announcing(write, &[user_id], None, hub).await
+    commit_scheduling(write, user_id, None, hub).await
 }
 
 /// [`commit`] for a write that scheduled a reminder at `reminder` (its
@@ -107,7 +107,12 @@ pub async fn commit_scheduling(
     reminder: Option<DateTime<Utc>>,
     hub: &ChangeHub,
 ) -> Result<(), DbErr> {
-    commit_announcing(write, &[user_id], reminder, hub).await
+    write.commit().await?;
+    hub.committed(user_id);
+    if let Some(at) = reminder {
+        hub.committed_reminder(at);
+    }
+    Ok(())
 }
 
 /// [`commit`] for a write that changed the feeds of several users (the
@@ -119,77 +124,11 @@ pub async fn commit_pushing(
     pushed: Vec<(String, Arc<Pushed>)>,
     hub: &ChangeHub,
 ) -> Result<(), DbErr> {
-    let user_ids: Vec<&str> = pushed.iter().map(|(user_id, _)| user_id.as_str()).collect();
-    announce_and_commit(write, &user_ids, None).await?;
-    for (user_id, changes) in pushed {
-        hub.push(&user_id, changes);
-    }
-    Ok(())
-}
-
-async fn commit_announcing(
-    write: Write,
-    user_ids: &[&str],
-    reminder: Option<DateTime<Utc>>,
-    hub: &ChangeHub,
-) -> Result<(), DbErr> {
-    let backend = announce_and_commit(write, user_ids, reminder).await?;
-    if backend != DbBackend::Postgres {
-        for user_id in user_ids {
-            hub.wake(user_id);
-        }
-        if let Some(at) = reminder {
-            hub.reminder_scheduled(at);
-        }
-    }
-    Ok(())
-}
-
-/// Commits `write`, on PostgreSQL with the `NOTIFY`s that tell every
-/// instance (this one included) of it; answers the backend, for what the
-/// caller tells this instance itself on SQLite.
-async fn announce_and_commit(
-    write: Write,
-    user_ids: &[&str],
-    reminder: Option<DateTime<Utc>>,
-) -> Result<DbBackend, DbErr> {
-    let backend = write.txn.get_database_backend();
-    if backend == DbBackend::Postgres {
-        // One statement for any number of users.
-        let mut values: Vec<sea_orm::Value> = vec![CHANNEL.into()];
-        let rows: Vec<String> = user_ids
-            .iter()
-            .map(|user_id| {
-                values.push((*user_id).into());
-                format!("(${})", values.len())
-            })
-            .collect();
-        if !rows.is_empty() {
-            let sql = format!(
-                r#"SELECT pg_notify($1, "users"."column1") FROM (VALUES {}) AS "users""#,
-                rows.join(", ")
-            );
-            write
-                .txn
-                .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-                .await?;
-        }
-        if let Some(at) = reminder {
-            write
-                .txn
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT pg_notify($1, $2)",
-                    [
-                        REMINDERS_CHANNEL.into(),
-                        at.timestamp_millis().to_string().into(),
-                    ],
-                ))
-                .await?;
-        }
-    }
     write.commit().await?;
-    Ok(backend)
+    for (user_id, changes) in pushed {
+        hub.committed_pushing(&user_id, changes);
+    }
+    Ok(())
 }
 
 /// Runs `write` in a transaction of `kind` and commits it with [`commit`].

@@ -1,8 +1,8 @@
-//! The scheduler: one per instance, no cron and no polling. It records
-//! what is due, asks the database when the next reminder is, and sleeps
-//! until then, holding no connection, unless a write (on any instance:
-//! PostgreSQL's `LISTEN` connection or SQLite's in-process hub) schedules
-//! an earlier one, or the service stops.
+//! The scheduler: one per instance, no cron. It records what is due, asks
+//! the database when the next reminder is, and sleeps until then (a
+//! minute at most), holding no connection, unless a write (on any
+//! instance: PostgreSQL's `LISTEN` connection or SQLite's in-process hub)
+//! schedules an earlier one, or the service stops.
 //!
 //! Instances share the work without coordinating: a round takes its
 //! owners' rows first and skips those another instance holds, and a
@@ -29,6 +29,10 @@ const RETRY: Duration = Duration::from_millis(500);
 const BUSY_RETRY: Duration = Duration::from_millis(20);
 /// The least a scheduler sleeps after a round, whatever the next reminder.
 const NOTHING_RECORDED_PAUSE: chrono::TimeDelta = chrono::TimeDelta::milliseconds(10);
+/// The most it sleeps: a reminder whose announcement was lost (on
+/// PostgreSQL it is sent after the write's commit, and an instance can
+/// stop in between) is still recorded, at most this late.
+const LONGEST_SLEEP: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// Runs until the hub closes (shutdown): a round under way finishes (it
 /// is one short transaction), then the scheduler stops instead of
@@ -46,7 +50,11 @@ async fn schedule_until_closed(db: &DatabaseConnection, hub: &ChangeHub) {
             // since the round looked) is tried again after a pause, never
             // in a loop.
             Ok(None) => match store::next_pending(db).await {
-                Ok(next) => next.map(|at| at.max(Utc::now() + NOTHING_RECORDED_PAUSE)),
+                Ok(next) => {
+                    let now = Utc::now();
+                    let latest = now + LONGEST_SLEEP;
+                    Some(next.map_or(latest, |at| at.clamp(now + NOTHING_RECORDED_PAUSE, latest)))
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "the scheduler could not read the next reminder");
                     Some(Utc::now() + RETRY)

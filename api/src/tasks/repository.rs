@@ -15,8 +15,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, UpdateMany,
 };
 
 use super::bodies::{CreateTask, Schedule, UpdateTask, check_schedule};
@@ -382,36 +382,30 @@ pub async fn create(
 ) -> Result<Result<task::Model, OverQuota>, DbErr> {
     let now = timestamp::now();
     let txn = change_log::begin(db, WriteKind::Task).await?;
-    let seq = change_log::record_change(&txn, owner, now).await?;
-    if let Some(over) = over_task_quota(&txn, &owner.user_id, quotas).await? {
+    let taken = change_log::record_change(&txn, owner, now, 1).await?;
+    if let Some(over) = over_task_quota(taken, quotas) {
         txn.rollback().await?;
         return Ok(Err(over));
     }
-    let task = insert_task(&txn, owner, new, now, seq).await?;
+    let task = insert_task(&txn, owner, new, now, taken.seq).await?;
     change_log::commit_scheduling(txn, &owner.user_id, next_reminder(&task), hub).await?;
     Ok(Ok(task))
 }
 
-/// How many tasks the owner, whose row `txn` holds, may still add.
-pub async fn room_for_tasks(
-    txn: &DatabaseTransaction,
-    owner: &str,
-    quotas: &Quotas,
-) -> Result<u64, DbErr> {
-    let held = owned_by(owner).count(txn).await?;
-    Ok(quotas.tasks_per_user.saturating_sub(held))
+/// How many tasks the owner may still add, by their row as a write took
+/// it ([`change_log::record_change`]).
+pub fn room_for_tasks(taken: change_log::Taken, quotas: &Quotas) -> u64 {
+    let held = u64::try_from(taken.task_count).unwrap_or(0);
+    quotas.tasks_per_user.saturating_sub(held)
 }
 
-/// Whether the owner, whose row the transaction holds, may not add a task.
-async fn over_task_quota(
-    txn: &DatabaseTransaction,
-    owner: &str,
-    quotas: &Quotas,
-) -> Result<Option<OverQuota>, DbErr> {
-    let room = room_for_tasks(txn, owner, quotas).await?;
-    Ok((room == 0).then_some(OverQuota::Tasks {
+/// Whether a write that counted one task more (`taken`) would hold more
+/// than the quota.
+fn over_task_quota(taken: change_log::Taken, quotas: &Quotas) -> Option<OverQuota> {
+    let held = u64::try_from(taken.task_count).unwrap_or(0);
+    (held > quotas.tasks_per_user).then_some(OverQuota::Tasks {
         limit: quotas.tasks_per_user,
-    }))
+    })
 }
 
 /// A create that happens at most once per (owner, key): [`create`] as a
@@ -428,18 +422,17 @@ pub async fn create_once(
 ) -> Result<Once<Task, OverQuota>, DbErr> {
     let now = timestamp::now();
     let txn = change_log::begin(db, WriteKind::Task).await?;
-    let seq = change_log::record_change(&txn, owner, now).await?;
+    let taken = change_log::record_change(&txn, owner, now, 1).await?;
     let ticket = match keyed.claim(&txn, &owner.user_id).await?.fresh() {
         Ok(ticket) => ticket,
         Err(answer) => {
-            // Nothing was written: no change to announce (its number is
-            // simply never used).
-            txn.commit().await?;
+            // Nothing to write: the task counted is not added.
+            txn.rollback().await?;
             return Ok(answer);
         }
     };
     // The task quota first: waiting for a key to expire would not help.
-    if let Some(over) = over_task_quota(&txn, &owner.user_id, quotas).await? {
+    if let Some(over) = over_task_quota(taken, quotas) {
         txn.rollback().await?;
         return Ok(Once::Refused(over));
     }
@@ -450,7 +443,7 @@ pub async fn create_once(
             return Ok(Once::Refused(OverQuota::Keys(exhausted)));
         }
     };
-    let task = insert_task(&txn, owner, new, now, seq).await?;
+    let task = insert_task(&txn, owner, new, now, taken.seq).await?;
     let reminder = next_reminder(&task);
     let body = admitted
         .remember(RenderedJson::render(&Task::from(task)))
@@ -461,7 +454,8 @@ pub async fn create_once(
 
 /// Deletes at most `limit` of the user's tasks, for erasure (whose caller
 /// holds the user's row); returns how many. No tombstones: erasure ends the
-/// user's change feed altogether.
+/// user's change feed altogether. Nor is the user's task count kept: the
+/// erasure's last step deletes their row.
 pub async fn delete_some(txn: &DatabaseTransaction, owner: &str, limit: u64) -> Result<u64, DbErr> {
     let some = Query::select()
         .column(task::Column::Id)
@@ -598,7 +592,7 @@ pub async fn update(
     expected: Option<&IfMatch>,
     changes: UpdateTask,
 ) -> Result<Written<task::Model>, DbErr> {
-    as_owner(db, hub, owner, async |txn, seq| {
+    as_owner(db, hub, owner, 0, async |txn, seq| {
         update_in(txn, owner, seq, id, expected, changes).await
     })
     .await
@@ -783,7 +777,7 @@ pub async fn set_completion(
     expected: Option<&IfMatch>,
     completed: Option<bool>,
 ) -> Result<Written<task::Model>, DbErr> {
-    as_owner(db, hub, owner, async |txn, seq| {
+    as_owner(db, hub, owner, 0, async |txn, seq| {
         set_completion_in(txn, &owner.user_id, seq, id, expected, completed).await
     })
     .await
@@ -830,7 +824,7 @@ pub async fn delete(
     id: i64,
     expected: Option<&IfMatch>,
 ) -> Result<Written<()>, DbErr> {
-    as_owner(db, hub, owner, async |txn, seq| {
+    as_owner(db, hub, owner, -1, async |txn, seq| {
         delete_in(txn, &owner.user_id, seq, id, expected).await
     })
     .await
@@ -861,19 +855,22 @@ pub async fn delete_in(
     Ok(Written::Done(()))
 }
 
-/// Runs `write` in one transaction with the owner's row
-/// ([`change_log::record_change`], first, the order every write takes),
-/// passing it the change number to stamp. Unless `write` is done, the
-/// transaction rolls back, so a 404, 412 or 422 changes nothing, the
-/// owner's row included.
+/// Runs `write`, which adds `tasks` tasks (a deletion: -1), in one
+/// transaction with the owner's row ([`change_log::record_change`], first,
+/// the order every write takes), passing it the change number to stamp.
+/// Unless `write` is done, the transaction rolls back, so a 404, 412 or
+/// 422 changes nothing, the owner's row included.
 async fn as_owner<T: Reminding>(
     db: &DatabaseConnection,
     hub: &ChangeHub,
     owner: &Identity,
+    tasks: i64,
     write: impl AsyncFnOnce(&DatabaseTransaction, i64) -> Result<Written<T>, DbErr>,
 ) -> Result<Written<T>, DbErr> {
     let txn = change_log::begin(db, WriteKind::Task).await?;
-    let seq = change_log::record_change(&txn, owner, timestamp::now()).await?;
+    let seq = change_log::record_change(&txn, owner, timestamp::now(), tasks)
+        .await?
+        .seq;
     match write(&txn, seq).await? {
         Written::Done(written) => {
             let reminder = written.next_reminder();
@@ -1041,7 +1038,7 @@ async fn retag<T>(
     };
     let now = timestamp::now();
     let txn = change_log::begin(db, WriteKind::Task).await?;
-    let first = change_log::record_change(&txn, owner, now).await?;
+    let first = change_log::record_change(&txn, owner, now, 0).await?.seq;
     let tag = tag_store::find(&*txn, &owner.user_id, &tag_key(&name)).await?;
     let carriers = match &tag {
         Some(tag) => {

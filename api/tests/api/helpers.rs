@@ -440,21 +440,31 @@ impl TestApp {
     /// `sub`'s latest change number, read from their `users` row; `None`
     /// without one.
     pub async fn change_seq(&self, sub: &str) -> Option<i64> {
+        self.user_number(sub, "change_seq").await
+    }
+
+    /// How many tasks `sub`'s `users` row says they hold; `None` without
+    /// a row.
+    pub async fn task_count(&self, sub: &str) -> Option<i64> {
+        self.user_number(sub, "task_count").await
+    }
+
+    async fn user_number(&self, sub: &str, column: &str) -> Option<i64> {
         let backend = self.db.get_database_backend();
-        let sql = match backend {
-            sea_orm::DbBackend::Postgres => "SELECT change_seq FROM users WHERE id = $1",
-            _ => "SELECT change_seq FROM users WHERE id = ?",
+        let placeholder = match backend {
+            sea_orm::DbBackend::Postgres => "$1",
+            _ => "?",
         };
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_sql_and_values(
                 backend,
-                sql,
+                format!("SELECT {column} FROM users WHERE id = {placeholder}"),
                 [sub.into()],
             ))
             .await
             .unwrap();
-        row.map(|row| row.try_get("", "change_seq").unwrap())
+        row.map(|row| row.try_get("", column).unwrap())
     }
 
     pub async fn count_rows(&self, table: &str) -> i64 {

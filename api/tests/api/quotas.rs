@@ -15,6 +15,7 @@ pub fn tests() -> Vec<Trial> {
     crate::both_backends![
         a_create_over_the_task_quota_is_403_and_stores_nothing,
         concurrent_creates_at_the_limit_let_exactly_one_through,
+        every_write_keeps_the_owners_task_count,
         an_idempotent_create_over_the_quota_is_not_remembered,
         a_keyed_create_over_the_key_bound_is_429_until_the_oldest_expires,
         concurrent_keyed_creates_at_the_key_bound_let_exactly_one_through,
@@ -106,6 +107,83 @@ async fn concurrent_creates_at_the_limit_let_exactly_one_through(app: Limited) {
         "{statuses:?}"
     );
     assert_eq!(app.count_rows("tasks").await, TASKS as i64);
+}
+
+/// The quota is checked on the count the owner's row keeps, so every
+/// write that adds or removes a task, and none that fails, must move it.
+async fn every_write_keeps_the_owners_task_count(app: Limited) {
+    let app = app.0;
+    let counted = async |app: &TestApp| {
+        assert_eq!(
+            app.task_count("ada").await,
+            Some(app.list("ada", "limit=1").await.1 as i64),
+            "the row's count is the tasks held"
+        );
+    };
+    let first = id_of(&app.create_task("ada", json!({"title": "one"})).await);
+    counted(&app).await;
+    let body = json!({"title": "keyed"});
+    json_with_status(app.create_with_key("ada", "k", &body).await, 201, "keyed").await;
+    json_with_status(
+        app.create_with_key("ada", "k", &body).await,
+        201,
+        "replayed",
+    )
+    .await;
+    app.create_task("ada", json!({"title": "three"})).await;
+    counted(&app).await;
+    // Refused and failed writes count nothing.
+    assert_over_task_quota(app.try_create("ada", json!({"title": "over"})).await).await;
+    assert_eq!(app.delete_task("ada", 999_999).await.status(), 404);
+    let stale = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/tasks/{first}"),
+            "ada",
+        )
+        .header("If-Match", "\"99\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    counted(&app).await;
+    // A batch counts what it did: an atomic one that failed, nothing; one
+    // that is not atomic, the operations that stood.
+    let batch = |atomic: bool| {
+        json!({"atomic": atomic, "operations": [
+            {"op": "delete", "id": first},
+            {"op": "create", "task": {"title": "fits"}},
+            {"op": "create", "task": {"title": "over"}},
+        ]})
+    };
+    let failed = app
+        .send(
+            reqwest::Method::POST,
+            "/api/batch",
+            "ada",
+            Some(&batch(true)),
+        )
+        .await;
+    assert_eq!(failed.status(), 403);
+    counted(&app).await;
+    let partly = app
+        .send(
+            reqwest::Method::POST,
+            "/api/batch",
+            "ada",
+            Some(&batch(false)),
+        )
+        .await;
+    assert_eq!(partly.status(), 200);
+    assert_eq!(app.task_count("ada").await, Some(TASKS as i64));
+    counted(&app).await;
+    assert_eq!(
+        app.delete_task("ada", id_of(&app.list("ada", "limit=1").await.0[0]))
+            .await
+            .status(),
+        204
+    );
+    counted(&app).await;
 }
 
 async fn an_idempotent_create_over_the_quota_is_not_remembered(app: Limited) {

@@ -337,6 +337,10 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
 
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(stored_tasks(&db).await, before, "every task intact");
+    // The owner's row counts the tasks they already held.
+    let counts = rows(&db, "SELECT task_count FROM users").await;
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].try_get::<i64>("", "task_count").unwrap(), 2);
     let versions = rows(&db, "SELECT version FROM tasks").await;
     assert!(
         versions
@@ -405,8 +409,8 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
 async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(database: TestDatabase) {
     let db = Database::connect(&database.url).await.unwrap();
     // The schema just before priorities, tags and due dates (and the
-    // recurring tasks and reminders after them).
-    let before_organizing = Migrator::migrations().len() as u32 - 2;
+    // recurring tasks, reminders and task counts after them).
+    let before_organizing = Migrator::migrations().len() as u32 - 3;
     Migrator::up(&db, Some(before_organizing)).await.unwrap();
     assert!(!snapshot(&db).await.columns["tasks"].contains_key("priority"));
     let now = "'2026-11-01T09:00:00Z'";
@@ -431,6 +435,10 @@ async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(databas
 
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(stored_tasks(&db).await, before, "every task intact");
+    // The owner's row counts the tasks they already held.
+    let counts = rows(&db, "SELECT task_count FROM users").await;
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].try_get::<i64>("", "task_count").unwrap(), 2);
     let organized = rows(
         &db,
         "SELECT priority, tags, due_date, due_time, time_zone, due_at, version, \
@@ -483,8 +491,9 @@ async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(databas
     );
 
     // Down again: the new columns and tables go, the tasks stay.
-    Migrator::down(&db, Some(2)).await.unwrap();
+    Migrator::down(&db, Some(3)).await.unwrap();
     let back = snapshot(&db).await;
+    assert!(!back.columns["users"].contains_key("task_count"));
     assert!(!back.columns["tasks"].contains_key("priority"));
     assert!(!back.columns["tasks"].contains_key("recurrence"));
     assert!(!back.columns["tasks"].contains_key("reminders"));
