@@ -18,6 +18,7 @@ mod m20261204_000007_hide_accounts_being_erased;
 mod m20261205_000008_organize_tasks;
 mod m20261206_000009_recur_and_remind;
 mod m20261206_000010_count_tasks_per_user;
+mod m20261206_000011_cover_searches_on_sqlite;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_organize_tasks::Migration),
             Box::new(m20261206_000009_recur_and_remind::Migration),
             Box::new(m20261206_000010_count_tasks_per_user::Migration),
+            Box::new(m20261206_000011_cover_searches_on_sqlite::Migration),
         ]
     }
 }

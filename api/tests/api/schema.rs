@@ -149,6 +149,13 @@ fn declared_by_entities(backend: DbBackend) -> SchemaSnapshot {
             .indexes
             .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
     }
+    if backend == DbBackend::Sqlite {
+        let spec = task::sqlite_search_index();
+        let spec = spec.get_index_spec();
+        snapshot
+            .indexes
+            .insert(spec.get_name().unwrap().to_owned(), spec.get_column_names());
+    }
     if backend == DbBackend::Postgres {
         for (name, column) in task::TRIGRAM_INDEXES {
             snapshot
@@ -409,8 +416,8 @@ async fn tasks_of_the_first_schema_migrate_to_version_one_and_back(database: Tes
 async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(database: TestDatabase) {
     let db = Database::connect(&database.url).await.unwrap();
     // The schema just before priorities, tags and due dates (and the
-    // recurring tasks, reminders and task counts after them).
-    let before_organizing = Migrator::migrations().len() as u32 - 3;
+    // recurring tasks, reminders, task counts and the search index after them).
+    let before_organizing = Migrator::migrations().len() as u32 - 4;
     Migrator::up(&db, Some(before_organizing)).await.unwrap();
     assert!(!snapshot(&db).await.columns["tasks"].contains_key("priority"));
     let now = "'2026-11-01T09:00:00Z'";
@@ -491,7 +498,7 @@ async fn tasks_before_organizing_get_the_defaults_and_survive_going_back(databas
     );
 
     // Down again: the new columns and tables go, the tasks stay.
-    Migrator::down(&db, Some(3)).await.unwrap();
+    Migrator::down(&db, Some(4)).await.unwrap();
     let back = snapshot(&db).await;
     assert!(!back.columns["users"].contains_key("task_count"));
     assert!(!back.columns["tasks"].contains_key("priority"));
