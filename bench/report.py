@@ -351,6 +351,9 @@ def summarize(meta, scenarios, pgbench):
             "service_cpu_ms_per_request": round(cpu_ms / wrk["requests"], 4) if wrk["requests"] else None,
             "ratio_to_pgbench": round(wrk["rps"] / reference["tps"], 3) if reference and reference["tps"] else None,
             "machine_busy_pct": s["machine_busy_pct"],
+            # The process's peak RSS once the scenario ended (None in runs
+            # before it was recorded).
+            "peak_rss_mb_after": round(s["peak_rss_kb"] / 1024, 1) if "peak_rss_kb" in s else None,
         })
     return rows
 

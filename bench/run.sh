@@ -477,8 +477,11 @@ scenario() { # NAME CONNECTIONS [PEER]
     local line
     line=$(grep '^{' <<<"$out" | tail -1)
     [[ -n $line ]] || { echo "$out" >&2; die "wrk printed no result for ${peer:+$peer }$name"; }
-    printf '{"kind": "scenario", %s"scenario": "%s", "connections": %d, "machine_busy_pct": %d, "cpu_ticks": %d, "wrk": %s}\n' \
-        "$peer_field" "$name" "$connections" "$busy" "$ticks" "$line" >>"$results"
+    # The peak RSS so far, so the scenario that set it can be told.
+    local peak_kb
+    peak_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$target_pid/status")
+    printf '{"kind": "scenario", %s"scenario": "%s", "connections": %d, "machine_busy_pct": %d, "cpu_ticks": %d, "peak_rss_kb": %d, "wrk": %s}\n' \
+        "$peer_field" "$name" "$connections" "$busy" "$ticks" "$peak_kb" "$line" >>"$results"
     local errors
     errors=$(python3 -c 'import json, sys; print(sum(json.loads(sys.argv[1])["errors"].values()))' "$line")
     python3 -c 'import json, sys; print("%.0f req/s" % json.loads(sys.argv[1])["rps"], end="")' "$line" >&2
