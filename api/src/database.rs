@@ -82,6 +82,19 @@ pub async fn connect_with(
     database_url: &str,
     settings: PoolSettings,
 ) -> anyhow::Result<DatabaseConnection> {
+    let db = open_pool(database_url, settings).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        transaction_pooling::check(db.get_postgres_connection_pool()).await?;
+    }
+    Ok(db)
+}
+
+/// [`connect_with`] without the pooler check: for a further pool on a
+/// `database_url` whose first pool [`connect_with`] has already checked.
+pub async fn open_pool(
+    database_url: &str,
+    settings: PoolSettings,
+) -> anyhow::Result<DatabaseConnection> {
     let statement_timeout = settings.statement_timeout;
     // A file opened read-only cannot be switched to a write-ahead log; it
     // is served as it is, and reported unable to store writes.
@@ -127,11 +140,7 @@ pub async fn connect_with(
     // sqlx asks for `extra_float_digits` at connection start, a parameter
     // PgBouncer refuses unless configured to ignore it; no column is a float.
     options.map_sqlx_postgres_opts(|postgres| postgres.extra_float_digits(None));
-    let db = Database::connect(options)
+    Database::connect(options)
         .await
-        .with_context(|| format!("connecting to {}", redact(database_url)))?;
-    if db.get_database_backend() == DbBackend::Postgres {
-        transaction_pooling::check(db.get_postgres_connection_pool()).await?;
-    }
-    Ok(db)
+        .with_context(|| format!("connecting to {}", redact(database_url)))
 }

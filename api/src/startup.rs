@@ -21,7 +21,9 @@ use crate::change_log::announcer::Announcer;
 use crate::change_log::{ChangeHub, listener};
 use crate::configuration::{AuthSettings, ServerLimits, Settings, SweeperSettings, is_sqlite_file};
 use crate::database::storage::WriteOutcomes;
-use crate::database::{InstanceLock, PoolSettings, connect_with, instance_lock, migrate};
+use crate::database::{
+    InstanceLock, PoolSettings, connect_with, instance_lock, migrate, open_pool,
+};
 use crate::fair_share::{FairShare, share_of};
 use crate::health::note_write_outcomes;
 use crate::http::allow::AllowHeader;
@@ -88,8 +90,9 @@ impl Application {
         let db = connect_with(database_url, pool).await?;
         // The reminder scheduler's own connection, so a burst of reminders
         // is recorded while the streams it wakes read from the main pool;
-        // closed soon after each burst, never kept through its sleep.
-        let scheduler_pool = PoolSettings {
+        // closed soon after each burst, never kept through its sleep. (The
+        // URL's pooler was checked with the main pool.)
+        let one_connection = PoolSettings {
             max_connections: Some(1),
             idle_timeout: Some(SCHEDULER_IDLE),
             ..pool
@@ -98,7 +101,7 @@ impl Application {
             // Each connection to an in-memory database is a database of its own.
             db.clone()
         } else {
-            connect_with(database_url, scheduler_pool).await?
+            open_pool(database_url, one_connection).await?
         };
         let instance_lock = instance_lock::acquire(database_url)?;
         let share = share_of(pool.pool_size(database_url));
@@ -133,7 +136,7 @@ impl Application {
         let change_hub = if db.get_database_backend() == DbBackend::Postgres {
             // Commits are announced from a connection of their own, closed
             // when writes pause, like the scheduler's.
-            let announcer_db = connect_with(database_url, scheduler_pool).await?;
+            let announcer_db = open_pool(database_url, one_connection).await?;
             let hub = ChangeHub::announcing(
                 settings.events.streams_per_user,
                 Announcer::start(announcer_db),
