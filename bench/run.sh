@@ -602,6 +602,26 @@ raise_open_files() { # STREAMS SCENARIO
             die "the $2 needs $need_files open files per process; ulimit -n allows $(ulimit -n) (raise the hard limit)"
     fi
 }
+# For a scenario of COUNT event streams, one per user (PREFIX-0001…): mints
+# their tokens into TOKENS-FILE, and starts the service afresh with
+# MAX_CONNECTIONS the streams plus room for the rest (never under the
+# default 1,024; set in $stream_max_connections), its log to LOG; then
+# measures how busy the machine is ($busy).
+start_for_streams() { # SCENARIO PREFIX COUNT TOKENS-FILE LOG
+    local scenario=$1 prefix=$2 count=$3 tokens=$4 log=$5
+    stream_max_connections=$((count + 256))
+    ((stream_max_connections > 1024)) || stream_max_connections=1024
+    raise_open_files "$count" "$scenario"
+    seq -f "$prefix-%04g" "$count" |
+        (cd "$scratch" && xargs -P "$(nproc)" -I '{}' "${service_env[@]}" "$bin" token --sub '{}' --minutes 60) \
+            >"$tokens"
+    [[ $(wc -l <"$tokens") == "$count" ]] || die "minted too few $scenario tokens"
+    service_env+=(MAX_CONNECTIONS="$stream_max_connections")
+    start_service "$log"
+    wait_ready "$log"
+    busy=$(machine_busy)
+    echo "machine busy $busy%" >&2
+}
 if $run_fanout; then
     section "fan-out: $fanout_streams event streams, $fanout_rate writes/s for $fanout_duration"
     # A fresh process, so that "memory before the streams" is the service's
@@ -612,18 +632,7 @@ if $run_fanout; then
     # readiness probes; connections over the cap are refused (429), which
     # would measure the cap, not delivery. Everything else as it ships
     # (the database pool's default size, no RATE_LIMIT, EVENT_* defaults).
-    fanout_max_connections=$((fanout_streams + 256))
-    ((fanout_max_connections > 1024)) || fanout_max_connections=1024
-    raise_open_files "$fanout_streams" fan-out
-    seq -f 'bench-fan-%04g' "$fanout_streams" |
-        (cd "$scratch" && xargs -P "$(nproc)" -I '{}' "${service_env[@]}" "$bin" token --sub '{}' --minutes 60) \
-            >"$scratch/fanout-tokens.txt"
-    [[ $(wc -l <"$scratch/fanout-tokens.txt") == "$fanout_streams" ]] || die "minted too few fan-out tokens"
-    service_env+=(MAX_CONNECTIONS="$fanout_max_connections")
-    start_service "$scratch/fanout.log"
-    wait_ready "$scratch/fanout.log"
-    busy=$(machine_busy)
-    echo "machine busy $busy%" >&2
+    start_for_streams fan-out bench-fan "$fanout_streams" "$scratch/fanout-tokens.txt" "$scratch/fanout.log"
     out=$(node bench/fanout.mjs --base "$base" --tokens "$scratch/fanout-tokens.txt" --pid "$pid" \
         --rate "$fanout_rate" --duration "$(to_seconds "$fanout_duration")" --clk-tck "$clk_tck" \
         --busy-pct "$busy_threshold" ${db_name:+--db-name "$db_name"}) ||
@@ -631,7 +640,7 @@ if $run_fanout; then
     line=$(grep '^{' <<<"$out" | tail -1)
     [[ -n $line ]] || die "the fan-out client printed no result"
     printf '{"kind": "fanout", "machine_busy_pct": %d, "max_connections": %d, "fanout": %s}\n' \
-        "$busy" "$fanout_max_connections" "$line" >>"$results"
+        "$busy" "$stream_max_connections" "$line" >>"$results"
     if python3 -c 'import json, sys; r = json.loads(sys.argv[1]); sys.exit(r["errors"] + r["lost"] + r["duplicates"] + r["misrouted"] > 0)' "$line"; then :; else
         echo "  the service's log, last lines:" >&2
         tail -20 "$scratch/fanout.log" | sed 's/^/    /' >&2
@@ -651,18 +660,8 @@ if $run_reminders; then
     section "reminders: $reminders_total due at one minute boundary, $reminder_users users with a stream open"
     # A fresh process, as for the fan-out; its log to a file, shown on failure.
     # MAX_CONNECTIONS as for the fan-out: the streams plus room for the rest.
-    reminder_max_connections=$((reminder_users + 256))
-    ((reminder_max_connections > 1024)) || reminder_max_connections=1024
-    raise_open_files "$reminder_users" "reminder scenario"
-    seq -f 'bench-rem-%04g' "$reminder_users" |
-        (cd "$scratch" && xargs -P "$(nproc)" -I '{}' "${service_env[@]}" "$bin" token --sub '{}' --minutes 60) \
-            >"$scratch/reminder-tokens.txt"
-    [[ $(wc -l <"$scratch/reminder-tokens.txt") == "$reminder_users" ]] || die "minted too few reminder tokens"
-    service_env+=(MAX_CONNECTIONS="$reminder_max_connections")
-    start_service "$scratch/reminders.log"
-    wait_ready "$scratch/reminders.log"
-    busy=$(machine_busy)
-    echo "machine busy $busy%" >&2
+    start_for_streams "reminder scenario" bench-rem "$reminder_users" "$scratch/reminder-tokens.txt" \
+        "$scratch/reminders.log"
     # Exit 3: the client measured, and found reminders lost, repeated or
     # wrong; its figures go into the report, which fails the run for them.
     reminder_status=0
@@ -676,7 +675,7 @@ if $run_reminders; then
     line=$(grep '^{' <<<"$out" | tail -1)
     [[ -n $line ]] || die "the reminder client printed no result"
     printf '{"kind": "reminders", "machine_busy_pct": %d, "max_connections": %d, "reminders": %s}\n' \
-        "$busy" "$reminder_max_connections" "$line" >>"$results"
+        "$busy" "$stream_max_connections" "$line" >>"$results"
     if ((reminder_status == 3)); then
         # Its last lines other than the request log (the feed reads fill that).
         echo "  the service's log, last lines but the request log's:" >&2
